@@ -1,0 +1,492 @@
+//! The broker's operations: the one type callers hold.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::arn::{KeyArn, RoleArn};
+use crate::assume_role::{RoleSessions, RoleTarget};
+use crate::blob::Blob;
+use crate::call_count::{AwsCalls, CallCounts, CountCalls, Counter};
+use crate::context::EncryptionContext;
+use crate::envelope::{self, WrappedKey};
+use crate::error::{BrokerError, Result};
+use crate::keyring;
+use crate::model::{now, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
+use crate::names::{SecretName, WorkspaceId};
+use crate::secret::SecretValue;
+use crate::store::{new_metadata, SecretRecord, Store};
+use crate::verify::{self, VerifyReport};
+
+/// Deployment settings of the broker itself.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// DynamoDB table holding workspaces and secrets.
+    pub table: String,
+    /// The platform's KMS key, for workspaces without BYOK.
+    pub platform_key_arn: String,
+}
+
+impl BrokerConfig {
+    /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN`, the two
+    /// settings `infra/` passes to the Lambda functions.
+    pub fn from_env() -> Result<Self> {
+        let var = |name: &'static str| {
+            std::env::var(name)
+                .map_err(|_| BrokerError::invalid(name, "environment variable is not set"))
+        };
+        Ok(Self {
+            table: var("KEYBROKER_TABLE")?,
+            platform_key_arn: var("KEYBROKER_PLATFORM_KEY_ARN")?,
+        })
+    }
+}
+
+/// A decrypted secret with the metadata of the version it came from (the
+/// key ARN and mode are what audit records need).
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The credential in clear; drop it as soon as the request is sent.
+    pub value: SecretValue,
+    /// Metadata of the version that was read.
+    pub metadata: SecretMetadata,
+}
+
+/// The broker: AWS clients built once, shared by all calls.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Broker {
+    store: Store,
+    platform_kms: aws_sdk_kms::Client,
+    platform_key: KeyArn,
+    sessions: RoleSessions,
+    calls: Arc<CallCounts>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("platform_key", &self.platform_key.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a write's data key comes from.
+struct WriteKey {
+    kms: aws_sdk_kms::Client,
+    key_arn: String,
+    mode: KeyMode,
+}
+
+impl Broker {
+    /// Build the clients from a loaded AWS config (endpoint overrides such as
+    /// `AWS_ENDPOINT_URL` carry over, which is how tests reach the local stack).
+    pub fn new(sdk: &SdkConfig, config: BrokerConfig) -> Result<Self> {
+        let platform_key = KeyArn::parse(&config.platform_key_arn)?;
+        let calls = Arc::new(CallCounts::default());
+        let counter = |c| CountCalls::new(calls.clone(), c);
+        let kms_base = aws_sdk_kms::config::Builder::from(sdk)
+            .interceptor(counter(Counter::Kms))
+            .build();
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(sdk)
+                .interceptor(counter(Counter::Sts))
+                .build(),
+        );
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(counter(Counter::DynamoDb))
+                .build(),
+        );
+        Ok(Self {
+            store: Store::new(ddb, config.table),
+            platform_kms: aws_sdk_kms::Client::from_conf(kms_base.clone()),
+            platform_key,
+            sessions: RoleSessions::new(sts, kms_base),
+            calls,
+        })
+    }
+
+    /// AWS calls made so far by this broker's clients.
+    pub fn aws_calls(&self) -> AwsCalls {
+        self.calls.snapshot()
+    }
+
+    /// Get a workspace's settings, creating the workspace (BYOK off, fresh
+    /// external id) on first call. The external id is what the customer puts
+    /// in their role's trust policy; it never changes afterwards.
+    pub async fn prepare_byok(&self, ws: &WorkspaceId) -> Result<WorkspaceSettings> {
+        if let Some(w) = self.store.get_workspace(ws).await? {
+            return Ok(w);
+        }
+        let fresh = WorkspaceSettings {
+            workspace: ws.to_string(),
+            external_id: crate::external_id::generate()?,
+            byok_enabled: false,
+            role_arn: None,
+            key_arn: None,
+            region: None,
+            updated_at: now(),
+        };
+        match self.store.create_workspace(&fresh).await {
+            Ok(()) => Ok(fresh),
+            // Someone created it between our read and write: theirs stands.
+            Err(BrokerError::Conflict { .. }) => self.workspace(ws).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A workspace's settings; `NotFound` if it was never prepared.
+    pub async fn workspace(&self, ws: &WorkspaceId) -> Result<WorkspaceSettings> {
+        self.store
+            .get_workspace(ws)
+            .await?
+            .ok_or_else(|| BrokerError::NotFound {
+                what: "workspace",
+                name: ws.to_string(),
+            })
+    }
+
+    /// Turn BYOK on with the customer's role and key. The link is verified
+    /// first (a canary round trip) and nothing is stored if any step fails:
+    /// the error names the broken link. `region` defaults to the key's.
+    pub async fn enable_byok(
+        &self,
+        ws: &WorkspaceId,
+        role_arn: &str,
+        key_arn: &str,
+        region: Option<&str>,
+    ) -> Result<WorkspaceSettings> {
+        let role = RoleArn::parse(role_arn)?;
+        let key = KeyArn::parse(key_arn)?;
+        let region = region.unwrap_or(key.region());
+        if crate::arn::check_region(region).is_err() {
+            return Err(BrokerError::invalid("region", "is not an AWS region name"));
+        }
+        let mut settings = self.workspace(ws).await?;
+        settings.byok_enabled = true;
+        settings.role_arn = Some(role.as_str().to_owned());
+        settings.key_arn = Some(key.as_str().to_owned());
+        settings.region = Some(region.to_owned());
+        settings.updated_at = now();
+        let report = verify::run(self, ws, &settings).await;
+        if let Some(e) = report.error {
+            return Err(e);
+        }
+        self.store.set_byok(&settings).await?;
+        self.sessions.evict(ws);
+        Ok(settings)
+    }
+
+    /// Check a workspace's stored BYOK link end to end without changing it.
+    pub async fn verify_byok(&self, ws: &WorkspaceId) -> Result<VerifyReport> {
+        let settings = self.workspace(ws).await?;
+        if settings.role_arn.is_none() || settings.key_arn.is_none() {
+            return Err(BrokerError::NotFound {
+                what: "BYOK settings",
+                name: ws.to_string(),
+            });
+        }
+        Ok(verify::run(self, ws, &settings).await)
+    }
+
+    /// New and rotated secrets go back to the platform key. Secrets already
+    /// under the customer's key stay there (the role stays configured) until
+    /// rotated.
+    pub async fn disable_byok(&self, ws: &WorkspaceId) -> Result<WorkspaceSettings> {
+        let mut settings = self.workspace(ws).await?;
+        settings.byok_enabled = false;
+        settings.updated_at = now();
+        self.store.set_byok(&settings).await?;
+        Ok(settings)
+    }
+
+    /// Store a new secret under the workspace's current key mode.
+    /// `Conflict` if the name is taken (rotate it instead).
+    pub async fn put_secret(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+        value: &SecretValue,
+    ) -> Result<SecretMetadata> {
+        let settings = self.store.get_workspace(ws).await?;
+        let key = self.write_key(ws, settings.as_ref()).await?;
+        let meta = new_metadata(ws, name, key.mode, &key.key_arn);
+        let blob = self.seal(ws, name, value, &key).await?;
+        self.store
+            .write_secret(
+                &SecretRecord {
+                    meta: meta.clone(),
+                    blob,
+                },
+                None,
+            )
+            .await?;
+        tracing::info!(workspace = %ws, secret = %name, key_mode = meta.key_mode.as_str(), "secret stored");
+        Ok(meta)
+    }
+
+    /// Re-encrypt a secret under the workspace's *current* key mode, with a
+    /// new value or (if `None`) its current one. With `expected_version`, the
+    /// rotation only applies on top of that version; in any case a rotation
+    /// racing another one fails with `Conflict` instead of losing either.
+    pub async fn rotate_secret(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+        new_value: Option<&SecretValue>,
+        expected_version: Option<u64>,
+    ) -> Result<SecretMetadata> {
+        let (rec, settings) = self.store.get_secret_and_workspace(ws, name).await?;
+        let rec = rec.ok_or_else(|| not_found_secret(name))?;
+        if let Some(v) = expected_version.filter(|v| *v != rec.meta.version) {
+            return Err(BrokerError::Conflict {
+                what: "secret",
+                name: name.to_string(),
+                detail: format!("expected version {v}, found {}", rec.meta.version),
+            });
+        }
+        let current;
+        let value = match new_value {
+            Some(v) => v,
+            None => {
+                current = self.open(ws, name, &rec, settings.as_ref()).await?;
+                &current
+            }
+        };
+        let key = self.write_key(ws, settings.as_ref()).await?;
+        let blob = self.seal(ws, name, value, &key).await?;
+        let meta = SecretMetadata {
+            version: rec.meta.version + 1,
+            key_mode: key.mode,
+            key_arn: key.key_arn,
+            updated_at: now(),
+            status: SecretStatus::Active,
+            ..rec.meta.clone()
+        };
+        self.store
+            .write_secret(
+                &SecretRecord {
+                    meta: meta.clone(),
+                    blob,
+                },
+                Some(rec.meta.version),
+            )
+            .await?;
+        tracing::info!(workspace = %ws, secret = %name, version = meta.version, key_mode = meta.key_mode.as_str(), "secret rotated");
+        Ok(meta)
+    }
+
+    /// Decrypt a secret for one upstream request. Nothing decrypted is
+    /// cached: every call goes to KMS, so revocation applies to the very next
+    /// read. A revoked read keeps the record and marks it in `list`.
+    pub async fn read_for_injection(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+    ) -> Result<Decrypted> {
+        let (rec, settings) = self.store.get_secret_and_workspace(ws, name).await?;
+        let rec = rec.ok_or_else(|| not_found_secret(name))?;
+        let result = self.open(ws, name, &rec, settings.as_ref()).await;
+        let seen = match &result {
+            Ok(_) => Some(SecretStatus::Active),
+            Err(BrokerError::Revoked { reason, .. }) => Some(SecretStatus::Revoked {
+                reason: *reason,
+                since: now(),
+            }),
+            Err(_) => None,
+        };
+        self.record_status(&rec.meta, seen).await;
+        let value = result?;
+        Ok(Decrypted {
+            value,
+            metadata: SecretMetadata {
+                status: SecretStatus::Active,
+                ..rec.meta
+            },
+        })
+    }
+
+    /// Metadata of every secret in the workspace, blobs excluded.
+    pub async fn list_secrets(&self, ws: &WorkspaceId) -> Result<Vec<SecretMetadata>> {
+        self.store.list_secrets(ws).await
+    }
+
+    /// Delete a secret; `NotFound` if absent.
+    pub async fn delete_secret(&self, ws: &WorkspaceId, name: &SecretName) -> Result<()> {
+        self.store.delete_secret(ws, name).await?;
+        tracing::info!(workspace = %ws, secret = %name, "secret deleted");
+        Ok(())
+    }
+
+    /// Persist a status change only when it changes (a revoked reason first
+    /// seen, or recovery), so warm reads stay at one DynamoDB call. Failing
+    /// to record is logged, never allowed to mask the read's own outcome.
+    async fn record_status(&self, meta: &SecretMetadata, seen: Option<SecretStatus>) {
+        let changed = match (meta.status, seen) {
+            (_, None) => false,
+            (SecretStatus::Active, Some(SecretStatus::Active)) => false,
+            (
+                SecretStatus::Revoked { reason: a, .. },
+                Some(SecretStatus::Revoked { reason: b, .. }),
+            ) => a != b,
+            _ => true,
+        };
+        let Some(status) = seen.filter(|_| changed) else {
+            return;
+        };
+        if matches!(status, SecretStatus::Revoked { .. }) {
+            tracing::warn!(workspace = %meta.workspace, secret = %meta.name, ?status, "secret key access revoked");
+        }
+        if let Err(e) = self.store.set_status(meta, status).await {
+            tracing::warn!(workspace = %meta.workspace, secret = %meta.name, error = %e, "could not record secret status");
+        }
+    }
+
+    /// The key new versions are written under: the customer's if BYOK is on.
+    async fn write_key(
+        &self,
+        ws: &WorkspaceId,
+        settings: Option<&WorkspaceSettings>,
+    ) -> Result<WriteKey> {
+        match settings.filter(|s| s.byok_enabled) {
+            None => Ok(WriteKey {
+                kms: self.platform_kms.clone(),
+                key_arn: self.platform_key.as_str().to_owned(),
+                mode: KeyMode::Platform,
+            }),
+            Some(s) => {
+                let key_arn = s.key_arn.clone().ok_or_else(|| malformed_settings(ws))?;
+                let key = KeyArn::parse(&key_arn)?;
+                let kms = self.customer_kms(ws, s, key.region()).await?;
+                Ok(WriteKey {
+                    kms,
+                    key_arn,
+                    mode: KeyMode::Byok,
+                })
+            }
+        }
+    }
+
+    /// A KMS client acting as the workspace's customer role (cached session).
+    async fn customer_kms(
+        &self,
+        ws: &WorkspaceId,
+        settings: &WorkspaceSettings,
+        region: &str,
+    ) -> Result<aws_sdk_kms::Client> {
+        let role_arn = settings
+            .role_arn
+            .as_deref()
+            .ok_or_else(|| malformed_settings(ws))?;
+        let target = RoleTarget {
+            role_arn,
+            external_id: &settings.external_id,
+            region,
+        };
+        self.sessions.kms_client(ws, &target).await
+    }
+
+    pub(crate) async fn fresh_customer_kms(
+        &self,
+        ws: &WorkspaceId,
+        target: &RoleTarget<'_>,
+    ) -> Result<aws_sdk_kms::Client> {
+        self.sessions.fresh_kms_client(ws, target).await
+    }
+
+    async fn seal(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+        value: &SecretValue,
+        key: &WriteKey,
+    ) -> Result<Vec<u8>> {
+        seal_with(&key.kms, &key.key_arn, key.mode, ws, name, value).await
+    }
+
+    /// Decrypt a stored record with the key its blob names.
+    async fn open(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+        rec: &SecretRecord,
+        settings: Option<&WorkspaceSettings>,
+    ) -> Result<SecretValue> {
+        let tampered = |detail| BrokerError::Tampered {
+            secret: name.to_string(),
+            detail,
+        };
+        let blob = Blob::decode(&rec.blob).map_err(|e| tampered(e.detail()))?;
+        if blob.key_mode != rec.meta.key_mode || blob.key_arn != rec.meta.key_arn {
+            return Err(tampered(
+                "record metadata and blob header disagree on the key",
+            ));
+        }
+        let kms = match blob.key_mode {
+            KeyMode::Platform => self.platform_kms.clone(),
+            KeyMode::Byok => {
+                let settings = settings.ok_or_else(|| malformed_settings(ws))?;
+                let key = KeyArn::parse(&blob.key_arn)
+                    .map_err(|_| tampered("blob key ARN is invalid"))?;
+                self.customer_kms(ws, settings, key.region()).await?
+            }
+        };
+        let result = open_with(&kms, &blob, ws, name).await;
+        if matches!(result, Err(BrokerError::Revoked { .. })) && blob.key_mode == KeyMode::Byok {
+            // Re-assume next time: the customer may have fixed the link.
+            self.sessions.evict(ws);
+        }
+        result
+    }
+}
+
+/// Envelope-encrypt `value` under `key_arn` through `kms`.
+pub(crate) async fn seal_with(
+    kms: &aws_sdk_kms::Client,
+    key_arn: &str,
+    mode: KeyMode,
+    ws: &WorkspaceId,
+    name: &SecretName,
+    value: &SecretValue,
+) -> Result<Vec<u8>> {
+    let ctx = EncryptionContext {
+        workspace: ws,
+        secret: name,
+    };
+    let dk = keyring::generate(kms, key_arn, &ctx).await?;
+    let wrapped = WrappedKey {
+        key_mode: mode,
+        key_arn,
+        encrypted_data_key: &dk.encrypted,
+    };
+    envelope::seal(value, &dk.plaintext, &wrapped, &ctx)
+}
+
+/// Unwrap the data key through `kms` and open the blob.
+pub(crate) async fn open_with(
+    kms: &aws_sdk_kms::Client,
+    blob: &Blob,
+    ws: &WorkspaceId,
+    name: &SecretName,
+) -> Result<SecretValue> {
+    let ctx = EncryptionContext {
+        workspace: ws,
+        secret: name,
+    };
+    let data_key = keyring::unwrap(kms, blob, &ctx).await?;
+    envelope::open(blob, &data_key, &ctx)
+}
+
+fn not_found_secret(name: &SecretName) -> BrokerError {
+    BrokerError::NotFound {
+        what: "secret",
+        name: name.to_string(),
+    }
+}
+
+fn malformed_settings(ws: &WorkspaceId) -> BrokerError {
+    BrokerError::Storage {
+        detail: format!("workspace {ws} has BYOK secrets but no complete BYOK settings"),
+    }
+}

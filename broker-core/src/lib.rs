@@ -1,0 +1,81 @@
+//! # broker-core
+//!
+//! Bring-your-own-key envelope encryption of agent credentials, so that a
+//! customer can lock the platform out of their credentials, for good, from
+//! their own AWS account.
+//!
+//! ## The design in one pass
+//!
+//! A *workspace* is one customer. Each of its credentials (API key, OAuth
+//! token) is a *secret*, stored in DynamoDB as a [`blob`]: a versioned binary
+//! envelope. To write a secret the broker asks KMS for a fresh AES-256 data
+//! key (`keyring`), seals the credential locally with AES-256-GCM
+//! (`envelope`) and keeps only the KMS-encrypted data key beside the
+//! ciphertext. Both the data key (at KMS) and the ciphertext (as AES-GCM
+//! associated data) are bound to the encryption context
+//! `{"workspace": <id>, "secret": <name>}` ([`context`]), so a blob moved to
+//! another workspace or name never decrypts.
+//!
+//! Which key? Without BYOK, the platform's own KMS key. With BYOK on, the
+//! customer's key in the customer's account, reached by assuming the
+//! customer's IAM role with an external id the broker generated for that
+//! workspace ([`assume_role`], [`external_id`]). The mode is recorded per
+//! secret: turning BYOK on changes new and rotated secrets only.
+//!
+//! ```text
+//!  write:  value ──AES-GCM──▶ blob ◀── data key ◀─GenerateDataKey─ KMS key (platform | customer)
+//!  read:   blob ──Decrypt(KeyId pinned, context)──▶ data key ──AES-GCM──▶ value (zeroized on drop)
+//! ```
+//!
+//! ## Revocation
+//!
+//! The broker caches assumed-role *credentials* (one `AssumeRole` per
+//! workspace per session), never a data key or a credential in clear. Every
+//! read calls `kms:Decrypt`, so when the customer removes the broker from the
+//! key policy, disables the key or schedules its deletion, the very next read
+//! fails with [`BrokerError::Revoked`] naming why, and the record stays in
+//! DynamoDB marked revoked ([`SecretStatus::Revoked`]) so `list` shows which
+//! secrets are affected.
+//!
+//! ## What this crate does not do
+//!
+//! It does not send credentials anywhere: the Lambda crate injects them into
+//! one upstream request. It does not create tables or keys in production:
+//! `infra/` and `terraform/` do. It does not enforce IAM: AWS does, and in
+//! tests the local stack's IAM front does.
+//!
+//! ## Errors
+//!
+//! One enum, [`BrokerError`], grouped by what the caller does next; AWS error
+//! codes are mapped in one place (`aws_error`), by code, because several of
+//! the ones that matter are unmodelled in the Rust SDK.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod arn;
+pub mod assume_role;
+mod aws_error;
+pub mod blob;
+mod broker;
+mod call_count;
+pub mod context;
+mod envelope;
+mod error;
+pub mod external_id;
+mod keyring;
+mod model;
+mod names;
+mod secret;
+mod store;
+mod verify;
+
+pub use arn::{KeyArn, RoleArn};
+pub use broker::{Broker, BrokerConfig, Decrypted};
+pub use call_count::AwsCalls;
+pub use error::{BrokerError, Result, RevokedReason};
+pub use model::{KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
+pub use names::{SecretName, WorkspaceId};
+pub use secret::{SecretValue, MAX_SECRET_LEN};
+pub use store::create_table;
+pub use verify::{VerifyReport, VerifyStep};

@@ -1,0 +1,1 @@
+//! Local Lambda runner (issue 3).

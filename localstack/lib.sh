@@ -1,0 +1,138 @@
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this file
+# Shared settings and helpers for the local AWS stack scripts.
+# Sourced by install.sh, start.sh, stop.sh and env.sh; not meant to be run.
+
+# --- Fixed layout ------------------------------------------------------------
+STACK_SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$STACK_SCRIPT_DIR/.." && pwd)"
+STACK_DIR="${KEYBROKER_STACK_DIR:-$REPO_ROOT/.stack}"
+
+LS_VENV="$STACK_DIR/venv-localstack"
+MOTO_VENV="$STACK_DIR/venv-moto"
+LOG_DIR="$STACK_DIR/logs"
+RUN_DIR="$STACK_DIR/run"
+LS_DATA_DIR="$STACK_DIR/localstack-data"
+
+# --- Endpoints and identity (the single source of truth for env.sh) ---------
+STACK_HOST=127.0.0.1
+LS_PORT=4566
+MOTO_PORT=4569
+STACK_REGION=us-east-1
+# The broker's own account in the local stack. LocalStack takes a 12-digit
+# access key id as the account id; moto is started with the same account.
+BROKER_ACCOUNT_ID=111111111111
+LS_SERVICES=kms,sts,iam
+
+# --- Pinned versions -----------------------------------------------------------
+# Changing any of these (or the constraints files) triggers a reinstall.
+LS_REQUIREMENTS=(
+  "localstack-core[runtime]==2026.3.0"
+  "cbor2<6"
+  "cryptography<45"
+  "pyopenssl<25"
+  "service-identity"
+  "boto3"
+)
+# Only moto's DynamoDB extra plus the server's web stack: moto[server] would
+# also pull cfn-lint, sympy, docker, ... (~300 MB instead of ~130 MB).
+MOTO_REQUIREMENTS=(
+  "moto[dynamodb]==5.2.5"
+  "flask"
+  "flask-cors"
+)
+LS_CONSTRAINTS="$STACK_SCRIPT_DIR/constraints-localstack.txt"
+MOTO_CONSTRAINTS="$STACK_SCRIPT_DIR/constraints-moto.txt"
+INSTALL_MARKER_NAME=".keybroker-installed"
+
+# --- Helpers -------------------------------------------------------------------
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Prints the path of a Python 3.13 interpreter, or fails with a clear message.
+# Order: $KEYBROKER_STACK_PYTHON, newest pyenv 3.13.x, python3.13 on PATH.
+find_python313() {
+  local cand root
+  if [[ -n "${KEYBROKER_STACK_PYTHON:-}" ]]; then
+    [[ -x "$KEYBROKER_STACK_PYTHON" ]] \
+      || die "KEYBROKER_STACK_PYTHON=$KEYBROKER_STACK_PYTHON is not executable"
+    printf '%s\n' "$KEYBROKER_STACK_PYTHON"
+    return 0
+  fi
+  for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv; do
+    [[ -n "$root" && -d "$root/versions" ]] || continue
+    cand="$(find "$root/versions" -mindepth 1 -maxdepth 1 -name '3.13*' \
+              -printf '%f\n' 2>/dev/null | grep -E '^3\.13\.[0-9]+$' \
+              | sort -V | tail -n 1 || true)"
+    if [[ -n "$cand" && -x "$root/versions/$cand/bin/python3" ]]; then
+      printf '%s\n' "$root/versions/$cand/bin/python3"
+      return 0
+    fi
+  done
+  if cand="$(command -v python3.13 2>/dev/null)" && [[ -n "$cand" ]]; then
+    printf '%s\n' "$cand"
+    return 0
+  fi
+  die "no Python 3.13 found (looked in \$KEYBROKER_STACK_PYTHON, \
+${PYENV_ROOT:-~/.pyenv}/versions/3.13.*, python3.13 on PATH). \
+LocalStack needs Python 3.13; the system python3 (3.11) crashes it."
+}
+
+# The spec recorded in a venv's marker file: interpreter version, top-level
+# requirements and the constraints file content. Args: python, constraints
+# file, requirements...
+install_spec() {
+  local py="$1" constraints="$2"
+  shift 2
+  printf 'python=%s\n' "$("$py" -c 'import sys; print(sys.version.split()[0])')"
+  printf 'req=%s\n' "$@"
+  if [[ -f "$constraints" ]]; then
+    printf 'constraints-sha256=%s\n' "$(sha256sum "$constraints" | cut -d' ' -f1)"
+  fi
+}
+
+# True if the venv has a marker equal to the expected spec.
+venv_is_current() {
+  local venv="$1" spec="$2"
+  [[ -x "$venv/bin/python" && -f "$venv/$INSTALL_MARKER_NAME" ]] || return 1
+  [[ "$(cat "$venv/$INSTALL_MARKER_NAME")" == "$spec" ]]
+}
+
+both_venvs_current() {
+  local py
+  py="$(find_python313)"
+  venv_is_current "$LS_VENV" "$(install_spec "$py" "$LS_CONSTRAINTS" "${LS_REQUIREMENTS[@]}")" \
+    && venv_is_current "$MOTO_VENV" "$(install_spec "$py" "$MOTO_CONSTRAINTS" "${MOTO_REQUIREMENTS[@]}")"
+}
+
+# pid file helpers ----------------------------------------------------------------
+pid_file() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
+
+# True if PID exists and is not a zombie (an unreaped zombie still answers
+# kill -0, e.g. when PID 1 does not reap orphans).
+pid_alive() {
+  local pid="$1" state
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r "/proc/$pid/stat" ]]; then
+    state="$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$pid/stat" 2>/dev/null || true)"
+    [[ "$state" != "Z" && "$state" != "X" ]] || return 1
+  fi
+  return 0
+}
+
+# Prints the pid recorded for NAME if that process is alive and its command
+# line contains PATTERN (guards against pid reuse); otherwise returns 1.
+live_pid() {
+  local name="$1" pattern="$2" f pid
+  f="$(pid_file "$name")"
+  [[ -f "$f" ]] || return 1
+  pid="$(tr -dc '0-9' <"$f")"
+  [[ -n "$pid" ]] || return 1
+  pid_alive "$pid" || return 1
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern" || return 1
+  fi
+  printf '%s\n' "$pid"
+}
+
+LS_PATTERN="localstack.runtime.main"
+MOTO_PATTERN="moto.server"

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Smoke test of a running local stack (start it first with start.sh):
+#   localstack/smoke.sh
+# Checks KMS (create key, encryption context, DisableKey), DynamoDB on moto
+# (create table, conditional write), and cross-account STS AssumeRole into a
+# customer account (222222222222), including which account LocalStack
+# attributes to calls made with the assumed-role credentials. Leaves its
+# resources behind (the stack keeps no state across restarts anyway).
+# Also prints, as "note:" lines, what the emulators do NOT enforce.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ -x "$LS_VENV/bin/python" ]] || die "not installed: run localstack/install.sh"
+if ! live_pid localstack "$LS_PATTERN" >/dev/null || ! live_pid moto "$MOTO_PATTERN" >/dev/null; then
+  die "the stack is not running: start it with: eval \"\$(localstack/start.sh)\""
+fi
+eval "$("$STACK_SCRIPT_DIR/env.sh")"
+
+exec "$LS_VENV/bin/python" - <<'PY'
+import json, os, sys, uuid
+import boto3
+from botocore.exceptions import ClientError
+
+BROKER, CUSTOMER = "111111111111", "222222222222"
+DDB = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+checks = 0
+
+def client(svc, ak=BROKER, sk="test", token=None, **kw):
+    return boto3.client(svc, aws_access_key_id=ak, aws_secret_access_key=sk,
+                        aws_session_token=token, **kw)
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        print(f"smoke: FAILED: {what}", file=sys.stderr)
+        sys.exit(1)
+    print(f"smoke: ok: {what}")
+
+def error_code(fn):
+    try:
+        fn()
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    return None
+
+run = uuid.uuid4().hex[:8]
+
+# KMS in the broker account
+kms = client("kms")
+key = kms.create_key(Description=f"smoke {run}")["KeyMetadata"]
+check(key["Arn"].startswith(f"arn:aws:kms:us-east-1:{BROKER}:key/"), f"KMS CreateKey -> {key['Arn']}")
+ct = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"secret", EncryptionContext={"c": "1"})["CiphertextBlob"]
+check(kms.decrypt(CiphertextBlob=ct, EncryptionContext={"c": "1"})["Plaintext"] == b"secret", "KMS Encrypt/Decrypt round trip")
+check(error_code(lambda: kms.decrypt(CiphertextBlob=ct, EncryptionContext={"c": "2"})) == "InvalidCiphertextException",
+      "KMS rejects a wrong encryption context")
+kms.disable_key(KeyId=key["KeyId"])
+check(error_code(lambda: kms.decrypt(CiphertextBlob=ct, EncryptionContext={"c": "1"})) == "DisabledException",
+      "KMS rejects Decrypt with a disabled key")
+
+# DynamoDB on moto
+ddb = client("dynamodb", endpoint_url=DDB)
+table = f"smoke-{run}"
+ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+check(table in ddb.list_tables()["TableNames"], f"DynamoDB CreateTable/ListTables on {DDB}")
+put = lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)")
+put()
+check(error_code(put) == "ConditionalCheckFailedException", "DynamoDB enforces condition expressions")
+
+# Cross-account: role in the customer account, assumed with broker credentials
+check(client("sts").get_caller_identity()["Account"] == BROKER, "STS: static key 111111111111 is the broker account")
+role_name = f"keybroker-smoke-{run}"
+trust = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{BROKER}:root"},
+    "Action": "sts:AssumeRole",
+    "Condition": {"StringEquals": {"sts:ExternalId": "smoke-external-id"}}}]}
+role = client("iam", ak=CUSTOMER).create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+check(role["Arn"] == f"arn:aws:iam::{CUSTOMER}:role/{role_name}", f"IAM CreateRole in the customer account -> {role['Arn']}")
+creds = client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="smoke", ExternalId="smoke-external-id")["Credentials"]
+assumed = dict(ak=creds["AccessKeyId"], sk=creds["SecretAccessKey"], token=creds["SessionToken"])
+ident = client("sts", **assumed).get_caller_identity()
+check(ident["Account"] == CUSTOMER and ident["Arn"] == f"arn:aws:sts::{CUSTOMER}:assumed-role/{role_name}/smoke",
+      f"STS AssumeRole: assumed-role credentials act as {ident['Arn']}")
+ckey = client("kms", **assumed).create_key(Description=f"customer {run}")["KeyMetadata"]
+check(ckey["Arn"].startswith(f"arn:aws:kms:us-east-1:{CUSTOMER}:key/"),
+      f"KMS with assumed-role credentials creates keys in the customer account -> {ckey['Arn']}")
+
+# What is not enforced (informational only)
+if error_code(lambda: client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="smoke2", ExternalId="wrong")) is None:
+    print("note: STS AssumeRole does not check the trust policy / external id")
+if error_code(lambda: client("kms").encrypt(KeyId=ckey["Arn"], Plaintext=b"x")) is None:
+    print("note: KMS key policies are not enforced (broker credentials can use a customer key by ARN)")
+
+print(f"smoke: all {checks} checks passed")
+PY

@@ -1,0 +1,108 @@
+//! The README demo: the whole BYOK story against the local AWS stack, with
+//! each step printed. Credentials are never printed, only their length.
+
+// Test and demo code: a panic is how it reports failure.
+#![allow(clippy::unwrap_used)]
+
+use broker_core::{SecretName, SecretValue, WorkspaceId};
+use keybroker_tests::{setup, unique, Customer};
+
+fn step(n: u32, text: &str) {
+    println!("\n[{n}] {text}");
+}
+
+fn show_list(list: &[broker_core::SecretMetadata]) {
+    for m in list {
+        println!(
+            "    {:<14} v{} {:<8} {} status={}",
+            m.name,
+            m.version,
+            m.key_mode.as_str(),
+            m.key_arn,
+            serde_json::to_string(&m.status).unwrap_or_default()
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let env = setup().await;
+    println!(
+        "keybroker demo: broker account 111111111111, platform key {}",
+        env.platform_key_arn
+    );
+
+    let ws = WorkspaceId::new(unique("acme"))?;
+    step(1, &format!("operator prepares BYOK for workspace {ws}"));
+    let settings = env.broker.prepare_byok(&ws).await?;
+    println!(
+        "    external id for the customer's trust policy: {}",
+        settings.external_id
+    );
+
+    step(
+        2,
+        "customer applies terraform/ (rendered key policy + trust policy) in their own account",
+    );
+    let customer = Customer::create(&ws, &settings.external_id).await;
+    println!(
+        "    role_arn = {}\n    key_arn  = {}",
+        customer.role_arn, customer.key_arn
+    );
+
+    step(
+        3,
+        "operator pastes the ARNs: enable BYOK (verified by a canary round trip)",
+    );
+    env.broker
+        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
+        .await?;
+    let report = env.broker.verify_byok(&ws).await?;
+    println!("    {}", report.hint);
+
+    step(
+        4,
+        "store a credential: envelope-encrypted under the customer's key",
+    );
+    let name = SecretName::new("github-token")?;
+    let value = SecretValue::from_string(format!("ghp_{}", unique("demo")))?;
+    env.broker.put_secret(&ws, &name, &value).await?;
+    show_list(&env.broker.list_secrets(&ws).await?);
+
+    step(
+        5,
+        "read it for one injection (kms:Decrypt in the customer's account)",
+    );
+    let before = env.broker.aws_calls();
+    let got = env.broker.read_for_injection(&ws, &name).await?;
+    let calls = env.broker.aws_calls() - before;
+    println!(
+        "    decrypted {} bytes (never printed); AWS calls: dynamodb={} kms={} sts={}",
+        got.value.len(),
+        calls.dynamodb,
+        calls.kms,
+        calls.sts
+    );
+    drop(got);
+
+    step(6, "customer disables their key");
+    customer.disable_key().await;
+    match env.broker.read_for_injection(&ws, &name).await {
+        Ok(_) => return Err("read succeeded after the key was disabled".into()),
+        Err(e) => println!("    next read fails: [{}] {e}", e.kind()),
+    }
+    println!("    the broker's metadata still lists the affected secret:");
+    show_list(&env.broker.list_secrets(&ws).await?);
+
+    step(
+        7,
+        "customer re-enables the key: access returns without re-provisioning",
+    );
+    customer.enable_key().await;
+    let got = env.broker.read_for_injection(&ws, &name).await?;
+    println!("    decrypted {} bytes again", got.value.len());
+    show_list(&env.broker.list_secrets(&ws).await?);
+
+    println!("\ndemo complete");
+    Ok(())
+}

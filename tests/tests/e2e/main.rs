@@ -1,0 +1,32 @@
+//! End-to-end suite: the real broker and real AWS SDK clients against the
+//! local AWS stack (`bash tests/run.sh` starts it). One binary, one module
+//! per area.
+
+// Test code: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used)]
+
+mod capture;
+mod integrity;
+mod leaks;
+mod lifecycle;
+mod revocation;
+mod rotation;
+
+use broker_core::{SecretName, SecretValue, WorkspaceId};
+
+/// A fresh workspace id.
+pub fn ws() -> WorkspaceId {
+    WorkspaceId::new(keybroker_tests::unique("ws")).unwrap()
+}
+
+/// A secret name.
+pub fn name(s: &str) -> SecretName {
+    SecretName::new(s).unwrap()
+}
+
+/// A canary credential: unique, recognisable, searched for in every output.
+pub fn canary() -> (String, SecretValue) {
+    let text = format!("sk-live-{}", keybroker_tests::unique("CANARY"));
+    let value = SecretValue::from_string(text.clone()).unwrap();
+    (text, value)
+}
