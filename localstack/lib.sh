@@ -15,8 +15,8 @@ LS_DATA_DIR="$STACK_DIR/localstack-data"
 
 # --- Endpoints and identity (the single source of truth for env.sh) ---------
 STACK_HOST=127.0.0.1
-LS_PORT=4566
-MOTO_PORT=4569
+LS_PORT="${KEYBROKER_LS_PORT:-4566}"
+MOTO_PORT="${KEYBROKER_MOTO_PORT:-4569}"
 STACK_REGION=us-east-1
 # The broker's own account in the local stack. LocalStack takes a 12-digit
 # access key id as the account id; moto is started with the same account.
