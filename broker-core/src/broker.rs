@@ -6,6 +6,7 @@ use aws_config::SdkConfig;
 
 use crate::arn::{KeyArn, RoleArn};
 use crate::assume_role::{RoleSessions, RoleTarget};
+use crate::binding::Binding;
 use crate::blob::Blob;
 use crate::call_count::{AwsCalls, CallCounts, CountCalls, Counter};
 use crate::context::EncryptionContext;
@@ -50,6 +51,28 @@ pub struct Decrypted {
     pub value: SecretValue,
     /// Metadata of the version that was read.
     pub metadata: SecretMetadata,
+}
+
+/// A secret's record and its workspace's settings, loaded but not
+/// decrypted: what binding and policy checks look at.
+#[derive(Debug)]
+pub struct LoadedSecret {
+    ws: WorkspaceId,
+    name: SecretName,
+    rec: SecretRecord,
+    settings: Option<WorkspaceSettings>,
+}
+
+impl LoadedSecret {
+    /// The stored metadata, including the binding.
+    pub fn metadata(&self) -> &SecretMetadata {
+        &self.rec.meta
+    }
+
+    /// The workspace's policy text, if any.
+    pub fn policy(&self) -> Option<&str> {
+        self.settings.as_ref().and_then(|s| s.policy.as_deref())
+    }
 }
 
 /// The broker: AWS clients built once, shared by all calls.
@@ -127,6 +150,7 @@ impl Broker {
             key_arn: None,
             region: None,
             updated_at: now(),
+            policy: None,
         };
         match self.store.create_workspace(&fresh).await {
             Ok(()) => Ok(fresh),
@@ -201,7 +225,8 @@ impl Broker {
         Ok(settings)
     }
 
-    /// Store a new secret under the workspace's current key mode.
+    /// Store a new secret under the workspace's current key mode, with no
+    /// binding (it can be read by the library but never injected).
     /// `Conflict` if the name is taken (rotate it instead).
     pub async fn put_secret(
         &self,
@@ -209,9 +234,31 @@ impl Broker {
         name: &SecretName,
         value: &SecretValue,
     ) -> Result<SecretMetadata> {
+        self.put(ws, name, value, None).await
+    }
+
+    /// Store a new secret that may be injected only as `binding` says.
+    pub async fn put_bound_secret(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+        value: &SecretValue,
+        binding: &Binding,
+    ) -> Result<SecretMetadata> {
+        binding.validate()?;
+        self.put(ws, name, value, Some(binding)).await
+    }
+
+    async fn put(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+        value: &SecretValue,
+        binding: Option<&Binding>,
+    ) -> Result<SecretMetadata> {
         let settings = self.store.get_workspace(ws).await?;
         let key = self.write_key(ws, settings.as_ref()).await?;
-        let meta = new_metadata(ws, name, key.mode, &key.key_arn);
+        let meta = new_metadata(ws, name, key.mode, &key.key_arn, binding.cloned());
         let blob = self.seal(ws, name, value, &key).await?;
         self.store
             .write_secret(
@@ -277,16 +324,43 @@ impl Broker {
         Ok(meta)
     }
 
-    /// Decrypt a secret for one upstream request. Nothing decrypted is
-    /// cached: every call goes to KMS, so revocation applies to the very next
-    /// read. A revoked read keeps the record and marks it in `list`.
+    /// Decrypt a secret for one upstream request: [`Broker::load`] then
+    /// [`Broker::decrypt`] with no check in between.
     pub async fn read_for_injection(
         &self,
         ws: &WorkspaceId,
         name: &SecretName,
     ) -> Result<Decrypted> {
+        let loaded = self.load(ws, name).await?;
+        self.decrypt(loaded).await
+    }
+
+    /// First half of an injection: one DynamoDB read fetching the secret's
+    /// record and its workspace's settings and policy, no KMS call. The
+    /// caller checks binding and policy on the result, then decrypts, so a
+    /// denied request never reaches the customer's key.
+    pub async fn load(&self, ws: &WorkspaceId, name: &SecretName) -> Result<LoadedSecret> {
         let (rec, settings) = self.store.get_secret_and_workspace(ws, name).await?;
         let rec = rec.ok_or_else(|| not_found_secret(name))?;
+        Ok(LoadedSecret {
+            ws: ws.clone(),
+            name: name.clone(),
+            rec,
+            settings,
+        })
+    }
+
+    /// Second half: `kms:Decrypt` and open. Nothing decrypted is cached, so
+    /// revocation applies to the very next read. A revoked read keeps the
+    /// record and marks it in `list`.
+    pub async fn decrypt(&self, loaded: LoadedSecret) -> Result<Decrypted> {
+        let LoadedSecret {
+            ws,
+            name,
+            rec,
+            settings,
+        } = loaded;
+        let (ws, name) = (&ws, &name);
         let result = self.open(ws, name, &rec, settings.as_ref()).await;
         let seen = match &result {
             Ok(_) => Some(SecretStatus::Active),
@@ -305,6 +379,13 @@ impl Broker {
                 ..rec.meta
             },
         })
+    }
+
+    /// Replace the workspace's access policy (Cedar text; the Lambda edge
+    /// validates and evaluates it). Creates the workspace if needed.
+    pub async fn set_policy(&self, ws: &WorkspaceId, policy: &str) -> Result<()> {
+        self.prepare_byok(ws).await?;
+        self.store.set_policy(ws, policy).await
     }
 
     /// Metadata of every secret in the workspace, blobs excluded.

@@ -56,6 +56,7 @@
 mod arn;
 pub mod assume_role;
 mod aws_error;
+pub mod binding;
 pub mod blob;
 mod broker;
 mod call_count;
@@ -71,7 +72,8 @@ mod store;
 mod verify;
 
 pub use arn::{KeyArn, RoleArn};
-pub use broker::{Broker, BrokerConfig, Decrypted};
+pub use binding::{Binding, Injection};
+pub use broker::{Broker, BrokerConfig, Decrypted, LoadedSecret};
 pub use call_count::AwsCalls;
 pub use error::{BrokerError, Result, RevokedReason};
 pub use model::{KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};

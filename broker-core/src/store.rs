@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::aws_error::{classify, error_code, Service};
+use crate::binding::Binding;
 use crate::error::{BrokerError, Result, RevokedReason};
 use crate::model::{now, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
 use crate::names::{SecretName, WorkspaceId};
@@ -32,7 +33,7 @@ const WORKSPACE_SK: &str = "workspace";
 const SECRET_SK_PREFIX: &str = "secret#";
 /// Attributes `list` reads: all but the blob.
 const METADATA_PROJECTION: &str =
-    "workspace, #n, version, key_mode, key_arn, created_at, updated_at, #s, status_reason, status_since";
+    "workspace, #n, version, key_mode, key_arn, created_at, updated_at, #s, status_reason, status_since, binding";
 
 /// A secret's stored form: metadata plus the encrypted blob.
 #[derive(Debug, Clone)]
@@ -241,6 +242,10 @@ impl Store {
             .item("created_at", n(m.created_at))
             .item("updated_at", n(m.updated_at))
             .item("status", s("active"));
+        if let Some(b) = &m.binding {
+            let json = serde_json::to_string(b).map_err(|_| malformed("binding"))?;
+            req = req.item("binding", s(json));
+        }
         req = match expected_version {
             None => req.condition_expression("attribute_not_exists(pk)"),
             Some(v) => req
@@ -297,6 +302,32 @@ impl Store {
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(ddb_err(&e)),
         }
+    }
+
+    /// Replace the workspace's access policy text.
+    pub(crate) async fn set_policy(&self, ws: &WorkspaceId, policy: &str) -> Result<()> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(ws))
+            .key("sk", s(WORKSPACE_SK))
+            .update_expression("SET policy = :p, updated_at = :u")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":p", s(policy))
+            .expression_attribute_values(":u", n(now()))
+            .send()
+            .await
+            .map_err(|e| {
+                if is_condition_failure(&e) {
+                    BrokerError::NotFound {
+                        what: "workspace",
+                        name: ws.to_string(),
+                    }
+                } else {
+                    ddb_err(&e)
+                }
+            })?;
+        Ok(())
     }
 
     pub(crate) async fn list_secrets(&self, ws: &WorkspaceId) -> Result<Vec<SecretMetadata>> {
@@ -419,6 +450,7 @@ fn parse_workspace(item: &Item) -> Result<WorkspaceSettings> {
         key_arn: get_opt_s(item, "key_arn"),
         region: get_opt_s(item, "region"),
         updated_at: get_n(item, "updated_at")?,
+        policy: get_opt_s(item, "policy"),
     })
 }
 
@@ -441,6 +473,10 @@ fn parse_metadata(item: &Item) -> Result<SecretMetadata> {
         created_at: get_n(item, "created_at")?,
         updated_at: get_n(item, "updated_at")?,
         status,
+        binding: get_opt_s(item, "binding")
+            .map(|j| serde_json::from_str(&j))
+            .transpose()
+            .map_err(|_| malformed("binding"))?,
     })
 }
 
@@ -461,6 +497,7 @@ pub(crate) fn new_metadata(
     name: &SecretName,
     key_mode: KeyMode,
     key_arn: &str,
+    binding: Option<Binding>,
 ) -> SecretMetadata {
     let t = now();
     SecretMetadata {
@@ -472,5 +509,6 @@ pub(crate) fn new_metadata(
         created_at: t,
         updated_at: t,
         status: SecretStatus::Active,
+        binding,
     }
 }

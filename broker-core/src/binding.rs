@@ -1,0 +1,320 @@
+//! Where a credential may go, decided when it is stored, not by the agent.
+//!
+//! Each secret carries a [`Binding`]: the exact hosts it may be sent to and
+//! the one place in the request it is injected (a header template, HTTP
+//! basic auth, or a query parameter). An agent asks "make this request with
+//! secret X"; the broker checks the URL against the binding *before* any KMS
+//! call, so a prompt-injected agent cannot point a credential at a host of
+//! its choosing. URLs are parsed with the WHATWG parser (the same `url` crate
+//! the HTTP client uses), so what we check is what gets connected to:
+//! userinfo is refused, IDN hosts are compared in punycode, hosts are
+//! case-folded, a trailing dot is a different host, and the port is explicit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BrokerError, Result};
+
+/// Hosts per binding; credentials belong to one API, a few hosts at most.
+pub const MAX_HOSTS: usize = 16;
+/// The placeholder a header template must contain exactly once.
+pub const SECRET_PLACEHOLDER: &str = "{secret}";
+
+/// A secret's destination rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// Exact hosts, lowercase, optionally with `:port` (default: the
+    /// scheme's port). No wildcards: a wildcard is how a credential leaks to
+    /// an attacker-controlled subdomain.
+    pub hosts: Vec<String>,
+    /// Where the secret goes in the request.
+    pub inject: Injection,
+    /// Allow `http://` (for local test upstreams only; https otherwise).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// The one place a secret is put into a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Injection {
+    /// A header whose value is `template` with `{secret}` replaced, e.g.
+    /// `Authorization: Bearer {secret}` or `x-api-key: {secret}`.
+    Header {
+        /// Header name (case-insensitive).
+        name: String,
+        /// Value template containing `{secret}` exactly once.
+        template: String,
+    },
+    /// `Authorization: Basic base64(username:secret)`.
+    BasicAuth {
+        /// The user name sent with the secret as password.
+        username: String,
+    },
+    /// A query parameter set to the secret.
+    Query {
+        /// Parameter name.
+        param: String,
+    },
+}
+
+/// Headers an injection may never set: they frame the request itself.
+const FRAMING_HEADERS: [&str; 6] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+];
+
+impl Injection {
+    /// The request header this injection writes, lowercase (none for query).
+    pub fn header_name(&self) -> Option<String> {
+        match self {
+            Self::Header { name, .. } => Some(name.to_ascii_lowercase()),
+            Self::BasicAuth { .. } => Some("authorization".into()),
+            Self::Query { .. } => None,
+        }
+    }
+}
+
+/// A URL the binding allows, as parsed (what will actually be connected to).
+#[derive(Debug, Clone)]
+pub struct AllowedUrl {
+    /// The parsed URL.
+    pub url: url::Url,
+    /// `host[:port]` as matched.
+    pub host: String,
+}
+
+impl Binding {
+    /// Reject bindings that could not be enforced or would break requests.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| BrokerError::invalid("binding", why);
+        if self.hosts.is_empty() || self.hosts.len() > MAX_HOSTS {
+            return Err(bad(format!("must list 1..={MAX_HOSTS} hosts")));
+        }
+        for h in &self.hosts {
+            let (host, port) =
+                split_port(h).ok_or_else(|| bad(format!("host {h:?} has an invalid port")))?;
+            let ok = !host.is_empty()
+                && host.len() <= 253
+                && !host.ends_with('.')
+                && !host.starts_with('.')
+                && !host.contains("..")
+                && host.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                });
+            if !ok || port == Some(0) {
+                return Err(bad(format!(
+                    "host {h:?} must be an exact lowercase host name (punycode for IDN) with optional :port"
+                )));
+            }
+        }
+        match &self.inject {
+            Injection::Header { name, template } => {
+                if !is_token(name) || FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                {
+                    return Err(bad(format!(
+                        "header name {name:?} is not an injectable header"
+                    )));
+                }
+                if template.matches(SECRET_PLACEHOLDER).count() != 1 {
+                    return Err(bad(
+                        "header template must contain {secret} exactly once".into()
+                    ));
+                }
+                if template.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(bad("header template contains control characters".into()));
+                }
+            }
+            Injection::BasicAuth { username } => {
+                if username.contains(':') || username.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(bad(
+                        "basic auth username must not contain ':' or control characters".into(),
+                    ));
+                }
+            }
+            Injection::Query { param } => {
+                if param.is_empty()
+                    || !param
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                {
+                    return Err(bad(format!(
+                        "query parameter {param:?} must be [A-Za-z0-9_.-]+"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Check `raw` against the binding; the error says why it is denied.
+    pub fn check_url(&self, raw: &str) -> Result<AllowedUrl, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("URL does not parse: {e}"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_http => {}
+            s => {
+                return Err(format!(
+                    "scheme {s:?} is not allowed for this secret (https only)"
+                ))
+            }
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("URLs with userinfo (user@host) are not allowed".into());
+        }
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            None => return Err("URL has no host".into()),
+        };
+        let port = url.port_or_known_default().ok_or("URL has no port")?;
+        let default_port = if url.scheme() == "https" { 443 } else { 80 };
+        let allowed = self.hosts.iter().any(|h| match split_port(h) {
+            Some((bh, Some(bp))) => bh == host && bp == port,
+            Some((bh, None)) => bh == host && port == default_port,
+            None => false,
+        });
+        if !allowed {
+            let shown = if port == default_port {
+                host.clone()
+            } else {
+                format!("{host}:{port}")
+            };
+            return Err(format!("host {shown} is not bound to this secret"));
+        }
+        let host = if port == default_port {
+            host
+        } else {
+            format!("{host}:{port}")
+        };
+        Ok(AllowedUrl { url, host })
+    }
+}
+
+/// `host[:port]` → (host, port). `None` if the port is not a number.
+fn split_port(h: &str) -> Option<(&str, Option<u16>)> {
+    match h.rsplit_once(':') {
+        Some((host, port)) => port.parse().ok().map(|p| (host, Some(p))),
+        None => Some((h, None)),
+    }
+}
+
+/// RFC 9110 token characters (header names).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(hosts: &[&str]) -> Binding {
+        Binding {
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            inject: Injection::Header {
+                name: "Authorization".into(),
+                template: "Bearer {secret}".into(),
+            },
+            allow_insecure_http: false,
+        }
+    }
+
+    #[test]
+    fn exact_host_and_port_only() {
+        let b = binding(&["api.github.com", "uploads.example.com:8443"]);
+        b.validate().unwrap();
+        for ok in [
+            "https://api.github.com/user",
+            "https://API.GitHub.com/user?x=1",
+            "https://api.github.com:443/x",
+            "https://uploads.example.com:8443/",
+        ] {
+            assert!(b.check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.github.com/user",         // downgrade
+            "https://api.github.com.evil.com/",   // suffix
+            "https://evil.com/?h=api.github.com", // query
+            "https://api.github.com@evil.com/",   // userinfo trick
+            "https://user:pw@api.github.com/",    // userinfo
+            "https://api.github.com./",           // trailing dot
+            "https://api.github.com:444/",        // other port
+            "https://uploads.example.com/",       // bound port only
+            "https://140.82.112.6/",              // IP literal
+            "https://xn--pple-43d.com/",          // punycode lookalike
+            "https://аpple.com/",                 // IDN (Cyrillic a)
+            "ftp://api.github.com/",
+            "api.github.com/user",
+            "",
+        ] {
+            assert!(b.check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_only_when_allowed_and_ports_explicit() {
+        let mut b = binding(&["127.0.0.1:8080"]);
+        assert!(b.check_url("http://127.0.0.1:8080/").is_err());
+        b.allow_insecure_http = true;
+        assert_eq!(
+            b.check_url("http://127.0.0.1:8080/x").unwrap().host,
+            "127.0.0.1:8080"
+        );
+        assert!(b.check_url("http://127.0.0.1:8081/").is_err());
+        assert!(b.check_url("http://localhost:8080/").is_err());
+    }
+
+    #[test]
+    fn invalid_bindings_are_rejected() {
+        let header = |name: &str, template: &str| Binding {
+            inject: Injection::Header {
+                name: name.into(),
+                template: template.into(),
+            },
+            ..binding(&["a.example"])
+        };
+        for b in [
+            binding(&[]),
+            binding(&["*.example.com"]),
+            binding(&["Example.com"]),
+            binding(&["example.com."]),
+            binding(&["example.com:0"]),
+            binding(&["example.com:http"]),
+            header("Host", "{secret}"),
+            header("Content-Length", "{secret}"),
+            header("X Key", "{secret}"),
+            header("x-key", "no placeholder"),
+            header("x-key", "{secret}{secret}"),
+            header("x-key", "{secret}\r\nevil: 1"),
+        ] {
+            assert!(b.validate().is_err(), "{b:?}");
+        }
+        let q = Binding {
+            inject: Injection::Query {
+                param: "a&b".into(),
+            },
+            ..binding(&["a.example"])
+        };
+        assert!(q.validate().is_err());
+    }
+
+    #[test]
+    fn json_shape_is_stable() {
+        let b: Binding = serde_json::from_str(
+            r#"{"hosts":["api.example.com"],"inject":{"type":"basic_auth","username":"me"}}"#,
+        )
+        .unwrap();
+        assert_eq!(b.inject.header_name().as_deref(), Some("authorization"));
+        assert!(serde_json::from_str::<Binding>(
+            r#"{"hosts":[],"inject":{"type":"query","param":"k"},"extra":1}"#
+        )
+        .is_err());
+    }
+}

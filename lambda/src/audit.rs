@@ -1,0 +1,96 @@
+//! One structured audit record per `inject` call, allowed or denied, as a
+//! single JSON line on stdout (CloudWatch Logs keeps it; a metric filter or
+//! subscription can alert on it). The schema is stable (`schema` field) and
+//! holds names, never values: no secret, no request or response body, no
+//! query string (a query may carry data, or the injected credential).
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Schema identifier; bump on incompatible change.
+pub const SCHEMA: &str = "keybroker.audit.inject.v1";
+
+/// Outcome of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The credential was injected and the upstream answered.
+    Allow,
+    /// Binding, policy or validation refused; nothing was decrypted.
+    Deny,
+    /// Allowed, but decryption or the upstream call failed.
+    Error,
+}
+
+/// The record.
+#[derive(Debug, Serialize)]
+pub struct AuditRecord {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// Unix time in milliseconds at the start of the call.
+    pub time_ms: u64,
+    /// Lambda request id.
+    pub request_id: String,
+    /// Workspace, as asked (may be invalid: that is what was asked).
+    pub workspace: Option<String>,
+    /// Agent identity, as asserted.
+    pub agent: Option<String>,
+    /// Secret name.
+    pub secret: Option<String>,
+    /// Upstream host\[:port\].
+    pub host: Option<String>,
+    /// Upstream method.
+    pub method: Option<String>,
+    /// Upstream path, no query.
+    pub path: Option<String>,
+    /// Outcome.
+    pub decision: Decision,
+    /// Error type or `ok`.
+    pub reason: String,
+    /// Human detail (never secret).
+    pub detail: Option<String>,
+    /// KMS key that protected the secret, once known.
+    pub key_arn: Option<String>,
+    /// Upstream status, if it answered.
+    pub upstream_status: Option<u16>,
+    /// Number of credential occurrences scrubbed from the response.
+    pub scrubbed: usize,
+    /// Wall time of the whole call.
+    pub latency_ms: f64,
+}
+
+impl AuditRecord {
+    /// A record for a call starting now.
+    pub fn start(request_id: &str) -> (Self, Instant) {
+        let time_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let rec = Self {
+            schema: SCHEMA,
+            time_ms,
+            request_id: request_id.to_owned(),
+            workspace: None,
+            agent: None,
+            secret: None,
+            host: None,
+            method: None,
+            path: None,
+            decision: Decision::Deny,
+            reason: String::new(),
+            detail: None,
+            key_arn: None,
+            upstream_status: None,
+            scrubbed: 0,
+            latency_ms: 0.0,
+        };
+        (rec, Instant::now())
+    }
+
+    /// Serialize as one line.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| format!("{{\"schema\":\"{SCHEMA}\",\"error\":\"unserializable\"}}"))
+    }
+}

@@ -1,0 +1,131 @@
+//! The JSON invocation contract of the `inject` function (docs/INVOCATION.md,
+//! docs/inject.schema.json). Parsed strictly: unknown fields are an
+//! `invalid_request`, so a typo never silently changes what is sent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One injection: make `request` with `secret` injected where it is bound.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectEvent {
+    /// Workspace (tenant) the secret belongs to.
+    pub workspace: String,
+    /// Name of the secret to inject.
+    pub secret: String,
+    /// The agent asking, as asserted by the agent runtime that invokes us.
+    pub agent: String,
+    /// The upstream request, without the credential.
+    pub request: UpstreamRequest,
+}
+
+/// The request the agent wants made.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamRequest {
+    /// HTTP method, uppercase.
+    pub method: String,
+    /// Absolute URL; its host must be bound to the secret.
+    pub url: String,
+    /// Extra headers. May not include the injected header or framing headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body as UTF-8 text.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Body as base64 (binary). At most one of `body` and `body_base64`.
+    #[serde(default)]
+    pub body_base64: Option<String>,
+    /// Timeout for this request, capped by the function's maximum.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Error categories an agent runtime can branch on. Stable strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// The event is malformed or asks for something never allowed.
+    InvalidRequest,
+    /// Binding or policy forbids this request. Nothing was decrypted.
+    Denied,
+    /// The key owner revoked the broker's access to the secret's key.
+    Revoked,
+    /// No such secret.
+    NotFound,
+    /// The upstream failed, timed out or answered too much.
+    UpstreamError,
+    /// AWS throttled the broker; retry later.
+    Throttled,
+    /// An AWS dependency is unavailable; retry later.
+    Unavailable,
+    /// The stored secret failed integrity checks; an operator must look.
+    Integrity,
+}
+
+/// A typed error. `message` never contains the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    /// Category.
+    #[serde(rename = "type")]
+    pub kind: ErrorType,
+    /// What went wrong and, where possible, what to do.
+    pub message: String,
+}
+
+/// What the agent gets back.
+#[derive(Debug, Serialize)]
+pub struct InjectResponse {
+    /// Correlates with the audit record.
+    pub request_id: String,
+    /// Whether an upstream response is included.
+    pub ok: bool,
+    /// Upstream status code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Upstream headers (scrubbed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Upstream body if UTF-8 (scrubbed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Upstream body if binary, base64 (scrubbed before encoding).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+    /// The error, when `ok` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl InjectResponse {
+    /// An error response.
+    pub fn error(request_id: &str, kind: ErrorType, message: impl Into<String>) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            ok: false,
+            status: None,
+            headers: None,
+            body: None,
+            body_base64: None,
+            error: Some(ErrorBody {
+                kind,
+                message: message.into(),
+            }),
+        }
+    }
+}
+
+impl From<&broker_core::BrokerError> for ErrorType {
+    fn from(e: &broker_core::BrokerError) -> Self {
+        use broker_core::BrokerError as E;
+        match e {
+            E::Revoked { .. } => Self::Revoked,
+            E::NotFound { .. } => Self::NotFound,
+            E::InvalidInput { .. } => Self::InvalidRequest,
+            E::Throttled { .. } => Self::Throttled,
+            E::Tampered { .. } | E::ContextMismatch { .. } => Self::Integrity,
+            _ => Self::Unavailable,
+        }
+    }
+}
