@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Idempotent install of the local AWS stack: two Python 3.13 venvs under
-# ${KEYBROKER_STACK_DIR:-<repo>/.stack}:
-#   venv-localstack  LocalStack core (KMS, STS, IAM), runs without Docker
-#   venv-moto        moto server (DynamoDB)
-# A venv whose marker file matches the pinned spec is left alone.
-# Options: --force  reinstall both venvs.
+# ${KEYBROKER_STACK_DIR:-<repo>/.stack}, and the IAM front's Node packages:
+#   venv-localstack          LocalStack core (KMS, STS, IAM), runs without Docker
+#   venv-moto                moto server (DynamoDB)
+#   iam-front/node_modules   npm ci from iam-front/package-lock.json (Node >= 20)
+# Anything whose marker file matches the pinned spec is left alone.
+# Options: --force  reinstall all three.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -14,12 +15,13 @@ force=0
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,8p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument: $arg" ;;
   esac
 done
 
 PY="$(find_python313)"
+NODE="$(find_node)"
 mkdir -p "$STACK_DIR"
 
 # Serialise concurrent installs (e.g. two shells running start.sh at once).
@@ -57,3 +59,28 @@ install_venv() {
 
 install_venv localstack "$LS_VENV" "$LS_CONSTRAINTS" "${LS_REQUIREMENTS[@]}"
 install_venv moto "$MOTO_VENV" "$MOTO_CONSTRAINTS" "${MOTO_REQUIREMENTS[@]}"
+
+# The IAM front: exact versions from its committed package-lock.json. Test
+# tooling only (AGPL-3.0): it stays in localstack/iam-front/.
+install_front() {
+  local spec start npm_log npm
+  spec="$(front_spec "$NODE")"
+  if [[ "$force" -eq 0 ]] && front_is_current; then
+    log "iam-front: already installed ($FRONT_MODULES)"
+    return 0
+  fi
+  npm="$(dirname "$NODE")/npm"
+  [[ -x "$npm" ]] || npm="$(command -v npm 2>/dev/null)" || die "iam-front: npm not found (next to $NODE or on PATH)"
+  start=$SECONDS
+  log "iam-front: npm ci into $FRONT_MODULES (node $("$NODE" --version))"
+  npm_log="$STACK_DIR/npm-iam-front.log"
+  if ! (cd "$FRONT_DIR" && "$npm" ci --no-audit --no-fund --ignore-scripts --omit=dev) >"$npm_log" 2>&1; then
+    tail -n 40 "$npm_log" >&2 || true
+    rm -rf "$FRONT_MODULES"
+    die "iam-front: npm ci failed (full log: $npm_log)"
+  fi
+  printf '%s\n' "$spec" >"$FRONT_MODULES/$INSTALL_MARKER_NAME"
+  log "iam-front: installed in $((SECONDS - start)) s ($(du -sh "$FRONT_MODULES" | cut -f1))"
+}
+
+install_front

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this file
 # Shared settings and helpers for the local AWS stack scripts.
-# Sourced by install.sh, start.sh, stop.sh and env.sh; not meant to be run.
+# Sourced by install.sh, start.sh, stop.sh, env.sh and smoke.sh; not meant to be run.
 
 # --- Fixed layout ------------------------------------------------------------
 STACK_SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,11 +12,19 @@ MOTO_VENV="$STACK_DIR/venv-moto"
 LOG_DIR="$STACK_DIR/logs"
 RUN_DIR="$STACK_DIR/run"
 LS_DATA_DIR="$STACK_DIR/localstack-data"
+# The IAM-enforcing front (Node): its node_modules stay next to its sources
+# (gitignored) because ESM resolves packages from the importing file's dir.
+FRONT_DIR="$STACK_SCRIPT_DIR/iam-front"
+FRONT_MODULES="$FRONT_DIR/node_modules"
 
 # --- Endpoints and identity (the single source of truth for env.sh) ---------
 STACK_HOST=127.0.0.1
 LS_PORT="${KEYBROKER_LS_PORT:-4566}"
 MOTO_PORT="${KEYBROKER_MOTO_PORT:-4569}"
+# The front the broker talks to for KMS/STS/IAM (AWS_ENDPOINT_URL). Default:
+# one below the LocalStack port (4565), so a checkout that moves LocalStack
+# moves its front along.
+FRONT_PORT="${KEYBROKER_FRONT_PORT:-$((LS_PORT - 1))}"
 STACK_REGION=us-east-1
 # The broker's own account in the local stack. LocalStack takes a 12-digit
 # access key id as the account id; moto is started with the same account.
@@ -43,6 +51,8 @@ MOTO_REQUIREMENTS=(
 LS_CONSTRAINTS="$STACK_SCRIPT_DIR/constraints-localstack.txt"
 MOTO_CONSTRAINTS="$STACK_SCRIPT_DIR/constraints-moto.txt"
 INSTALL_MARKER_NAME=".keybroker-installed"
+# The front's packages are pinned by its package-lock.json (npm ci).
+NODE_MIN_MAJOR=20
 
 # --- Helpers -------------------------------------------------------------------
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -104,6 +114,39 @@ both_venvs_current() {
     && venv_is_current "$MOTO_VENV" "$(install_spec "$py" "$MOTO_CONSTRAINTS" "${MOTO_REQUIREMENTS[@]}")"
 }
 
+# Prints the path of a Node.js >= $NODE_MIN_MAJOR, or fails with a clear
+# message. Order: $KEYBROKER_NODE, node on PATH.
+find_node() {
+  local node="${KEYBROKER_NODE:-}" major
+  if [[ -z "$node" ]]; then
+    node="$(command -v node 2>/dev/null)" \
+      || die "no node on PATH: the IAM front needs Node.js >= $NODE_MIN_MAJOR (or set KEYBROKER_NODE)"
+  fi
+  [[ -x "$node" ]] || die "KEYBROKER_NODE=$node is not executable"
+  major="$("$node" -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)"
+  [[ "$major" =~ ^[0-9]+$ && "$major" -ge "$NODE_MIN_MAJOR" ]] \
+    || die "$node is Node.js ${major:-?}; the IAM front needs >= $NODE_MIN_MAJOR (or set KEYBROKER_NODE)"
+  printf '%s\n' "$node"
+}
+
+# The spec recorded in the front's marker: Node major version and the lock.
+front_spec() {
+  printf 'node-major=%s\n' "$("$1" -p 'process.versions.node.split(".")[0]')"
+  printf 'lock-sha256=%s\n' "$(sha256sum "$FRONT_DIR/package-lock.json" | cut -d' ' -f1)"
+}
+
+front_is_current() {
+  local node
+  node="$(find_node)"
+  [[ -f "$FRONT_MODULES/$INSTALL_MARKER_NAME" ]] || return 1
+  [[ "$(cat "$FRONT_MODULES/$INSTALL_MARKER_NAME")" == "$(front_spec "$node")" ]]
+}
+
+# Everything install.sh installs is present and matches the pins.
+stack_is_installed() {
+  both_venvs_current && front_is_current
+}
+
 # pid file helpers ----------------------------------------------------------------
 pid_file() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
 
@@ -136,3 +179,4 @@ live_pid() {
 
 LS_PATTERN="localstack.runtime.main"
 MOTO_PATTERN="moto.server"
+FRONT_PATTERN="iam-front/src/server.js"

@@ -4,16 +4,17 @@
 # Checks KMS (create key, encryption context, DisableKey), DynamoDB on moto
 # (create table, conditional write), and cross-account STS AssumeRole into a
 # customer account (222222222222), including which account LocalStack
-# attributes to calls made with the assumed-role credentials. Leaves its
-# resources behind (the stack keeps no state across restarts anyway).
-# Also prints, as "note:" lines, what the emulators do NOT enforce.
+# attributes to calls made with the assumed-role credentials, and that the
+# IAM front (AWS_ENDPOINT_URL) enforces trust policies and key policies.
+# Leaves its resources behind (the stack keeps no state across restarts).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ -x "$LS_VENV/bin/python" ]] || die "not installed: run localstack/install.sh"
-if ! live_pid localstack "$LS_PATTERN" >/dev/null || ! live_pid moto "$MOTO_PATTERN" >/dev/null; then
+if ! live_pid localstack "$LS_PATTERN" >/dev/null || ! live_pid moto "$MOTO_PATTERN" >/dev/null \
+  || ! live_pid iam-front "$FRONT_PATTERN" >/dev/null; then
   die "the stack is not running: start it with: eval \"\$(localstack/start.sh)\""
 fi
 eval "$("$STACK_SCRIPT_DIR/env.sh")"
@@ -89,11 +90,17 @@ ckey = client("kms", **assumed).create_key(Description=f"customer {run}")["KeyMe
 check(ckey["Arn"].startswith(f"arn:aws:kms:us-east-1:{CUSTOMER}:key/"),
       f"KMS with assumed-role credentials creates keys in the customer account -> {ckey['Arn']}")
 
-# What is not enforced (informational only)
-if error_code(lambda: client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="smoke2", ExternalId="wrong")) is None:
-    print("note: STS AssumeRole does not check the trust policy / external id")
-if error_code(lambda: client("kms").encrypt(KeyId=ckey["Arn"], Plaintext=b"x")) is None:
-    print("note: KMS key policies are not enforced (broker credentials can use a customer key by ARN)")
+# What the IAM front adds (LocalStack alone allows all of these)
+sts = client("sts")
+check(error_code(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="smoke2", ExternalId="wrong")) == "AccessDenied",
+      "front: AssumeRole with a wrong external id is denied by the trust policy")
+check(error_code(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="smoke3")) == "AccessDenied",
+      "front: AssumeRole without an external id is denied by the trust policy")
+check(error_code(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{CUSTOMER}:role/missing-{run}", RoleSessionName="smoke4",
+                                         ExternalId="smoke-external-id")) == "AccessDenied",
+      "front: AssumeRole on a role that does not exist is denied")
+check(error_code(lambda: client("kms").encrypt(KeyId=ckey["Arn"], Plaintext=b"x")) == "AccessDeniedException",
+      "front: the broker account cannot use a customer key whose key policy does not grant it")
 
 print(f"smoke: all {checks} checks passed")
 PY

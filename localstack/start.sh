@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the local AWS stack in the background and prints sourceable env:
 #   eval "$(localstack/start.sh)"
+#   iam-front (KMS, STS, IAM)   http://127.0.0.1:4565  (AWS_ENDPOINT_URL)
+#     enforces key and trust policies, forwards to:
 #   LocalStack (KMS, STS, IAM)  http://127.0.0.1:4566
 #   moto server (DynamoDB)      http://127.0.0.1:4569
 # Installs first if needed. If both are already running and healthy, only
@@ -23,13 +25,14 @@ if command -v flock >/dev/null 2>&1; then
   flock 8
 fi
 
-if ! both_venvs_current; then
+if ! stack_is_installed; then
   log "installing (first run or pins changed)"
   "$STACK_SCRIPT_DIR/install.sh" >&2
 fi
 
 LS_PY="$LS_VENV/bin/python"
 MOTO_PY="$MOTO_VENV/bin/python"
+NODE="$(find_node)"
 
 # --- Probes (stdlib Python from the LocalStack venv; no curl/jq needed) ----
 # True if LocalStack's health endpoint reports every wanted service usable.
@@ -59,6 +62,19 @@ except Exception:
 PY
 }
 
+# True if the IAM front answers its health check and forwards to our LocalStack.
+front_healthy() {
+  "$LS_PY" - "http://$STACK_HOST:$FRONT_PORT/_keybroker_front/health" "http://$STACK_HOST:$LS_PORT" <<'PY' 2>/dev/null
+import json, sys, urllib.request
+try:
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=2) as r:
+        health = json.load(r)
+except Exception:
+    sys.exit(1)
+sys.exit(0 if health.get("status") == "ok" and health.get("upstream") == sys.argv[2] else 1)
+PY
+}
+
 # True if something accepts TCP connections on PORT.
 port_busy() {
   "$LS_PY" - "$STACK_HOST" "$1" <<'PY' 2>/dev/null
@@ -72,16 +88,18 @@ PY
 # --- Already running? ----------------------------------------------------------
 ls_pid="$(live_pid localstack "$LS_PATTERN" || true)"
 moto_pid="$(live_pid moto "$MOTO_PATTERN" || true)"
-if [[ -n "$ls_pid" && -n "$moto_pid" ]] && ls_healthy && moto_healthy; then
-  log "already running (localstack pid $ls_pid, moto pid $moto_pid)"
+front_pid="$(live_pid iam-front "$FRONT_PATTERN" || true)"
+if [[ -n "$ls_pid" && -n "$moto_pid" && -n "$front_pid" ]] \
+  && ls_healthy && moto_healthy && front_healthy; then
+  log "already running (localstack pid $ls_pid, moto pid $moto_pid, iam-front pid $front_pid)"
   exec "$STACK_SCRIPT_DIR/env.sh"
 fi
-if [[ -n "$ls_pid" || -n "$moto_pid" ]]; then
+if [[ -n "$ls_pid" || -n "$moto_pid" || -n "$front_pid" ]]; then
   log "stack is partly running or unhealthy: restarting it"
   "$STACK_SCRIPT_DIR/stop.sh"
 fi
 
-for port in "$LS_PORT" "$MOTO_PORT"; do
+for port in "$LS_PORT" "$MOTO_PORT" "$FRONT_PORT"; do
   if port_busy "$port"; then
     die "$STACK_HOST:$port is already in use by a process these scripts did not start \
 (see: ss -ltnp 'sport = :$port')"
@@ -115,7 +133,7 @@ started=0
 on_failure() {
   local what="$1" name
   log "$what"
-  for name in localstack moto; do
+  for name in localstack moto iam-front; do
     if [[ -f "$LOG_DIR/$name.log" ]]; then
       printf '[stack] ----- last lines of %s -----\n' "$LOG_DIR/$name.log" >&2
       tail -n 30 "$LOG_DIR/$name.log" >&2 || true
@@ -167,9 +185,27 @@ while :; do
   fi
   sleep 0.3
 done
+
+# --- The IAM front, once LocalStack answers -----------------------------------
+log "starting iam-front on $STACK_HOST:$FRONT_PORT (enforces key and trust policies, forwards to $STACK_HOST:$LS_PORT)"
+launch iam-front env \
+  KEYBROKER_FRONT_PORT="$FRONT_PORT" \
+  KEYBROKER_LS_PORT="$LS_PORT" \
+  "$NODE" "$FRONT_DIR/src/server.js"
+t1=$SECONDS
+until front_healthy; do
+  if [[ -f "$(pid_file iam-front)" ]] && ! live_pid iam-front "$FRONT_PATTERN" >/dev/null; then
+    on_failure "iam-front exited during startup"
+  fi
+  if ((SECONDS - t1 >= 30)); then
+    on_failure "iam-front not ready after 30 s"
+  fi
+  sleep 0.2
+done
+log "iam-front ready after $((SECONDS - t1)) s"
 trap - INT TERM
 
-for name in localstack moto; do
+for name in localstack moto iam-front; do
   [[ -f "$(pid_file "$name")" ]] || on_failure "$name: pid file missing"
 done
 log "stack up in $((SECONDS - t0)) s (logs: $LOG_DIR, pids: $RUN_DIR)"

@@ -184,6 +184,35 @@ pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, broker_access
     text
 }
 
+/// The customer's trust policy: the shipped template naming the broker and
+/// requiring `external_id`, or with `None` the same statement without its
+/// `sts:ExternalId` condition (a role that trusts the broker account for any
+/// external id, which the shipped module never creates).
+pub fn trust_policy(external_id: Option<&str>) -> String {
+    let rendered = render_policy(
+        "trust-policy.json.tftpl",
+        &[
+            ("broker_principal_arn", BROKER_PRINCIPAL),
+            ("external_id", external_id.unwrap_or("unused")),
+        ],
+    );
+    if external_id.is_some() {
+        return rendered;
+    }
+    let mut doc: serde_json::Value = serde_json::from_str(&rendered).expect("trust policy JSON");
+    for statement in doc["Statement"].as_array_mut().expect("Statement array") {
+        statement
+            .as_object_mut()
+            .expect("statement object")
+            .remove("Condition");
+    }
+    doc.to_string()
+}
+
+/// Name of the role [`Customer`] creates (under path `/keybroker/`, as the
+/// Terraform module does).
+pub const CUSTOMER_ROLE_NAME: &str = "KeybrokerAccess";
+
 /// The customer's side of BYOK: a KMS key and a role in their own account,
 /// set up from the shipped policy templates.
 pub struct Customer {
@@ -197,7 +226,8 @@ pub struct Customer {
     pub key_arn: String,
     /// The role the broker assumes.
     pub role_arn: String,
-    /// The workspace this customer owns.
+    /// The workspace the key policy's broker statement is pinned to (the
+    /// customer's workspace, unless created with [`Customer::create_pinned_to`]).
     pub workspace: WorkspaceId,
 }
 
@@ -206,22 +236,34 @@ impl Customer {
     /// naming the broker and the workspace's external id) and the key (key
     /// policy granting that role, pinned to the workspace).
     pub async fn create(ws: &WorkspaceId, external_id: &str) -> Self {
+        Self::build(Some(external_id), ws).await
+    }
+
+    /// Like [`Customer::create`], with the trust policy requiring
+    /// `trust_external_id` (which may differ from the workspace's), or with
+    /// `None` no external id at all (see [`trust_policy`]).
+    pub async fn create_with_trust(ws: &WorkspaceId, trust_external_id: Option<&str>) -> Self {
+        Self::build(trust_external_id, ws).await
+    }
+
+    /// Like [`Customer::create`], with the key policy's broker statement
+    /// pinned to `key_workspace` instead of the customer's own workspace
+    /// (e.g. a key set up for another workspace).
+    pub async fn create_pinned_to(external_id: &str, key_workspace: &WorkspaceId) -> Self {
+        Self::build(Some(external_id), key_workspace).await
+    }
+
+    async fn build(trust_external_id: Option<&str>, key_workspace: &WorkspaceId) -> Self {
+        let ws = key_workspace;
         let account = random_account();
         let sdk = account_sdk_config(&account).await;
         let iam = aws_sdk_iam::Client::new(&sdk);
         let kms = aws_sdk_kms::Client::new(&sdk);
-        let trust = render_policy(
-            "trust-policy.json.tftpl",
-            &[
-                ("broker_principal_arn", BROKER_PRINCIPAL),
-                ("external_id", external_id),
-            ],
-        );
         let role = iam
             .create_role()
-            .role_name("KeybrokerAccess")
+            .role_name(CUSTOMER_ROLE_NAME)
             .path("/keybroker/")
-            .assume_role_policy_document(trust)
+            .assume_role_policy_document(trust_policy(trust_external_id))
             .max_session_duration(3600)
             .send()
             .await
@@ -279,6 +321,18 @@ impl Customer {
             .await
             .expect("CancelKeyDeletion");
         self.enable_key().await;
+    }
+
+    /// `UpdateAssumeRolePolicy`: the role's trust policy now requires
+    /// `external_id` (`None`: no external id condition).
+    pub async fn set_trust_external_id(&self, external_id: Option<&str>) {
+        self.iam
+            .update_assume_role_policy()
+            .role_name(CUSTOMER_ROLE_NAME)
+            .policy_document(trust_policy(external_id))
+            .send()
+            .await
+            .expect("UpdateAssumeRolePolicy");
     }
 
     /// `PutKeyPolicy` with or without the broker statement.

@@ -1,8 +1,12 @@
 //! The README demo: the whole BYOK story against the local AWS stack, with
-//! each step printed. Credentials are never printed, only their length.
+//! each step printed. Credentials are never printed, only their length. The
+//! key-policy step relies on the stack's IAM front (`localstack/iam-front/`),
+//! which enforces key policies as KMS does.
 
 // Test and demo code: a panic is how it reports failure.
 #![allow(clippy::unwrap_used)]
+
+use std::time::Instant;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 use keybroker_tests::{setup, unique, Customer};
@@ -101,6 +105,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     customer.enable_key().await;
     let got = env.broker.read_for_injection(&ws, &name).await?;
     println!("    decrypted {} bytes again", got.value.len());
+    drop(got);
+    show_list(&env.broker.list_secrets(&ws).await?);
+
+    step(
+        8,
+        "customer removes the broker statement from their key policy (PutKeyPolicy)",
+    );
+    customer.set_broker_access(false).await;
+    let revoked_at = Instant::now();
+    match env.broker.read_for_injection(&ws, &name).await {
+        Ok(_) => return Err("read succeeded after the broker statement was removed".into()),
+        Err(e) => println!(
+            "    next read fails {:.0} ms after PutKeyPolicy returned: [{}] {e}",
+            revoked_at.elapsed().as_secs_f64() * 1000.0,
+            e.kind()
+        ),
+    }
+    println!("    the broker's metadata still lists the affected secret:");
+    show_list(&env.broker.list_secrets(&ws).await?);
+
+    step(
+        9,
+        "customer restores the broker statement: access returns without re-provisioning",
+    );
+    customer.set_broker_access(true).await;
+    let got = env.broker.read_for_injection(&ws, &name).await?;
+    println!("    decrypted {} bytes again", got.value.len());
+    drop(got);
     show_list(&env.broker.list_secrets(&ws).await?);
 
     println!("\ndemo complete");

@@ -7,6 +7,7 @@
 
 mod capture;
 mod integrity;
+mod key_policy;
 mod leaks;
 mod lifecycle;
 mod revocation;

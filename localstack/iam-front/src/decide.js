@@ -1,0 +1,257 @@
+// The decision logic of the front, free of any network access: who is
+// calling, which checks a request needs, and what the policies say. The
+// node tests in ../test/ drive these functions with the shipped policy
+// templates.
+
+import { createHash } from 'node:crypto';
+
+import { evaluate } from './engine.js';
+
+/** KMS operations whose key policy the front evaluates (X-Amz-Target TrentService.<Op>). */
+export const KMS_CRYPTO_OPS = new Set([
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'Decrypt',
+  'Encrypt',
+  'ReEncrypt',
+]);
+
+const ACCOUNT_RE = /^\d{12}$/;
+const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
+const KEY_ARN_RE = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
+const KEY_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The SigV4 credential of a request: from the Authorization header, or from
+ * X-Amz-Credential in the query string (presigned requests).
+ *
+ * @returns {{akid: string, region: string, service: string} | null}
+ */
+export function credentialOf(authorization, url) {
+  let scope = null;
+  const m = /Credential=([^,\s]+)/.exec(authorization || '');
+  if (m) {
+    scope = m[1];
+  } else if (url) {
+    const q = new URL(url, 'http://front.invalid').searchParams.get('X-Amz-Credential');
+    if (q) scope = q;
+  }
+  if (!scope) return null;
+  const [akid, , region, service] = scope.split('/');
+  if (!akid) return null;
+  return { akid, region: region || 'us-east-1', service: service || '' };
+}
+
+export function parseRoleArn(arn) {
+  const m = ROLE_ARN_RE.exec(arn || '');
+  if (!m) return null;
+  return { account: m[1], path: m[2], name: m[3] };
+}
+
+export function parseKeyArn(arn) {
+  const m = KEY_ARN_RE.exec(arn || '');
+  if (!m) return null;
+  return { region: m[1], account: m[2], keyId: m[3] };
+}
+
+const sha256 = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/**
+ * Assumed-role sessions the front has seen issued, by access key id. Only a
+ * hash of the session token is kept.
+ */
+export class Sessions {
+  constructor() {
+    this.byAkid = new Map();
+  }
+
+  /**
+   * @param {object} s
+   * @param {string} s.accessKeyId
+   * @param {string} s.sessionToken
+   * @param {string} s.sessionArn arn:aws:sts::<acct>:assumed-role/<name>/<session>
+   * @param {string} s.roleArn arn:aws:iam::<acct>:role/<path><name>
+   * @param {number} s.expiresAt epoch milliseconds
+   */
+  remember(s) {
+    const now = Date.now();
+    for (const [k, v] of this.byAkid) if (v.expiresAt <= now) this.byAkid.delete(k);
+    this.byAkid.set(s.accessKeyId, {
+      sessionArn: s.sessionArn,
+      roleArn: s.roleArn,
+      account: parseRoleArn(s.roleArn).account,
+      expiresAt: s.expiresAt,
+      tokenHash: sha256(s.sessionToken || ''),
+    });
+  }
+
+  get(akid) {
+    return this.byAkid.get(akid);
+  }
+}
+
+/**
+ * Who is calling. A 12-digit access key id is that account's root user; an
+ * access key id the front saw returned by AssumeRole is that session (its
+ * session token must match and it must not have expired); anything else is
+ * refused.
+ *
+ * @returns {{caller: {principal: string, principalArn: string, account: string, isRoot: boolean}}
+ *         | {refused: 'unknown' | 'token' | 'expired', message: string}}
+ */
+export function identify(akid, sessionToken, sessions, now = Date.now()) {
+  if (ACCOUNT_RE.test(akid || '')) {
+    const root = `arn:aws:iam::${akid}:root`;
+    return { caller: { principal: root, principalArn: root, account: akid, isRoot: true } };
+  }
+  const s = sessions.get(akid);
+  if (!s) {
+    return { refused: 'unknown', message: 'The security token included in the request is invalid.' };
+  }
+  if (sha256(sessionToken || '') !== s.tokenHash) {
+    return { refused: 'token', message: 'The security token included in the request is invalid.' };
+  }
+  if (now >= s.expiresAt) {
+    return { refused: 'expired', message: 'The security token included in the request is expired' };
+  }
+  return {
+    caller: { principal: s.sessionArn, principalArn: s.roleArn, account: s.account, isRoot: false },
+  };
+}
+
+/**
+ * The trust-policy decision for sts:AssumeRole.
+ *
+ * @param {object} a
+ * @param {object} a.caller from identify()
+ * @param {string} a.roleArn
+ * @param {object} a.trustPolicy the role's AssumeRolePolicyDocument (parsed)
+ * @param {string|undefined} a.externalId sts:ExternalId, only when sent
+ * @param {string|undefined} a.sessionName
+ */
+export function trustDecision({ caller, roleArn, trustPolicy, externalId, sessionName }) {
+  const role = parseRoleArn(roleArn);
+  if (!role) return { allowed: false, result: 'InvalidRoleArn' };
+  const context = {};
+  if (externalId !== undefined) context['sts:ExternalId'] = externalId;
+  if (sessionName !== undefined) context['sts:RoleSessionName'] = sessionName;
+  return evaluate({
+    caller,
+    action: 'sts:AssumeRole',
+    resourceArn: roleArn,
+    resourceAccount: role.account,
+    policy: trustPolicy,
+    policyName: 'trust-policy',
+    context,
+  });
+}
+
+/**
+ * The key-policy checks one KMS request needs: which action on which key
+ * reference with which encryption context. ReEncrypt needs both
+ * kms:ReEncryptFrom (source key) and kms:ReEncryptTo (destination key).
+ *
+ * A check's `keyRef` is what the caller sent (key ARN, key id, alias name or
+ * alias ARN), or for a Decrypt without KeyId the key id LocalStack wrote
+ * into the ciphertext (`fromCiphertext`); `null` when neither is known.
+ *
+ * @returns {{action: string, keyRef: string|null, encryptionContext: object|undefined, fromCiphertext?: boolean}[]}
+ */
+export function kmsChecks(op, body) {
+  switch (op) {
+    case 'GenerateDataKey':
+    case 'GenerateDataKeyWithoutPlaintext':
+    case 'Encrypt':
+      return [
+        { action: `kms:${op}`, keyRef: body.KeyId ?? null, encryptionContext: body.EncryptionContext },
+      ];
+    case 'Decrypt':
+      if (body.KeyId) {
+        return [{ action: 'kms:Decrypt', keyRef: body.KeyId, encryptionContext: body.EncryptionContext }];
+      }
+      return [
+        {
+          action: 'kms:Decrypt',
+          keyRef: keyIdFromCiphertext(body.CiphertextBlob),
+          encryptionContext: body.EncryptionContext,
+          fromCiphertext: true,
+        },
+      ];
+    case 'ReEncrypt':
+      return [
+        {
+          action: 'kms:ReEncryptFrom',
+          keyRef: body.SourceKeyId ?? keyIdFromCiphertext(body.CiphertextBlob),
+          encryptionContext: body.SourceEncryptionContext,
+          fromCiphertext: !body.SourceKeyId,
+        },
+        {
+          action: 'kms:ReEncryptTo',
+          keyRef: body.DestinationKeyId ?? null,
+          encryptionContext: body.DestinationEncryptionContext,
+        },
+      ];
+    default:
+      throw new Error(`not a key-policy-checked KMS operation: ${op}`);
+  }
+}
+
+/**
+ * LocalStack (2026.3.0, services/kms/models.py) starts every ciphertext blob
+ * with the 36-character key id. Real KMS hides the key in the blob too; the
+ * front needs it to know whose policy applies to a Decrypt without KeyId.
+ */
+export function keyIdFromCiphertext(b64) {
+  if (typeof b64 !== 'string') return null;
+  const head = Buffer.from(b64, 'base64').subarray(0, 36).toString('latin1');
+  return KEY_ID_RE.test(head) ? head : null;
+}
+
+/**
+ * Context keys for one KMS check, named as policies write them.
+ * `kms:EncryptionContextKeys` is left out when there is no context, so that
+ * a `Null: false` condition on it fails as it does in AWS.
+ *
+ * @returns {Record<string, string|string[]> | null} null when two context
+ *   keys differ only in case (condition key names are case-insensitive, so
+ *   the request would be ambiguous: refused).
+ */
+export function kmsContext(encryptionContext, callerAccount) {
+  const context = { 'kms:CallerAccount': callerAccount };
+  const keys = Object.keys(encryptionContext || {});
+  const seen = new Set();
+  for (const k of keys) {
+    const lower = k.toLowerCase();
+    if (seen.has(lower)) return null;
+    seen.add(lower);
+    context[`kms:EncryptionContext:${k}`] = String(encryptionContext[k]);
+  }
+  if (keys.length > 0) context['kms:EncryptionContextKeys'] = keys;
+  return context;
+}
+
+/**
+ * The key-policy decision for one KMS check.
+ *
+ * @param {object} a
+ * @param {object} a.caller from identify()
+ * @param {string} a.action e.g. kms:Decrypt
+ * @param {string} a.keyArn the resolved key ARN
+ * @param {object} a.keyPolicy the key policy (parsed)
+ * @param {object|undefined} a.encryptionContext
+ */
+export function keyDecision({ caller, action, keyArn, keyPolicy, encryptionContext }) {
+  const key = parseKeyArn(keyArn);
+  if (!key) return { allowed: false, result: 'InvalidKeyArn' };
+  const context = kmsContext(encryptionContext, caller.account);
+  if (!context) return { allowed: false, result: 'AmbiguousEncryptionContext' };
+  return evaluate({
+    caller,
+    action,
+    resourceArn: keyArn,
+    resourceAccount: key.account,
+    policy: keyPolicy,
+    policyName: 'key-policy',
+    context,
+  });
+}

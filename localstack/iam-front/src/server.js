@@ -1,0 +1,417 @@
+// keybroker iam-front: an IAM-enforcing HTTP front for the local AWS stack.
+//
+// Listens on 127.0.0.1:${KEYBROKER_FRONT_PORT:-4565} and forwards every
+// request unchanged to LocalStack on 127.0.0.1:${KEYBROKER_LS_PORT:-4566}
+// (LocalStack does not verify SigV4 signatures, so headers and body pass
+// as-is), except that it first decides:
+//   - sts:AssumeRole against the role's trust policy (fetched from
+//     LocalStack IAM), and
+//   - KMS GenerateDataKey[WithoutPlaintext] / Encrypt / Decrypt / ReEncrypt
+//     against the key policy (fetched from LocalStack KMS),
+// with the core engine of @cloud-copilot/iam-simulate. A denied request never
+// reaches LocalStack. Any failure of the front itself fails closed.
+//
+// One log line per decision goes to stdout (start.sh sends it to
+// logs/iam-front.log). Request and response bodies are never logged: they
+// carry plaintext data keys and session credentials.
+// See ../README.md ("IAM front") for what is enforced and what is not.
+
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
+
+import {
+  KMS_CRYPTO_OPS,
+  Sessions,
+  credentialOf,
+  identify,
+  kmsChecks,
+  keyDecision,
+  parseKeyArn,
+  parseRoleArn,
+  trustDecision,
+} from './decide.js';
+import { kmsAccessDenied, kmsError, stsAccessDenied, stsError } from './responses.js';
+
+const HOST = '127.0.0.1';
+const FRONT_PORT = Number(process.env.KEYBROKER_FRONT_PORT || 4565);
+const LS_PORT = Number(process.env.KEYBROKER_LS_PORT || 4566);
+const MAX_BODY = 16 * 1024 * 1024;
+const UPSTREAM_TIMEOUT_MS = 30_000;
+const HEALTH_PATH = '/_keybroker_front/health';
+
+const sessions = new Sessions();
+const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+
+// --- logging ------------------------------------------------------------------
+const log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+const decision = (allowed, principal, action, resource, why) =>
+  log(`${allowed ? 'ALLOW' : 'DENY '} principal=${principal} action=${action} resource=${resource} (${why})`);
+
+/** A failure of the front itself: logged, answered as a server error, never allowed. */
+class FrontError extends Error {}
+
+// --- HTTP plumbing --------------------------------------------------------------
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'content-length',
+]);
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new FrontError(`request body over ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Raw header pairs without hop-by-hop headers, plus an exact Content-Length. */
+function endToEndHeaders(rawHeaders, bodyLength, { keepLength = false } = {}) {
+  const out = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (HOP_BY_HOP.has(name) && !(keepLength && name === 'content-length')) continue;
+    out.push(rawHeaders[i], rawHeaders[i + 1]);
+  }
+  if (!keepLength) out.push('Content-Length', String(bodyLength));
+  return out;
+}
+
+/** One HTTP exchange with LocalStack. @returns {Promise<{status, rawHeaders, headers, body: Buffer}>} */
+function upstream(method, path, headers, body) {
+  return new Promise((resolve, reject) => {
+    const r = http.request(
+      { host: HOST, port: LS_PORT, method, path, headers, agent: upstreamAgent, timeout: UPSTREAM_TIMEOUT_MS },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, rawHeaders: res.rawHeaders, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    r.on('timeout', () => r.destroy(new FrontError(`LocalStack did not answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
+    r.on('error', (e) => reject(e instanceof FrontError ? e : new FrontError(`LocalStack unreachable: ${e.message}`)));
+    r.end(body);
+  });
+}
+
+/** Forward the client's request unchanged; @returns the upstream answer. */
+function forward(req, body) {
+  const headers = endToEndHeaders(req.rawHeaders, body.length);
+  return upstream(req.method, req.url, headers, body);
+}
+
+function relay(res, answer) {
+  const keepLength = answer.status === 304 || answer.status === 204;
+  res.writeHead(answer.status, endToEndHeaders(answer.rawHeaders, answer.body.length, { keepLength }));
+  res.end(answer.body);
+}
+
+function respond(res, { status, headers, body }) {
+  res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function decoded(answer) {
+  const enc = String(answer.headers['content-encoding'] || '').toLowerCase();
+  return enc === 'gzip' ? gunzipSync(answer.body).toString('utf8') : answer.body.toString('utf8');
+}
+
+// --- LocalStack look-ups (made as the resource owner's account) ----------------------
+function ownerAuth(account, region, service) {
+  return `AWS4-HMAC-SHA256 Credential=${account}/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+}
+
+const xmlText = (xml, tag) => {
+  const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml);
+  return m ? m[1] : undefined;
+};
+const xmlUnescape = (s) =>
+  s.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e) => {
+    const named = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+    if (named[e]) return named[e];
+    return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+  });
+
+/** @returns {Promise<{missing: true} | {arn: string, trustPolicy: object}>} */
+async function getRole(account, name) {
+  const body = Buffer.from(new URLSearchParams({ Action: 'GetRole', Version: '2010-05-08', RoleName: name }).toString());
+  const answer = await upstream(
+    'POST',
+    '/',
+    {
+      Host: `${HOST}:${LS_PORT}`,
+      Authorization: ownerAuth(account, 'us-east-1', 'iam'),
+      'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',
+      'Content-Length': String(body.length),
+    },
+    body,
+  );
+  const xml = decoded(answer);
+  if (answer.status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity') return { missing: true };
+  if (answer.status !== 200) {
+    throw new FrontError(`IAM GetRole ${name} in ${account} answered HTTP ${answer.status} ${xmlText(xml, 'Code') || ''}`);
+  }
+  const arn = xmlText(xml, 'Arn');
+  const doc = xmlText(xml, 'AssumeRolePolicyDocument');
+  if (!arn || doc === undefined) throw new FrontError(`IAM GetRole ${name}: no Arn/AssumeRolePolicyDocument in the answer`);
+  let trustPolicy;
+  try {
+    trustPolicy = JSON.parse(decodeURIComponent(xmlUnescape(doc)));
+  } catch (e) {
+    throw new FrontError(`IAM GetRole ${name}: unreadable trust policy (${e.message})`);
+  }
+  return { arn: xmlUnescape(arn), trustPolicy };
+}
+
+async function kmsCall(account, region, op, payload) {
+  const body = Buffer.from(JSON.stringify(payload));
+  const answer = await upstream(
+    'POST',
+    '/',
+    {
+      Host: `${HOST}:${LS_PORT}`,
+      Authorization: ownerAuth(account, region, 'kms'),
+      'X-Amz-Target': `TrentService.${op}`,
+      'Content-Type': 'application/x-amz-json-1.1',
+      'Content-Length': String(body.length),
+    },
+    body,
+  );
+  let json = {};
+  try {
+    json = JSON.parse(decoded(answer) || '{}');
+  } catch {
+    throw new FrontError(`KMS ${op} answered HTTP ${answer.status} with a body that is not JSON`);
+  }
+  return { answer, json };
+}
+
+// Key-state answers from a look-up are relayed to the caller as they are:
+// they say the key cannot be used, and reveal nothing the request would not.
+const RELAYED_KMS_ERRORS = new Set(['NotFoundException', 'KMSInvalidStateException', 'DisabledException']);
+const kmsErrorType = (json, answer) =>
+  String(json.__type || answer.headers['x-amzn-errortype'] || '').split('#').pop().split(':')[0];
+
+/** @returns {Promise<{keyArn: string} | {relay: object}>} */
+async function resolveKey(keyRef, caller, region) {
+  if (parseKeyArn(keyRef)) return { keyArn: keyRef };
+  // A key id, alias name or alias ARN: resolve it as KMS would, in the
+  // account it names or else the caller's.
+  const aliasArn = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):alias\/.+$/.exec(keyRef);
+  const account = aliasArn ? aliasArn[2] : caller.account;
+  const atRegion = aliasArn ? aliasArn[1] : region;
+  const { answer, json } = await kmsCall(account, atRegion, 'DescribeKey', { KeyId: keyRef });
+  if (answer.status === 200 && parseKeyArn(json.KeyMetadata?.Arn)) return { keyArn: json.KeyMetadata.Arn };
+  if (RELAYED_KMS_ERRORS.has(kmsErrorType(json, answer))) return { relay: answer };
+  throw new FrontError(`KMS DescribeKey ${keyRef} in ${account} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
+}
+
+/** @returns {Promise<{policy: object} | {relay: object}>} */
+async function getKeyPolicy(keyArn) {
+  const key = parseKeyArn(keyArn);
+  const { answer, json } = await kmsCall(key.account, key.region, 'GetKeyPolicy', { KeyId: keyArn, PolicyName: 'default' });
+  if (answer.status === 200 && typeof json.Policy === 'string') {
+    try {
+      return { policy: JSON.parse(json.Policy) };
+    } catch (e) {
+      throw new FrontError(`key policy of ${keyArn} is not JSON (${e.message})`);
+    }
+  }
+  if (RELAYED_KMS_ERRORS.has(kmsErrorType(json, answer))) return { relay: answer };
+  throw new FrontError(`KMS GetKeyPolicy ${keyArn} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
+}
+
+// --- KMS ------------------------------------------------------------------------
+async function handleKms(req, res, body, op, cred) {
+  const action = `kms:${op}`;
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  if (who.refused) {
+    decision(false, `akid:${cred?.akid ?? '-'}`, action, '-', `caller refused: ${who.refused}`);
+    const type = who.refused === 'expired' ? 'ExpiredTokenException' : 'UnrecognizedClientException';
+    return respond(res, kmsError(400, type, who.message));
+  }
+  const { caller } = who;
+  let payload;
+  try {
+    payload = JSON.parse(body.toString('utf8') || '{}');
+  } catch {
+    throw new FrontError(`${action}: request body is not JSON`);
+  }
+  for (const check of kmsChecks(op, payload)) {
+    if (!check.keyRef) {
+      decision(false, caller.principal, check.action, '-', 'no key named and none found in the ciphertext');
+      return respond(res, kmsAccessDenied(caller.principal, check.action, '*', false));
+    }
+    const resolved = await resolveKey(check.keyRef, caller, cred.region);
+    if (resolved.relay) {
+      decision(false, caller.principal, check.action, check.keyRef, `key look-up: ${kmsErrorType({}, resolved.relay) || 'error'}`);
+      return relay(res, resolved.relay);
+    }
+    const fetched = await getKeyPolicy(resolved.keyArn);
+    if (fetched.relay) {
+      decision(false, caller.principal, check.action, resolved.keyArn, `key look-up: ${kmsErrorType({}, fetched.relay) || 'error'}`);
+      return relay(res, fetched.relay);
+    }
+    const d = keyDecision({
+      caller,
+      action: check.action,
+      keyArn: resolved.keyArn,
+      keyPolicy: fetched.policy,
+      encryptionContext: check.encryptionContext,
+    });
+    decision(d.allowed, caller.principal, check.action, resolved.keyArn, d.detail ? `${d.result}: ${d.detail}` : d.result);
+    if (!d.allowed) {
+      return respond(res, kmsAccessDenied(caller.principal, check.action, resolved.keyArn, d.result === 'ExplicitlyDenied'));
+    }
+  }
+  return relay(res, await forward(req, body));
+}
+
+// --- STS AssumeRole ---------------------------------------------------------------
+function formParams(req, body) {
+  const params = new URLSearchParams(new URL(req.url, 'http://front.invalid').search);
+  const type = String(req.headers['content-type'] || '');
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
+  }
+  return params;
+}
+
+async function handleAssumeRole(req, res, body, params, cred) {
+  const action = 'sts:AssumeRole';
+  const roleArn = params.get('RoleArn') || '';
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  if (who.refused) {
+    decision(false, `akid:${cred?.akid ?? '-'}`, action, roleArn || '-', `caller refused: ${who.refused}`);
+    return respond(
+      res,
+      who.refused === 'expired'
+        ? stsError(400, 'ExpiredToken', who.message)
+        : stsError(403, 'InvalidClientTokenId', who.message),
+    );
+  }
+  const { caller } = who;
+  const role = parseRoleArn(roleArn);
+  if (!role) {
+    decision(false, caller.principal, action, roleArn || '-', 'not a role ARN');
+    return respond(res, stsAccessDenied(caller.principal, roleArn));
+  }
+  const found = await getRole(role.account, role.name);
+  if (found.missing || found.arn !== roleArn) {
+    decision(false, caller.principal, action, roleArn, found.missing ? 'role does not exist' : `role exists as ${found.arn}`);
+    return respond(res, stsAccessDenied(caller.principal, roleArn));
+  }
+  const d = trustDecision({
+    caller,
+    roleArn,
+    trustPolicy: found.trustPolicy,
+    externalId: params.has('ExternalId') ? params.get('ExternalId') : undefined,
+    sessionName: params.get('RoleSessionName') ?? undefined,
+  });
+  const externalIdNote = params.has('ExternalId') ? 'external id sent' : 'no external id';
+  decision(d.allowed, caller.principal, action, roleArn, `${d.detail ? `${d.result}: ${d.detail}` : d.result}, ${externalIdNote}`);
+  if (!d.allowed) return respond(res, stsAccessDenied(caller.principal, roleArn));
+
+  const answer = await forward(req, body);
+  if (answer.status === 200) {
+    const xml = decoded(answer);
+    const accessKeyId = xmlText(xml, 'AccessKeyId');
+    const sessionArn = xmlText(/<AssumedRoleUser>[\s\S]*<\/AssumedRoleUser>/.exec(xml)?.[0] || '', 'Arn');
+    const expiration = Date.parse(xmlText(xml, 'Expiration') || '');
+    if (accessKeyId && sessionArn && Number.isFinite(expiration)) {
+      sessions.remember({
+        accessKeyId,
+        sessionToken: xmlUnescape(xmlText(xml, 'SessionToken') || ''),
+        sessionArn: xmlUnescape(sessionArn),
+        roleArn,
+        expiresAt: expiration,
+      });
+    } else {
+      // The credentials stay unknown to the front, so every checked call
+      // made with them is refused.
+      log(`ERROR AssumeRole ${roleArn}: could not read the issued session from the answer; its calls will be refused`);
+    }
+  }
+  return relay(res, answer);
+}
+
+// --- dispatch ---------------------------------------------------------------------
+async function handle(req, res) {
+  if (req.url === HEALTH_PATH) {
+    return respond(res, {
+      status: 200,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ status: 'ok', upstream: `http://${HOST}:${LS_PORT}` }),
+    });
+  }
+  const body = await readBody(req);
+  const cred = credentialOf(req.headers.authorization, req.url);
+  const target = String(req.headers['x-amz-target'] || '');
+  const kmsOp = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : null;
+  if (kmsOp && KMS_CRYPTO_OPS.has(kmsOp)) return handleKms(req, res, body, kmsOp, cred);
+  if (/assumerole/i.test(target)) {
+    // STS over a JSON protocol: not understood, so not allowed.
+    decision(false, `akid:${cred?.akid ?? '-'}`, 'sts:AssumeRole', '-', `unsupported protocol (X-Amz-Target ${target})`);
+    return respond(res, stsError(403, 'AccessDenied', 'iam-front: AssumeRole over a JSON protocol is not supported'));
+  }
+  if (!target) {
+    const params = formParams(req, body);
+    const actionParam = params.get('Action');
+    if (actionParam === 'AssumeRole') return handleAssumeRole(req, res, body, params, cred);
+  }
+  return relay(res, await forward(req, body));
+}
+
+function failClosed(req, res, err) {
+  const target = String(req.headers['x-amz-target'] || '');
+  log(`ERROR fail-closed ${req.method} ${target || req.url}: ${err instanceof FrontError ? err.message : err.stack || err}`);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const message = `iam-front could not handle this request (see its log): ${err instanceof FrontError ? err.message : 'internal error'}`;
+  if (target.startsWith('TrentService.')) return respond(res, kmsError(500, 'KMSInternalException', message));
+  const type = String(req.headers['content-type'] || '');
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    return respond(res, stsError(500, 'InternalFailure', message));
+  }
+  return respond(res, { status: 502, headers: { 'Content-Type': 'text/plain' }, body: `${message}\n` });
+}
+
+const server = http.createServer((req, res) => {
+  handle(req, res).catch((err) => failClosed(req, res, err));
+});
+server.keepAliveTimeout = 65_000;
+server.on('clientError', (err, socket) => {
+  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+});
+server.listen(FRONT_PORT, HOST, () => {
+  log(`iam-front listening on http://${HOST}:${FRONT_PORT}, forwarding to http://${HOST}:${LS_PORT} (pid ${process.pid})`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    log(`iam-front stopping (${sig})`);
+    server.close();
+    upstreamAgent.destroy();
+    setTimeout(() => process.exit(0), 200).unref();
+  });
+}
