@@ -21,6 +21,9 @@ set +e
 node_status=$?
 set -e
 
+echo "== cargo build --bins (the Lambda bootstraps and lambda-runner the suite invokes)"
+cargo build --workspace --bins --locked
+
 echo "== cargo test (unit + end-to-end against the local stack)"
 [[ "${1:-}" == "--" ]] && shift
 log="$(mktemp)"

@@ -130,6 +130,27 @@ impl Broker {
         })
     }
 
+    /// Open the connections the first request needs (DynamoDB, KMS) now:
+    /// on Lambda, a cold sandbox otherwise spends most of its first request
+    /// in TLS handshakes. Call it during init; failures are logged and
+    /// otherwise ignored (the request path reports real errors).
+    pub async fn warm_up(&self) {
+        let (ddb, kms) = tokio::join!(
+            self.store.warm_up(),
+            self.platform_kms
+                .describe_key()
+                .key_id(self.platform_key.as_str())
+                .send()
+        );
+        if let Err(e) = ddb {
+            tracing::debug!(error = %e, "DynamoDB warm-up failed");
+        }
+        if let Err(e) = kms {
+            let e = crate::aws_error::classify(crate::aws_error::Service::Kms, None, &e);
+            tracing::debug!(error = %e, "KMS warm-up failed");
+        }
+    }
+
     /// AWS calls made so far by this broker's clients.
     pub fn aws_calls(&self) -> AwsCalls {
         self.calls.snapshot()

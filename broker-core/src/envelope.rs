@@ -6,6 +6,9 @@
 //! works in place inside the output buffer (capacity reserved up front, so no
 //! reallocation leaves a plaintext copy behind); opening works in a zeroizing
 //! buffer that becomes the returned [`SecretValue`].
+//!
+//! Public for benchmarks and fuzzing only: callers store and read secrets
+//! through [`crate::Broker`], which gets data keys from KMS.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use zeroize::{Zeroize, Zeroizing};
@@ -17,11 +20,11 @@ use crate::model::KeyMode;
 use crate::secret::SecretValue;
 
 /// A plaintext AES-256 data key, wiped on drop.
-pub(crate) struct DataKey(Zeroizing<[u8; 32]>);
+pub struct DataKey(Zeroizing<[u8; 32]>);
 
 impl DataKey {
-    /// Take a key KMS returned, wiping the source buffer.
-    pub(crate) fn from_kms_plaintext(mut bytes: Vec<u8>) -> Option<Self> {
+    /// Take a key KMS returned (32 bytes), wiping the source buffer.
+    pub fn from_kms_plaintext(mut bytes: Vec<u8>) -> Option<Self> {
         let key = <[u8; 32]>::try_from(bytes.as_slice())
             .ok()
             .map(|k| Self(Zeroizing::new(k)));
@@ -38,14 +41,17 @@ impl DataKey {
 }
 
 /// What the header records about the data key.
-pub(crate) struct WrappedKey<'a> {
+pub struct WrappedKey<'a> {
+    /// Whose key wrapped the data key.
     pub key_mode: KeyMode,
+    /// The wrapping key.
     pub key_arn: &'a str,
+    /// The data key as KMS encrypted it.
     pub encrypted_data_key: &'a [u8],
 }
 
 /// Seal `value` into a complete blob with a fresh random nonce.
-pub(crate) fn seal(
+pub fn seal(
     value: &SecretValue,
     key: &DataKey,
     wrapped: &WrappedKey<'_>,
@@ -98,7 +104,7 @@ fn seal_with_nonce(
 }
 
 /// Open a parsed blob with its data key under the context it claims.
-pub(crate) fn open(blob: &Blob, key: &DataKey, ctx: &EncryptionContext<'_>) -> Result<SecretValue> {
+pub fn open(blob: &Blob, key: &DataKey, ctx: &EncryptionContext<'_>) -> Result<SecretValue> {
     let tampered = |detail| BrokerError::Tampered {
         secret: ctx.secret.as_str().to_owned(),
         detail,

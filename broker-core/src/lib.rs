@@ -61,7 +61,7 @@ pub mod blob;
 mod broker;
 mod call_count;
 pub mod context;
-mod envelope;
+pub mod envelope;
 mod error;
 pub mod external_id;
 mod keyring;

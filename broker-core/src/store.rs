@@ -304,6 +304,28 @@ impl Store {
         }
     }
 
+    /// A read of a key that never exists: opens the connection (TLS
+    /// handshake) to DynamoDB during init instead of on the first request.
+    pub(crate) async fn warm_up(&self) -> Result<()> {
+        let key = HashMap::from([
+            ("pk".to_owned(), s("keybroker#warmup")),
+            ("sk".to_owned(), s("warmup")),
+        ]);
+        let keys = KeysAndAttributes::builder()
+            .keys(key)
+            .build()
+            .map_err(|_| BrokerError::Storage {
+                detail: "could not build BatchGetItem".into(),
+            })?;
+        self.ddb
+            .batch_get_item()
+            .request_items(&self.table, keys)
+            .send()
+            .await
+            .map_err(|e| ddb_err(&e))?;
+        Ok(())
+    }
+
     /// Replace the workspace's access policy text.
     pub(crate) async fn set_policy(&self, ws: &WorkspaceId, policy: &str) -> Result<()> {
         self.ddb

@@ -56,6 +56,9 @@ pub struct AuditRecord {
     pub upstream_status: Option<u16>,
     /// Number of credential occurrences scrubbed from the response.
     pub scrubbed: usize,
+    /// AWS calls this invocation made (one sandbox runs one invocation at a
+    /// time, so the difference of the broker's counters is exact).
+    pub aws_calls: broker_core::AwsCalls,
     /// Wall time of the whole call.
     pub latency_ms: f64,
 }
@@ -83,6 +86,7 @@ impl AuditRecord {
             key_arn: None,
             upstream_status: None,
             scrubbed: 0,
+            aws_calls: broker_core::AwsCalls::default(),
             latency_ms: 0.0,
         };
         (rec, Instant::now())

@@ -129,3 +129,67 @@ impl From<&broker_core::BrokerError> for ErrorType {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published schema and the parser accept the same fields.
+    #[test]
+    fn schema_matches_the_types() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/inject.schema.json")).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&schema), ["agent", "request", "secret", "workspace"]);
+        assert_eq!(
+            keys(&schema["properties"]["request"]),
+            [
+                "body",
+                "body_base64",
+                "headers",
+                "method",
+                "timeout_ms",
+                "url"
+            ]
+        );
+        assert_eq!(schema["additionalProperties"], false);
+        let example = serde_json::json!({
+            "workspace": "acme", "secret": "github", "agent": "agent-7",
+            "request": { "method": "GET", "url": "https://api.github.com/x", "headers": {},
+                         "body": "b", "body_base64": null, "timeout_ms": 5 }
+        });
+        serde_json::from_value::<InjectEvent>(example).unwrap();
+        let errors: Vec<String> = schema["$defs"]["response"]["properties"]["error"]["properties"]
+            ["type"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        for kind in [
+            ErrorType::InvalidRequest,
+            ErrorType::Denied,
+            ErrorType::Revoked,
+            ErrorType::NotFound,
+            ErrorType::UpstreamError,
+            ErrorType::Throttled,
+            ErrorType::Unavailable,
+            ErrorType::Integrity,
+        ] {
+            let name = serde_json::to_value(kind).unwrap();
+            assert!(
+                errors.contains(&name.as_str().unwrap().to_owned()),
+                "{name}"
+            );
+        }
+    }
+}

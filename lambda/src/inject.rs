@@ -76,6 +76,7 @@ impl Injector {
     /// always prints one audit record.
     pub async fn handle(&self, event: Value, request_id: &str) -> InjectResponse {
         let (mut audit, started) = AuditRecord::start(request_id);
+        let calls_before = self.broker.aws_calls();
         let response = match self.run(event, request_id, &mut audit).await {
             Ok(r) => {
                 audit.decision = Decision::Allow;
@@ -97,6 +98,7 @@ impl Injector {
                 InjectResponse::error(request_id, r.kind, r.message)
             }
         };
+        audit.aws_calls = self.broker.aws_calls() - calls_before;
         audit.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         println!("{}", audit.to_line());
         response
@@ -197,6 +199,10 @@ impl Injector {
 
         let mut headers = std::collections::BTreeMap::new();
         for (k, mut v) in answer.headers {
+            // Framing belongs to the upstream hop, and scrubbing changes lengths.
+            if FORBIDDEN_HEADERS.contains(&k.as_str()) {
+                continue;
+            }
             audit.scrubbed += scrub::scrub(&mut v, &needles);
             headers.insert(k, String::from_utf8_lossy(&v).into_owned());
         }

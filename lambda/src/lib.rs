@@ -42,10 +42,12 @@ pub fn init_logging() {
         .init();
 }
 
-/// Load AWS config and the broker settings from the environment and build
-/// the broker: the shared init of both functions.
+/// Load AWS config and the broker settings from the environment, build the
+/// broker and open its AWS connections: the shared init of both functions.
 pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let config = broker_core::BrokerConfig::from_env()?;
-    Ok(broker_core::Broker::new(&sdk, config)?)
+    let broker = broker_core::Broker::new(&sdk, config)?;
+    broker.warm_up().await;
+    Ok(broker)
 }

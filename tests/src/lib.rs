@@ -9,6 +9,8 @@
 // Test and demo code: a panic is how it reports failure.
 #![allow(clippy::unwrap_used)]
 
+pub mod lambda_env;
+
 use std::path::PathBuf;
 
 use aws_config::{BehaviorVersion, SdkConfig};

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod capture;
+mod inject;
 mod integrity;
 mod key_policy;
 mod leaks;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmarks (figures and method: docs/BENCHMARKS.md). Builds the release
+# `inject`/`admin` bootstraps and the bench driver, starts the local stack if
+# needed, and measures cold start, warm injection latency vs calling the
+# upstream directly, AWS calls, CPU and memory per injection, binary size and
+# scaling through lambda-runner; then the criterion bench of the local
+# AES-GCM step. Results: target/bench/results.json and target/criterion/.
+#
+#   bash tests/bench.sh            # full run (~10 min after the build)
+#   bash tests/bench.sh --quick    # smoke run
+set -euo pipefail
+# shellcheck source=tests/stack.sh
+source "$(dirname "$0")/stack.sh"
+cargo build --release --locked -p keybroker-lambda --bins -p keybroker-tests --bin bench
+target/release/bench "$@"
+if [[ "${1:-}" == "--quick" ]]; then
+  cargo bench --locked -p broker-core --bench envelope -- --warm-up-time 1 --measurement-time 2
+else
+  cargo bench --locked -p broker-core --bench envelope
+fi

@@ -1,0 +1,271 @@
+//! `bash tests/bench.sh`: the broker's speed and memory figures, against the
+//! local stack and a local upstream, through the real release `inject`
+//! binary under lambda-runner. Prints a report and writes
+//! `target/bench/results.json`. Figures are medians/percentiles over repeated
+//! runs; nothing here asserts a time (docs/BENCHMARKS.md has the targets).
+//!
+//! `--quick` shrinks the repetitions for a smoke run.
+
+use std::time::{Duration, Instant};
+
+use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
+use keybroker_tests::{setup, Customer, Env};
+use serde_json::{json, Value};
+
+const AGENT: &str = "bench-agent";
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn summary(mut v: Vec<f64>) -> Value {
+    v.sort_by(|a, b| a.total_cmp(b));
+    json!({ "n": v.len(), "p50": percentile(&v, 0.5), "p90": percentile(&v, 0.9),
+            "p99": percentile(&v, 0.99), "max": v.last().copied().unwrap_or(f64::NAN) })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Total on-CPU time of a process, all threads, in nanoseconds
+/// (`/proc/<pid>/task/*/schedstat`, first field: ns resolution).
+fn cpu_ns(pid: u32) -> u64 {
+    let mut total = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+            total += s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// Peak resident set size in MB (`VmHWM`).
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+struct Fixture {
+    env: Env,
+    up: Upstream,
+    ws: String,
+}
+
+/// A BYOK workspace with one bound secret and a permissive policy, set up
+/// through the library (the admin function is not what is measured).
+async fn fixture() -> Fixture {
+    let env = setup().await;
+    let up = Upstream::start().await;
+    let ws = broker_core::WorkspaceId::new(keybroker_tests::unique("bench")).unwrap();
+    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
+    let customer = Customer::create(&ws, &ext).await;
+    env.broker
+        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
+        .await
+        .unwrap();
+    let binding: broker_core::Binding = serde_json::from_value(json!({
+        "hosts": [up.addr.to_string()], "allow_insecure_http": true,
+        "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" }
+    }))
+    .unwrap();
+    let value = broker_core::SecretValue::from_string("sk-bench-0123456789abcdef".into()).unwrap();
+    env.broker
+        .put_bound_secret(
+            &ws,
+            &broker_core::SecretName::new("api").unwrap(),
+            &value,
+            &binding,
+        )
+        .await
+        .unwrap();
+    env.broker
+        .set_policy(
+            &ws,
+            &format!(r#"permit(principal == Agent::"{AGENT}", action, resource);"#),
+        )
+        .await
+        .unwrap();
+    Fixture {
+        env,
+        up,
+        ws: ws.to_string(),
+    }
+}
+
+fn event(f: &Fixture) -> Value {
+    json!({ "workspace": f.ws, "secret": "api", "agent": AGENT,
+            "request": { "method": "GET", "url": format!("{}/data", f.up.base()) } })
+}
+
+fn opts(instances: usize) -> RunOptions {
+    RunOptions {
+        profile: "release",
+        instances,
+        rust_log: "warn",
+    }
+}
+
+async fn cold_starts(f: &Fixture, runs: usize) -> Value {
+    let (mut to_poll, mut to_first) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let lambda = LambdaEnv::start_with(&f.env, &opts(1)).await;
+        let r = lambda.invoke("inject", &event(f)).await;
+        let first = t0.elapsed();
+        assert_eq!(r["ok"], true, "{r}");
+        let polls = lambda.runner().cold_starts();
+        // Both functions start; the inject instance is the one measured.
+        to_poll.extend(polls.iter().map(|c| ms(c.to_first_poll)));
+        to_first.push(ms(first));
+        lambda.stop().await;
+    }
+    json!({ "spawn_to_first_poll_ms": summary(to_poll), "start_to_first_injection_ms": summary(to_first) })
+}
+
+async fn warm(f: &Fixture, n: usize) -> Value {
+    let lambda = LambdaEnv::start_with(&f.env, &opts(1)).await;
+    let ev = event(f);
+    for _ in 0..50 {
+        lambda.invoke("inject", &ev).await;
+    }
+    let pid = lambda.runner().pids()[0];
+    let before_audit = lambda.audit_records().len();
+    let (mut lat, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let c0 = cpu_ns(pid);
+        let t0 = Instant::now();
+        let r = lambda.invoke("inject", &ev).await;
+        lat.push(ms(t0.elapsed()));
+        cpu.push((cpu_ns(pid) - c0) as f64 / 1e6);
+        assert_eq!(r["ok"], true);
+    }
+    let audit = lambda.audit_records();
+    let measured = &audit[before_audit..];
+    let calls = |k: &str| {
+        measured
+            .iter()
+            .map(|a| a["aws_calls"][k].as_u64().unwrap_or(0))
+            .sum::<u64>() as f64
+            / measured.len() as f64
+    };
+    let rss = peak_rss_mb(pid);
+    lambda.stop().await;
+
+    // The same upstream called directly, for the ratio.
+    let client = reqwest::Client::new();
+    let url = format!("{}/data", f.up.base());
+    let mut direct = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        direct.push(ms(t0.elapsed()));
+    }
+    let lat_s = summary(lat);
+    let direct_s = summary(direct);
+    json!({
+        "latency_ms": lat_s,
+        "direct_upstream_ms": direct_s,
+        "ratio_p50": lat_s["p50"].as_f64().unwrap() / direct_s["p50"].as_f64().unwrap(),
+        "aws_calls_per_injection": { "dynamodb": calls("dynamodb"), "kms": calls("kms"), "sts": calls("sts") },
+        "cpu_ms_per_injection": summary(cpu),
+        "peak_rss_mb": rss,
+    })
+}
+
+async fn scaling(f: &Fixture, levels: &[usize], rounds: usize) -> Value {
+    let mut out = serde_json::Map::new();
+    for &c in levels {
+        let lambda = LambdaEnv::start_with(&f.env, &opts(c)).await;
+        let ev = event(f);
+        let mut lat = Vec::new();
+        for round in 0..=rounds {
+            let calls = (0..c).map(|_| async {
+                let t0 = Instant::now();
+                let r = lambda.invoke("inject", &ev).await;
+                assert_eq!(r["ok"], true, "{r}");
+                ms(t0.elapsed())
+            });
+            let times = futures::future::join_all(calls).await;
+            if round > 0 {
+                lat.extend(times); // round 0 warms every sandbox
+            }
+        }
+        let audit = lambda.audit_records();
+        let sts: u64 = audit
+            .iter()
+            .map(|a| a["aws_calls"]["sts"].as_u64().unwrap_or(0))
+            .sum();
+        let sandboxes_used = audit
+            .iter()
+            .filter(|a| a["aws_calls"]["sts"].as_u64() == Some(1))
+            .count();
+        out.insert(
+            c.to_string(),
+            json!({ "latency_ms": summary(lat), "invocations": audit.len(),
+                    "sts_calls": sts, "sandboxes_that_assumed_role": sandboxes_used, "sandboxes": c }),
+        );
+        lambda.stop().await;
+    }
+    Value::Object(out)
+}
+
+fn binary_size_mb(name: &str) -> f64 {
+    let path = keybroker_tests::lambda_env::workspace_bin(name, "release");
+    std::fs::metadata(path)
+        .map(|m| m.len() as f64 / 1e6)
+        .unwrap_or(f64::NAN)
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (cold_runs, warm_n, rounds) = if quick { (3, 100, 2) } else { (20, 1000, 10) };
+    let f = fixture().await;
+    eprintln!("bench: cold starts ({cold_runs} fresh processes)…");
+    let cold = cold_starts(&f, cold_runs).await;
+    eprintln!("bench: warm injections ({warm_n})…");
+    let warm = warm(&f, warm_n).await;
+    eprintln!("bench: scaling (1, 10, 100 concurrent)…");
+    let scale = scaling(&f, &[1, 10, 100], rounds).await;
+    let results = json!({
+        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
+        "quick": quick,
+        "cold_start": cold,
+        "warm": warm,
+        "scaling": scale,
+        "binary_size_mb": { "inject": binary_size_mb("inject"), "admin": binary_size_mb("admin") },
+    });
+    let dir = keybroker_tests::repo_root().join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&results).unwrap(),
+    )
+    .unwrap();
+    println!("{}", serde_json::to_string_pretty(&results).unwrap());
+}
