@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The end-to-end demo against the local AWS stack: a customer brings their own
 # key, the broker stores and reads a credential under it, the customer
-# disables the key and the broker is locked out, then access is restored.
+# disables the key and the broker is locked out, then access is restored; an
+# agent makes a request through the real `inject` Lambda, and later finds it
+# revoked; the key-policy revocation closes it.
 set -euo pipefail
 # shellcheck source=tests/stack.sh
 source "$(dirname "$0")/stack.sh"
-cargo run --locked --quiet -p keybroker-tests --bin demo
+# The demo invokes the real `inject` binary through lambda-runner.
+cargo build --locked --quiet --workspace --bins
+target/debug/demo

