@@ -71,6 +71,19 @@ fn ddb_err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
     classify(Service::DynamoDb, None, e)
 }
 
+/// A failed conditional write: `on_condition()` if the condition failed,
+/// the usual classification otherwise.
+fn write_err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    on_condition: impl FnOnce() -> BrokerError,
+) -> BrokerError {
+    if is_condition_failure(e) {
+        on_condition()
+    } else {
+        ddb_err(e)
+    }
+}
+
 fn is_condition_failure<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
     e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
 ) -> bool {
@@ -118,15 +131,11 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                if is_condition_failure(&e) {
-                    BrokerError::Conflict {
-                        what: "workspace",
-                        name: w.workspace.clone(),
-                        detail: "already exists".into(),
-                    }
-                } else {
-                    ddb_err(&e)
-                }
+                write_err(&e, || BrokerError::Conflict {
+                    what: "workspace",
+                    name: w.workspace.clone(),
+                    detail: "already exists".into(),
+                })
             })?;
         Ok(())
     }
@@ -154,15 +163,11 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                if is_condition_failure(&e) {
-                    BrokerError::Conflict {
-                        what: "workspace",
-                        name: w.workspace.clone(),
-                        detail: "changed concurrently (external id differs or record gone)".into(),
-                    }
-                } else {
-                    ddb_err(&e)
-                }
+                write_err(&e, || BrokerError::Conflict {
+                    what: "workspace",
+                    name: w.workspace.clone(),
+                    detail: "changed concurrently (external id differs or record gone)".into(),
+                })
             })?;
         Ok(())
     }
@@ -253,18 +258,14 @@ impl Store {
                 .expression_attribute_values(":v", n(v)),
         };
         req.send().await.map_err(|e| {
-            if is_condition_failure(&e) {
-                BrokerError::Conflict {
-                    what: "secret",
-                    name: m.name.clone(),
-                    detail: match expected_version {
-                        None => "already exists; rotate it instead".into(),
-                        Some(v) => format!("expected version {v}, but it was changed concurrently"),
-                    },
-                }
-            } else {
-                ddb_err(&e)
-            }
+            write_err(&e, || BrokerError::Conflict {
+                what: "secret",
+                name: m.name.clone(),
+                detail: match expected_version {
+                    None => "already exists; rotate it instead".into(),
+                    Some(v) => format!("expected version {v}, but it was changed concurrently"),
+                },
+            })
         })?;
         Ok(())
     }
@@ -340,14 +341,10 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                if is_condition_failure(&e) {
-                    BrokerError::NotFound {
-                        what: "workspace",
-                        name: ws.to_string(),
-                    }
-                } else {
-                    ddb_err(&e)
-                }
+                write_err(&e, || BrokerError::NotFound {
+                    what: "workspace",
+                    name: ws.to_string(),
+                })
             })?;
         Ok(())
     }
@@ -392,14 +389,10 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                if is_condition_failure(&e) {
-                    BrokerError::NotFound {
-                        what: "secret",
-                        name: name.to_string(),
-                    }
-                } else {
-                    ddb_err(&e)
-                }
+                write_err(&e, || BrokerError::NotFound {
+                    what: "secret",
+                    name: name.to_string(),
+                })
             })?;
         Ok(())
     }

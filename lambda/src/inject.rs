@@ -177,18 +177,15 @@ impl Injector {
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.limits.max_timeout);
-        let result = upstream::send(
-            &self.http,
-            &self.limits,
+        let outgoing = upstream::Outgoing {
             method,
-            target.url,
+            url: target.url,
             headers,
             body,
             timeout,
-            &binding.inject,
-            &secret,
-        )
-        .await;
+        };
+        let result =
+            upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret).await;
         let needles = scrub::needles(
             secret.expose(),
             &[&upstream::injected_value(&binding.inject, &secret)],

@@ -90,32 +90,47 @@ pub fn describe(e: &reqwest::Error) -> &'static str {
     }
 }
 
-/// Send the request with the credential injected.
-#[allow(clippy::too_many_arguments)]
+/// The request as the agent asked for it, already checked, without the
+/// credential.
+pub struct Outgoing {
+    /// Method.
+    pub method: reqwest::Method,
+    /// The bound URL (the query credential, if any, is added by [`send`]).
+    pub url: url::Url,
+    /// Vetted agent headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Requested timeout (capped by [`Limits::max_timeout`]).
+    pub timeout: Duration,
+}
+
+/// Send `out` with the credential injected at `inject`.
 pub async fn send(
     client: &reqwest::Client,
     limits: &Limits,
-    method: reqwest::Method,
-    mut url: url::Url,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    timeout: Duration,
+    out: Outgoing,
     inject: &Injection,
     secret: &SecretValue,
 ) -> Result<Answer, String> {
-    let mut headers = headers;
+    let Outgoing {
+        method,
+        mut url,
+        mut headers,
+        body,
+        timeout,
+    } = out;
     match inject {
         Injection::Query { param } => {
             let value = std::str::from_utf8(secret.expose())
                 .map_err(|_| "secret is not UTF-8 and cannot go in a query parameter".to_owned())?;
             url.query_pairs_mut().append_pair(param, value);
         }
-        Injection::Header { name, .. } | Injection::BasicAuth { username: name } => {
-            let name = match inject {
-                Injection::BasicAuth { .. } => HeaderName::from_static("authorization"),
-                _ => HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| "bound header name is invalid".to_owned())?,
-            };
+        Injection::Header { .. } | Injection::BasicAuth { .. } => {
+            let name = inject
+                .header_name()
+                .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                .ok_or_else(|| "bound header name is invalid".to_owned())?;
             let mut value =
                 HeaderValue::from_bytes(&injected_value(inject, secret)).map_err(|_| {
                     "secret cannot be placed in a header (control characters)".to_owned()

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
-use keybroker_tests::{setup, Customer, Env};
+use keybroker_tests::{setup, Env};
 use serde_json::{json, Value};
 
 const AGENT: &str = "bench-agent";
@@ -75,12 +75,7 @@ async fn fixture() -> Fixture {
     let env = setup().await;
     let up = Upstream::start().await;
     let ws = broker_core::WorkspaceId::new(keybroker_tests::unique("bench")).unwrap();
-    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
-    let customer = Customer::create(&ws, &ext).await;
-    env.broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap();
+    env.onboard_customer(&ws).await;
     let binding: broker_core::Binding = serde_json::from_value(json!({
         "hosts": [up.addr.to_string()], "allow_insecure_http": true,
         "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" }

@@ -19,12 +19,7 @@ fn revoked_reason(e: &BrokerError) -> RevokedReason {
 /// A BYOK workspace with one secret stored under the customer's key.
 async fn byok_workspace(env: &Env) -> (WorkspaceId, Customer, String) {
     let ws = ws();
-    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
-    let customer = Customer::create(&ws, &ext).await;
-    env.broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap();
+    let customer = env.onboard_customer(&ws).await;
     let (text, value) = canary();
     env.broker
         .put_secret(&ws, &name("api"), &value)

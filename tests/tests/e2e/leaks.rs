@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use broker_core::{BrokerError, Decrypted};
-use keybroker_tests::{setup, Customer, TABLE};
+use keybroker_tests::{setup, TABLE};
 
 use crate::{canary, capture, name, ws};
 
@@ -25,12 +25,7 @@ async fn canary_appears_nowhere_but_the_ciphertext() {
     capture::install();
     let env = setup().await;
     let ws = ws();
-    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
-    let customer = Customer::create(&ws, &ext).await;
-    env.broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap();
+    let customer = env.onboard_customer(&ws).await;
     let (text, value) = canary();
     assert_clean("SecretValue Debug", &format!("{value:?}"), &text);
 

@@ -91,12 +91,7 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         .await
         .unwrap();
 
-    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
-    let customer = Customer::create(&ws, &ext).await;
-    env.broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap();
+    let customer = env.onboard_customer(&ws).await;
 
     let (_, new_value) = canary();
     env.broker

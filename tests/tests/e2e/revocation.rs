@@ -9,12 +9,7 @@ use crate::{canary, name, ws};
 
 async fn byok_workspace(env: &Env) -> (WorkspaceId, Customer, String) {
     let ws = ws();
-    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
-    let customer = Customer::create(&ws, &ext).await;
-    env.broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap();
+    let customer = env.onboard_customer(&ws).await;
     let (text, value) = canary();
     env.broker
         .put_secret(&ws, &name("api"), &value)

@@ -2,7 +2,7 @@
 //! one AssumeRole.
 
 use broker_core::BrokerError;
-use keybroker_tests::{setup, Customer};
+use keybroker_tests::setup;
 
 use crate::{canary, name, ws};
 
@@ -52,12 +52,7 @@ async fn concurrent_rotations_one_wins_one_conflicts() {
 async fn concurrent_cold_reads_share_one_assume_role() {
     let env = setup().await;
     let ws = ws();
-    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
-    let customer = Customer::create(&ws, &ext).await;
-    env.broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap();
+    env.onboard_customer(&ws).await;
     let (_, v) = canary();
     env.broker.put_secret(&ws, &name("c"), &v).await.unwrap();
 
