@@ -427,3 +427,62 @@ pub fn assert_no_canary_bytes(what: &str, bytes: &[u8], canary: &str) {
     );
     assert_no_canary(what, &String::from_utf8_lossy(bytes), canary);
 }
+
+/// Every form in which `canary` could leak through a text channel: raw,
+/// base64 (standard and URL-safe, padded or not, at each of the three byte
+/// alignments it can sit at inside a longer encoded value), hex in either
+/// case, and percent-encoded (every byte, either case).
+pub fn canary_forms(canary: &str) -> Vec<(&'static str, String)> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let bytes = canary.as_bytes();
+    let mut forms = vec![("raw", canary.to_owned())];
+    for pad in 0..3 {
+        // Encode with `pad` leading bytes, keep only the characters that
+        // depend on the canary alone (drop the first and last group).
+        let mut v = vec![b'.'; pad];
+        v.extend_from_slice(bytes);
+        for (name, enc) in [
+            ("base64", STANDARD.encode(&v)),
+            ("base64url", URL_SAFE_NO_PAD.encode(&v)),
+        ] {
+            let enc = enc.trim_end_matches('=');
+            let start = if pad == 0 { 0 } else { 4 };
+            let end = enc.len().saturating_sub(4);
+            if end > start + 8 {
+                forms.push((name, enc[start..end].to_owned()));
+            }
+        }
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    forms.push(("hex", hex.clone()));
+    forms.push(("HEX", hex.to_ascii_uppercase()));
+    let pct: String = bytes.iter().map(|b| format!("%{b:02X}")).collect();
+    forms.push(("percent", pct.clone()));
+    forms.push(("percent-lower", pct.to_ascii_lowercase()));
+    forms
+}
+
+/// Panic if `text` (what `what` produced) holds `canary` in any form of
+/// [`canary_forms`]. Case-sensitive except for hex and percent forms.
+pub fn assert_no_canary(what: &str, text: &str, canary: &str) {
+    for (form, needle) in canary_forms(canary) {
+        let hit = match form {
+            "hex" | "HEX" | "percent" | "percent-lower" => text
+                .to_ascii_lowercase()
+                .contains(&needle.to_ascii_lowercase()),
+            _ => text.contains(&needle),
+        };
+        assert!(!hit, "{what} contains the canary ({form}: {needle})");
+    }
+}
+
+/// [`assert_no_canary`] over raw bytes (e.g. a DynamoDB binary attribute
+/// that is not the blob).
+pub fn assert_no_canary_bytes(what: &str, bytes: &[u8], canary: &str) {
+    assert!(
+        !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+        "{what} contains the canary (raw bytes)"
+    );
+    assert_no_canary(what, &String::from_utf8_lossy(bytes), canary);
+}
