@@ -30,6 +30,7 @@ import {
   parseRoleArn,
   trustDecision,
 } from './decide.js';
+import { Faults } from './faults.js';
 import { kmsAccessDenied, kmsError, stsAccessDenied, stsError } from './responses.js';
 
 const HOST = '127.0.0.1';
@@ -38,6 +39,9 @@ const LS_PORT = Number(process.env.KEYBROKER_LS_PORT || 4566);
 const MAX_BODY = 16 * 1024 * 1024;
 const UPSTREAM_TIMEOUT_MS = 30_000;
 const HEALTH_PATH = '/_keybroker_front/health';
+const FAULTS_PATH = '/_front/faults';
+
+const faults = new Faults();
 
 const sessions = new Sessions();
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
@@ -354,8 +358,53 @@ async function handleAssumeRole(req, res, body, params, cred) {
   return relay(res, answer);
 }
 
+// --- fault injection (test-only; ../README.md "Fault injection") ------------------------
+const isLoopback = (addr) => addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
+const jsonAnswer = (status, value) => ({
+  status,
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify(value),
+});
+
+async function handleFaults(req, res) {
+  if (!isLoopback(req.socket.remoteAddress)) return respond(res, jsonAnswer(403, { error: 'loopback only' }));
+  if (req.method === 'GET') return respond(res, jsonAnswer(200, faults.snapshot()));
+  if (req.method === 'DELETE') {
+    const id = new URL(req.url, 'http://front.invalid').searchParams.get('id');
+    if (id === null) faults.clear();
+    else faults.remove(Number(id));
+    log(`FAULTS ${id === null ? 'cleared' : `removed ${id}`}`);
+    return respond(res, jsonAnswer(200, faults.snapshot()));
+  }
+  if (req.method === 'POST') {
+    const body = await readBody(req);
+    let added;
+    try {
+      added = faults.add(JSON.parse(body.toString('utf8')));
+    } catch (e) {
+      return respond(res, jsonAnswer(400, { error: e.message }));
+    }
+    for (const r of added) {
+      log(`FAULTS added #${r.id} ${r.service}:${r.operation}${r.resource ? ` on ${r.resource}` : ''} -> ${r.status} ${r.error} x${r.count ?? 'forever'}${r.delay_ms ? ` after ${r.delay_ms} ms` : ''}`);
+    }
+    return respond(res, jsonAnswer(200, { added }));
+  }
+  return respond(res, jsonAnswer(405, { error: 'GET, POST or DELETE' }));
+}
+
+/** Count the request; answer it with an injected fault if one matches. @returns true if answered. */
+async function injectFault(res, service, operation, resource) {
+  const rule = faults.take(service, operation, resource);
+  if (!rule) return false;
+  log(`FAULT ${service}:${operation} -> ${rule.status} ${rule.error}`);
+  if (rule.delay_ms) await new Promise((r) => setTimeout(r, rule.delay_ms));
+  respond(res, service === 'kms' ? kmsError(rule.status, rule.error, rule.message) : stsError(rule.status, rule.error, rule.message));
+  return true;
+}
+
 // --- dispatch ---------------------------------------------------------------------
 async function handle(req, res) {
+  if (req.url === FAULTS_PATH || req.url.startsWith(`${FAULTS_PATH}?`)) return handleFaults(req, res);
   if (req.url === HEALTH_PATH) {
     return respond(res, {
       status: 200,
@@ -367,6 +416,20 @@ async function handle(req, res) {
   const cred = credentialOf(req.headers.authorization, req.url);
   const target = String(req.headers['x-amz-target'] || '');
   const kmsOp = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : null;
+  if (kmsOp) {
+    let keyId = null;
+    try {
+      keyId = JSON.parse(body.toString('utf8') || '{}').KeyId ?? null;
+    } catch {
+      // Not JSON: the KMS handler below fails closed on it.
+    }
+    if (await injectFault(res, 'kms', kmsOp, keyId)) return;
+  }
+  if (!target) {
+    const params = formParams(req, body);
+    const stsAction = params.get('Action');
+    if (stsAction && (await injectFault(res, 'sts', stsAction, params.get('RoleArn')))) return;
+  }
   if (kmsOp && KMS_CRYPTO_OPS.has(kmsOp)) return handleKms(req, res, body, kmsOp, cred);
   if (/assumerole/i.test(target)) {
     // STS over a JSON protocol: not understood, so not allowed.

@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod capture;
+mod faults;
 mod inject;
 mod integrity;
 mod key_policy;
