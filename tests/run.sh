@@ -9,6 +9,10 @@ set -euo pipefail
 # shellcheck source=tests/stack.sh
 source "$(dirname "$0")/stack.sh"
 
+# A stack this script started runs the current iam-front, so the fault
+# injection tests (tests/tests/e2e/faults.rs) must not skip.
+[[ "$stack_was_running" == 0 ]] && export KEYBROKER_FAULTS_REQUIRED=1
+
 echo "== terraform module checks"
 bash terraform/check.sh
 

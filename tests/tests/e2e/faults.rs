@@ -34,7 +34,11 @@ fn front() -> String {
 }
 
 impl Fault {
-    async fn add(rule: Value) -> Self {
+    /// Install `rule`. `None` when the running front predates fault
+    /// injection (a stack started before it was added and kept running):
+    /// the test is then skipped, loudly, unless `KEYBROKER_FAULTS_REQUIRED`
+    /// is set, as `tests/run.sh` does when it starts the stack itself.
+    async fn add(rule: Value) -> Option<Self> {
         let base = front();
         let r = reqwest::Client::new()
             .post(format!("{base}/_front/faults"))
@@ -43,12 +47,24 @@ impl Fault {
             .await
             .expect("front reachable");
         let status = r.status();
-        let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        let text = r.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if body.get("added").is_none() && body.get("error").is_none() {
+            let why = format!(
+                "the iam-front at {base} has no fault injection (HTTP {status}): \
+                 restart the local stack (localstack/stop.sh; localstack/start.sh)"
+            );
+            if std::env::var_os("KEYBROKER_FAULTS_REQUIRED").is_some() {
+                panic!("{why}");
+            }
+            eprintln!("SKIPPED fault test: {why}");
+            return None;
+        }
         assert!(status.is_success(), "fault {rule} refused: {body}");
-        Self {
+        Some(Self {
             id: body["added"][0]["id"].as_u64().expect("rule id"),
             base,
-        }
+        })
     }
 
     /// This rule's counters: (requests it matched, requests it faulted).
@@ -101,13 +117,16 @@ fn kms_fault(key_arn: &str, error: &str, status: u16, count: u64) -> Value {
 async fn kms_throttling_beyond_the_sdk_retries_is_throttled() {
     let env = setup().await;
     let (ws, n) = platform_secret(&env).await;
-    let fault = Fault::add(kms_fault(
+    let Some(fault) = Fault::add(kms_fault(
         &env.platform_key_arn,
         "ThrottlingException",
         400,
         50,
     ))
-    .await;
+    .await
+    else {
+        return;
+    };
     let started = Instant::now();
     let e = env.broker.read_for_injection(&ws, &n).await.unwrap_err();
     let took = started.elapsed();
@@ -130,13 +149,16 @@ async fn kms_throttling_beyond_the_sdk_retries_is_throttled() {
 async fn kms_internal_errors_beyond_the_sdk_retries_are_unavailable() {
     let env = setup().await;
     let (ws, n) = platform_secret(&env).await;
-    let fault = Fault::add(kms_fault(
+    let Some(fault) = Fault::add(kms_fault(
         &env.platform_key_arn,
         "KMSInternalException",
         500,
         50,
     ))
-    .await;
+    .await
+    else {
+        return;
+    };
     let e = env.broker.read_for_injection(&ws, &n).await.unwrap_err();
     assert!(
         matches!(&e, BrokerError::Unavailable { service: "kms", detail } if detail == "KMSInternalException"),
@@ -158,13 +180,16 @@ async fn brief_throttling_is_absorbed_by_retry_with_backoff() {
     let env = setup().await;
     let (ws, n) = platform_secret(&env).await;
     for blips in [1, 2] {
-        let fault = Fault::add(kms_fault(
+        let Some(fault) = Fault::add(kms_fault(
             &env.platform_key_arn,
             "ThrottlingException",
             400,
             blips,
         ))
-        .await;
+        .await
+        else {
+            return;
+        };
         let started = Instant::now();
         env.broker
             .read_for_injection(&ws, &n)
@@ -198,9 +223,12 @@ async fn sts_outage_does_not_stop_reads_while_the_session_is_cached() {
         .put_secret(&ws, &name("api"), &value)
         .await
         .unwrap();
-    let fault = Fault::add(json!({ "service": "sts", "operation": "AssumeRole",
+    let Some(fault) = Fault::add(json!({ "service": "sts", "operation": "AssumeRole",
         "resource": customer.role_arn, "error": "InternalFailure", "status": 500 }))
-    .await;
+    .await
+    else {
+        return;
+    };
     let calls = env.broker.aws_calls();
     for _ in 0..3 {
         env.broker
@@ -442,10 +470,13 @@ async fn with_the_whole_stack_gone_every_operation_is_unavailable_in_bounded_tim
 async fn kms_that_never_answers_is_cut_off_by_an_operation_timeout() {
     let env = setup().await;
     let (ws, n) = platform_secret(&env).await;
-    let fault = Fault::add(json!({ "service": "kms", "operation": "Decrypt",
+    let Some(fault) = Fault::add(json!({ "service": "kms", "operation": "Decrypt",
         "resource": env.platform_key_arn, "error": "KMSInternalException", "status": 500,
         "count": 1, "delay_ms": 60_000 }))
-    .await;
+    .await
+    else {
+        return;
+    };
     let r = tokio::time::timeout(
         Duration::from_secs(20),
         env.broker.read_for_injection(&ws, &n),
