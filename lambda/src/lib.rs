@@ -48,6 +48,9 @@ pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Er
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let config = broker_core::BrokerConfig::from_env()?;
     let broker = broker_core::Broker::new(&sdk, config)?;
-    broker.warm_up().await;
+    // `KEYBROKER_WARM_UP=off` skips it (benchmarks measure both ways).
+    if std::env::var("KEYBROKER_WARM_UP").as_deref() != Ok("off") {
+        broker.warm_up().await;
+    }
     Ok(broker)
 }

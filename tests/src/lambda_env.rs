@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub instances: usize,
     /// `RUST_LOG` for the functions.
     pub rust_log: &'static str,
+    /// Extra environment for the functions.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for RunOptions {
@@ -49,6 +51,7 @@ impl Default for RunOptions {
             profile: "debug",
             instances: 1,
             rust_log: "debug",
+            env: Vec::new(),
         }
     }
 }
@@ -223,7 +226,10 @@ impl LambdaEnv {
                 env.platform_key_arn.clone(),
             ),
             ("RUST_LOG".to_owned(), opts.rust_log.to_owned()),
-        ];
+        ]
+        .into_iter()
+        .chain(opts.env.iter().cloned())
+        .collect::<Vec<_>>();
         let spec = |name: &str| {
             let mut s = FunctionSpec::new(name, workspace_bin(name, opts.profile));
             s.env = vars.clone();

@@ -68,8 +68,10 @@ impl FunctionSpec {
 }
 
 /// Cold-start timing of one instance.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ColdStart {
+    /// Which function the instance runs.
+    pub function: String,
     /// Spawn to first `/next` poll: the runtime's init.
     pub to_first_poll: Duration,
 }
@@ -96,7 +98,7 @@ struct Function {
 /// A running runner. Dropping it kills the child processes.
 pub struct Runner {
     endpoint: String,
-    children: Vec<Child>,
+    children: Vec<(String, Child)>,
     cold_starts: Arc<Mutex<Vec<ColdStart>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -166,7 +168,7 @@ impl Runner {
                         cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
                     }
                 }
-                children.push(cmd.spawn()?);
+                children.push((f.spec.name.clone(), cmd.spawn()?));
             }
         }
 
@@ -197,14 +199,18 @@ impl Runner {
             .unwrap_or_default()
     }
 
-    /// Process ids of the instances (for RSS measurement).
-    pub fn pids(&self) -> Vec<u32> {
-        self.children.iter().filter_map(Child::id).collect()
+    /// Process ids of `function`'s instances (for CPU and RSS measurement).
+    pub fn pids_of(&self, function: &str) -> Vec<u32> {
+        self.children
+            .iter()
+            .filter(|(name, _)| name == function)
+            .filter_map(|(_, c)| c.id())
+            .collect()
     }
 
     /// Kill the instances and stop serving.
     pub async fn shutdown(mut self) {
-        for c in &mut self.children {
+        for (_, c) in &mut self.children {
             let _ = c.kill().await;
         }
         for t in &self.tasks {
@@ -277,6 +283,7 @@ async fn runtime_api(
                     *fp = Some(now);
                     if let Ok(mut cs) = cold_starts.lock() {
                         cs.push(ColdStart {
+                            function: f.spec.name.clone(),
                             to_first_poll: now - spawned,
                         });
                     }

@@ -115,20 +115,30 @@ fn opts(instances: usize) -> RunOptions {
         profile: "release",
         instances,
         rust_log: "warn",
+        env: Vec::new(),
     }
 }
 
-async fn cold_starts(f: &Fixture, runs: usize) -> Value {
+/// Fresh sandboxes: spawn → first Runtime API poll, and → first completed
+/// injection, with the connection warm-up in init (`on`) or without (`off`).
+async fn cold_starts(f: &Fixture, runs: usize, warm_up: &str) -> Value {
     let (mut to_poll, mut to_first) = (Vec::new(), Vec::new());
+    let mut o = opts(1);
+    o.env.push(("KEYBROKER_WARM_UP".into(), warm_up.into()));
     for _ in 0..runs {
         let t0 = Instant::now();
-        let lambda = LambdaEnv::start_with(&f.env, &opts(1)).await;
+        let lambda = LambdaEnv::start_with(&f.env, &o).await;
         let r = lambda.invoke("inject", &event(f)).await;
         let first = t0.elapsed();
         assert_eq!(r["ok"], true, "{r}");
-        let polls = lambda.runner().cold_starts();
         // Both functions start; the inject instance is the one measured.
-        to_poll.extend(polls.iter().map(|c| ms(c.to_first_poll)));
+        let polls = lambda.runner().cold_starts();
+        to_poll.extend(
+            polls
+                .iter()
+                .filter(|c| c.function == "inject")
+                .map(|c| ms(c.to_first_poll)),
+        );
         to_first.push(ms(first));
         lambda.stop().await;
     }
@@ -141,7 +151,7 @@ async fn warm(f: &Fixture, n: usize) -> Value {
     for _ in 0..50 {
         lambda.invoke("inject", &ev).await;
     }
-    let pid = lambda.runner().pids()[0];
+    let pid = lambda.runner().pids_of("inject")[0];
     let before_audit = lambda.audit_records().len();
     let (mut lat, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
@@ -242,7 +252,10 @@ async fn main() {
     let (cold_runs, warm_n, rounds) = if quick { (3, 100, 2) } else { (20, 1000, 10) };
     let f = fixture().await;
     eprintln!("bench: cold starts ({cold_runs} fresh processes)…");
-    let cold = cold_starts(&f, cold_runs).await;
+    let cold = json!({
+        "warm_up_on": cold_starts(&f, cold_runs, "on").await,
+        "warm_up_off": cold_starts(&f, cold_runs, "off").await,
+    });
     eprintln!("bench: warm injections ({warm_n})…");
     let warm = warm(&f, warm_n).await;
     eprintln!("bench: scaling (1, 10, 100 concurrent)…");
