@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(ok, "{raw:?} allowed to {host}:{port}");
             assert!(url.scheme() == "https" || insecure);
             assert!(url.username().is_empty() && url.password().is_none());
-            let expected = if port == 8080 { format!("{host}:{port}") } else { host.to_owned() };
+            let expected = if port == 8080 {
+                format!("{host}:{port}")
+            } else {
+                host.to_owned()
+            };
             assert_eq!(allowed.host, expected);
         }
     }
