@@ -1,0 +1,44 @@
+# The broker's own deployment, in the PLATFORM's AWS account:
+#
+#   storage.tf  DynamoDB table (pk/sk), point-in-time recovery, deletion protection
+#   kms.tf      platform KMS key(s) for workspaces without BYOK
+#   iam.tf      one execution role per function, least privilege
+#   lambda.tf   the inject and admin functions and their log groups
+#
+# Every IAM and KMS policy document lives in ./policies/*.json.tftpl and is
+# rendered here with templatefile() using plain ${name} placeholders only. The
+# Rust test tests/tests/policies.rs renders the very same files with a trivial
+# substitution and checks the action set of each role, so the policy that is
+# tested is the policy that is shipped. Keep the placeholder contract in
+# ./policies/README.md in sync with this file.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  table_name    = var.name_prefix
+  inject_name   = "${var.name_prefix}-inject"
+  admin_name    = "${var.name_prefix}-admin"
+  inject_zip    = coalesce(var.inject_zip, "${path.module}/../dist/inject.zip")
+  admin_zip     = coalesce(var.admin_zip, "${path.module}/../dist/admin.zip")
+  templates_dir = "${path.module}/policies"
+
+  # Customer roles the broker may assume: the explicit list if given, else
+  # every role under the customer module's role path, in any account. The
+  # account cannot be narrowed in advance (customers bring their own); what
+  # protects a customer is their role's trust policy, which names the broker
+  # roles and requires the workspace's sts:ExternalId.
+  customer_role_arns = (
+    length(var.customer_role_arns) > 0
+    ? var.customer_role_arns
+    : ["arn:${local.partition}:iam::*:role${var.customer_role_path}*"]
+  )
+
+  active_platform_generation = var.platform_key_generations[length(var.platform_key_generations) - 1]
+  active_platform_key_arn    = aws_kms_key.platform[local.active_platform_generation].arn
+  platform_key_arns          = [for g in var.platform_key_generations : aws_kms_key.platform[g].arn]
+}

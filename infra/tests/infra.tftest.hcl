@@ -1,0 +1,188 @@
+# Offline tests of the broker deployment with Terraform's mock provider
+# (Terraform >= 1.7). They need the hashicorp/aws provider *schema* only
+# (`terraform init -plugin-dir=<mirror>`); no AWS credentials or network.
+# infra/check.sh runs them when KEYBROKER_TF_PLUGIN_DIR is set.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "111111111111"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+}
+
+override_resource {
+  target = aws_iam_role.inject
+  values = {
+    arn = "arn:aws:iam::111111111111:role/keybroker-inject"
+  }
+}
+
+override_resource {
+  target = aws_iam_role.admin
+  values = {
+    arn = "arn:aws:iam::111111111111:role/keybroker-admin"
+  }
+}
+
+variables {
+  region = "eu-west-1"
+  # Any existing file: the mock provider never unzips it; only its hash is read.
+  inject_zip = "versions.tf"
+  admin_zip  = "providers.tf"
+}
+
+run "defaults" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_dynamodb_table.broker.hash_key == "pk" && aws_dynamodb_table.broker.range_key == "sk"
+      && aws_dynamodb_table.broker.billing_mode == "PAY_PER_REQUEST"
+      && toset([for a in aws_dynamodb_table.broker.attribute : "${a.name}:${a.type}"]) == toset(["pk:S", "sk:S"])
+    )
+    error_message = "table must be pk (S) / sk (S), on demand, and nothing else"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.broker.point_in_time_recovery[0].enabled && aws_dynamodb_table.broker.deletion_protection_enabled
+    error_message = "table must have point-in-time recovery and deletion protection"
+  }
+
+  assert {
+    condition = alltrue([
+      for f in [aws_lambda_function.inject, aws_lambda_function.admin] :
+      f.runtime == "provided.al2023" && f.handler == "bootstrap" && tolist(f.architectures) == tolist(["arm64"]) && f.memory_size == 128
+    ])
+    error_message = "functions must be provided.al2023 / bootstrap / arm64 / 128 MB by default"
+  }
+
+  assert {
+    condition     = aws_lambda_function.inject.timeout == 15 && aws_lambda_function.admin.timeout == 30
+    error_message = "default timeouts must be 15 s (inject) and 30 s (admin)"
+  }
+
+  assert {
+    condition = aws_lambda_function.inject.environment[0].variables == tomap({
+      KEYBROKER_TABLE            = "keybroker"
+      KEYBROKER_PLATFORM_KEY_ARN = aws_kms_key.platform["v1"].arn
+      RUST_LOG                   = "info"
+    })
+    error_message = "inject environment must name the table, the active platform key and RUST_LOG"
+  }
+
+  assert {
+    condition     = aws_lambda_function.admin.environment[0].variables == aws_lambda_function.inject.environment[0].variables
+    error_message = "both functions must see the same table and key"
+  }
+
+  assert {
+    condition     = aws_kms_key.platform["v1"].enable_key_rotation && aws_kms_key.platform["v1"].rotation_period_in_days == 365
+    error_message = "platform key must rotate yearly by default"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_kms_key.platform["v1"].policy).Statement : s.Sid] == ["KeyAdministration", "BrokerDecrypt", "BrokerGenerateDataKey"]
+    error_message = "active platform key policy must administer, let both roles decrypt and admin generate"
+  }
+
+  assert {
+    condition     = output.broker_principal_arns == ["arn:aws:iam::111111111111:role/keybroker-inject", "arn:aws:iam::111111111111:role/keybroker-admin"]
+    error_message = "broker_principal_arns must be [inject role, admin role]"
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.inject.policy).Statement[3] == {
+      Sid      = "AssumeCustomerRoles"
+      Effect   = "Allow"
+      Action   = "sts:AssumeRole"
+      Resource = ["arn:aws:iam::*:role/keybroker/*"]
+    }
+    error_message = "inject may assume roles under the customer module's default path only"
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.inject.policy).Statement : s.Action])) == toset([
+      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents",
+    ])
+    error_message = "inject role actions changed (tests/tests/policies.rs has the full check)"
+  }
+
+  assert {
+    condition     = jsondecode(output.agent_runtime_policy_json).Statement[0].Resource == aws_lambda_function.inject.arn
+    error_message = "agent runtime policy must name the inject function only"
+  }
+}
+
+run "second_platform_key_generation" {
+  command = apply
+
+  variables {
+    platform_key_generations = ["v1", "v2"]
+  }
+
+  assert {
+    condition     = aws_lambda_function.inject.environment[0].variables.KEYBROKER_PLATFORM_KEY_ARN == aws_kms_key.platform["v2"].arn
+    error_message = "the last generation must be the active key"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_kms_key.platform["v1"].policy).Statement : s.Sid] == ["KeyAdministration", "BrokerDecrypt"]
+    error_message = "a retired key must be decrypt-only"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.admin.policy).Statement : s.Resource if s.Sid == "GenerateDataKeyWithActivePlatformKey"] == [aws_kms_key.platform["v2"].arn]
+    error_message = "admin may generate data keys under the active key only"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.inject.policy).Statement : s.Resource if s.Sid == "DecryptWithPlatformKeys"] == [[aws_kms_key.platform["v1"].arn, aws_kms_key.platform["v2"].arn]]
+    error_message = "inject must still decrypt under every generation"
+  }
+}
+
+run "explicit_customer_roles_and_x86" {
+  command = apply
+
+  variables {
+    customer_role_arns = ["arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess"]
+    architectures      = ["x86_64"]
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.admin.policy).Statement : s.Resource if s.Sid == "AssumeCustomerRoles"] == [["arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess"]]
+    error_message = "customer_role_arns must replace the path pattern"
+  }
+
+  assert {
+    condition     = tolist(aws_lambda_function.inject.architectures) == tolist(["x86_64"]) && tolist(aws_lambda_function.admin.architectures) == tolist(["x86_64"])
+    error_message = "architectures must apply to both functions"
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    architectures          = ["arm64", "x86_64"]
+    inject_timeout_seconds = 10
+    customer_role_path     = "/"
+    log_retention_days     = 42
+    customer_role_arns     = ["arn:aws:iam::*:role/*"]
+  }
+
+  expect_failures = [
+    var.architectures,
+    var.inject_timeout_seconds,
+    var.customer_role_path,
+    var.log_retention_days,
+    var.customer_role_arns,
+  ]
+}

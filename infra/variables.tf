@@ -1,0 +1,233 @@
+# NOTE: some of these values are substituted verbatim into JSON string
+# literals by the policy templates (see policies/README.md). The validation
+# blocks restrict them to character sets that need no JSON escaping; do not
+# loosen them without changing the templates.
+
+variable "region" {
+  description = "AWS region the broker is deployed in (table, key, functions, log groups)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name: the table, the functions <prefix>-inject / <prefix>-admin, their roles and log groups, and the key alias alias/<prefix>-platform."
+  type        = string
+  default     = "keybroker"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,37}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-39 characters of lowercase letters, digits and '-', starting with a letter and not ending with '-'."
+  }
+}
+
+# --- Lambda functions -------------------------------------------------------
+
+variable "inject_zip" {
+  description = "Path of the packaged inject function (a zip holding one executable named bootstrap). null means <repo>/dist/inject.zip, as scripts/package-lambda.sh writes it."
+  type        = string
+  default     = null
+}
+
+variable "admin_zip" {
+  description = "Path of the packaged admin function. null means <repo>/dist/admin.zip."
+  type        = string
+  default     = null
+}
+
+variable "architectures" {
+  description = "Instruction set of both functions: [\"arm64\"] (Graviton, cheaper per GB-second) or [\"x86_64\"]. Must match the target the zips were built for (scripts/package-lambda.sh prints it)."
+  type        = list(string)
+  default     = ["arm64"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.architectures) == 1 && contains(["arm64", "x86_64"], var.architectures[0])
+    error_message = "architectures must be [\"arm64\"] or [\"x86_64\"]."
+  }
+}
+
+# Sizing. Revisit these defaults from docs/BENCHMARKS.md (cold start, warm
+# latency and peak RSS per memory size) once it has figures for the deployed
+# build: Lambda allocates CPU in proportion to memory, so 128 MB is the
+# cheapest setting, not necessarily the fastest.
+
+variable "inject_memory_mb" {
+  description = "Memory of the inject function, in MB (CPU scales with it)."
+  type        = number
+  default     = 128
+  nullable    = false
+
+  validation {
+    condition     = var.inject_memory_mb >= 128 && var.inject_memory_mb <= 10240 && floor(var.inject_memory_mb) == var.inject_memory_mb
+    error_message = "inject_memory_mb must be a whole number between 128 and 10240."
+  }
+}
+
+variable "inject_timeout_seconds" {
+  description = "Timeout of the inject function. The upstream request itself is capped at 10 s by the code; the rest covers DynamoDB, STS and KMS. Below 12 s a slow upstream would end in a Lambda timeout instead of a typed upstream_error."
+  type        = number
+  default     = 15
+  nullable    = false
+
+  validation {
+    condition     = var.inject_timeout_seconds >= 12 && var.inject_timeout_seconds <= 900 && floor(var.inject_timeout_seconds) == var.inject_timeout_seconds
+    error_message = "inject_timeout_seconds must be a whole number between 12 and 900."
+  }
+}
+
+variable "admin_memory_mb" {
+  description = "Memory of the admin function, in MB."
+  type        = number
+  default     = 128
+  nullable    = false
+
+  validation {
+    condition     = var.admin_memory_mb >= 128 && var.admin_memory_mb <= 10240 && floor(var.admin_memory_mb) == var.admin_memory_mb
+    error_message = "admin_memory_mb must be a whole number between 128 and 10240."
+  }
+}
+
+variable "admin_timeout_seconds" {
+  description = "Timeout of the admin function. enable_byok and verify_byok make a fresh AssumeRole plus a KMS round trip in the customer's account."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.admin_timeout_seconds >= 1 && var.admin_timeout_seconds <= 900 && floor(var.admin_timeout_seconds) == var.admin_timeout_seconds
+    error_message = "admin_timeout_seconds must be a whole number between 1 and 900."
+  }
+}
+
+variable "rust_log" {
+  description = "RUST_LOG of both functions (tracing filter for the JSON logs on stderr; audit records on stdout are always written)."
+  type        = string
+  default     = "info"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_:=,.-]+$", var.rust_log))
+    error_message = "rust_log must be a tracing filter such as info or info,aws_config=warn."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of both functions' CloudWatch log groups. The inject log group holds the audit records (which agent used which secret where), so keep it as long as your audit policy requires. 0 keeps logs forever."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
+  }
+}
+
+# --- IAM --------------------------------------------------------------------
+
+variable "execution_role_path" {
+  description = "IAM path of the two execution roles. Customers put these role ARNs (path included) in their trust policies, so changing it later means every customer must re-apply."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  validation {
+    condition     = length(var.execution_role_path) <= 512 && can(regex("^/([A-Za-z0-9_+=,.@-]+/)*$", var.execution_role_path))
+    error_message = "execution_role_path must start and end with '/', e.g. \"/\" or \"/services/\"."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Optional permissions boundary for the two execution roles (for organisations that require one). It must allow every action in policies/*-role-policy.json.tftpl."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
+}
+
+variable "customer_role_path" {
+  description = "IAM path under which customers create the role the broker assumes (the customer module's role_path, default /keybroker/). With customer_role_arns empty, both functions may call sts:AssumeRole on arn:<partition>:iam::*:role<customer_role_path>* and nothing else; each role's trust policy and external id still decide."
+  type        = string
+  default     = "/keybroker/"
+  nullable    = false
+
+  validation {
+    condition     = length(var.customer_role_path) <= 512 && can(regex("^/([A-Za-z0-9_+=,.@-]+/)+$", var.customer_role_path))
+    error_message = "customer_role_path must be a non-root IAM path such as /keybroker/ (a bare \"/\" would allow assuming any role)."
+  }
+}
+
+variable "customer_role_arns" {
+  description = "Explicit list of customer role ARNs the broker may assume. When non-empty it replaces the customer_role_path pattern, so every onboarded customer's role must be added here (and applied) before enable_byok."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for arn in var.customer_role_arns :
+      can(regex("^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$", arn))
+    ])
+    error_message = "Each customer_role_arns entry must be an IAM role ARN such as arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess (no wildcards)."
+  }
+}
+
+# --- Storage and the platform key -------------------------------------------
+
+variable "table_deletion_protection" {
+  description = "DynamoDB deletion protection on the broker table. Turn it off (and apply) only to destroy the deployment on purpose."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "platform_key_generations" {
+  description = "Names of the platform KMS keys to keep, oldest first. The LAST one is active: new and rotated non-BYOK secrets are encrypted under it. The others are retired: the broker may still decrypt with them (each secret records its key) but never generates data keys under them. To move to a new key, append a name, apply, rotate every platform secret, then drop the old name (see docs/OPERATIONS.md)."
+  type        = list(string)
+  default     = ["v1"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.platform_key_generations) >= 1 && length(distinct(var.platform_key_generations)) == length(var.platform_key_generations) && alltrue([for g in var.platform_key_generations : can(regex("^[a-z0-9][a-z0-9-]{0,19}$", g))])
+    error_message = "platform_key_generations must be a non-empty list of distinct names of 1-20 characters [a-z0-9-], such as [\"v1\"] or [\"v1\", \"v2\"]."
+  }
+}
+
+variable "platform_key_deletion_window_days" {
+  description = "Waiting period (7-30 days) before the platform key is deleted after a destroy. Deleting it makes every non-BYOK secret permanently unreadable."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.platform_key_deletion_window_days >= 7 && var.platform_key_deletion_window_days <= 30 && floor(var.platform_key_deletion_window_days) == var.platform_key_deletion_window_days
+    error_message = "platform_key_deletion_window_days must be a whole number between 7 and 30."
+  }
+}
+
+variable "platform_key_rotation_days" {
+  description = "Automatic rotation period of the platform key's material (90-2560 days). KMS keeps every previous version, so rotation never breaks stored secrets."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = var.platform_key_rotation_days >= 90 && var.platform_key_rotation_days <= 2560 && floor(var.platform_key_rotation_days) == var.platform_key_rotation_days
+    error_message = "platform_key_rotation_days must be a whole number between 90 and 2560."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource (on top of Service = keybroker)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
