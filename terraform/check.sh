@@ -41,7 +41,7 @@ TF = os.environ.get("KB_TERRAFORM", "")
 
 # The placeholder contract (keep in sync with policies/README.md and main.tf).
 EXPECTED = {
-    "trust-policy.json.tftpl": {"broker_principal_arn", "external_id"},
+    "trust-policy.json.tftpl": {"broker_principal_arns_json", "external_id"},
     "broker-key-statement.json.tftpl": {"broker_role_arn", "workspace_id"},
     "key-policy.json.tftpl": {"partition", "account_id", "key_admins_json", "broker_statement"},
 }
@@ -80,8 +80,13 @@ for name, expected in EXPECTED.items():
 ACCOUNT = "222222222222"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/keybroker/KeybrokerAccess"
 WORKSPACE = "acme-prod"
+BROKER_PRINCIPALS = [
+    "arn:aws:iam::111111111111:role/keybroker-inject",
+    "arn:aws:iam::111111111111:role/keybroker-admin",
+]
 trust_vals = {
-    "broker_principal_arn": "arn:aws:iam::111111111111:role/keybroker-inject",
+    # As main.tf passes it: jsonencode(var.broker_principal_arns), compact.
+    "broker_principal_arns_json": json.dumps(BROKER_PRINCIPALS, separators=(",", ":")),
     "external_id": "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e:x/y@z=1,2+3.4_5-6",
 }
 stmt_vals = {"broker_role_arn": ROLE_ARN, "workspace_id": WORKSPACE}
@@ -121,7 +126,7 @@ if "trust" in docs:
     check(len(st) == 1, "trust: exactly one statement")
     s = st[0]
     check(s["Effect"] == "Allow" and s["Action"] == "sts:AssumeRole", "trust: Allow sts:AssumeRole only")
-    check(s["Principal"] == {"AWS": trust_vals["broker_principal_arn"]}, "trust: principal is the broker")
+    check(s["Principal"] == {"AWS": BROKER_PRINCIPALS}, "trust: principals are exactly the broker's roles")
     check(s["Condition"] == {"StringEquals": {"sts:ExternalId": trust_vals["external_id"]}}, "trust: ExternalId condition")
 
 expected_broker = {
@@ -181,8 +186,8 @@ if TF:
         def tmpl(name):
             return hcl(os.path.join(pol, name))
 
-        trust_expr = "templatefile(%s, {broker_principal_arn = %s, external_id = %s})" % (
-            tmpl("trust-policy.json.tftpl"), hcl(trust_vals["broker_principal_arn"]), hcl(trust_vals["external_id"]))
+        trust_expr = "templatefile(%s, {broker_principal_arns_json = jsonencode(%s), external_id = %s})" % (
+            tmpl("trust-policy.json.tftpl"), json.dumps(BROKER_PRINCIPALS), hcl(trust_vals["external_id"]))
         stmt_expr = "templatefile(%s, {broker_role_arn = %s, workspace_id = %s})" % (
             tmpl("broker-key-statement.json.tftpl"), hcl(ROLE_ARN), hcl(WORKSPACE))
         def key_expr(admin_list, broker_on):

@@ -27,8 +27,8 @@ locals {
   key_admin_arns = length(var.key_admin_arns) > 0 ? var.key_admin_arns : [local.account_root_arn]
 
   trust_policy = templatefile("${path.module}/policies/trust-policy.json.tftpl", {
-    broker_principal_arn = var.broker_principal_arn
-    external_id          = var.external_id
+    broker_principal_arns_json = jsonencode(var.broker_principal_arns)
+    external_id                = var.external_id
   })
 
   # The broker statement is a standalone JSON object; when enabled it is spliced

@@ -13,13 +13,18 @@ variable "workspace_id" {
   }
 }
 
-variable "broker_principal_arn" {
-  description = "ARN of the keybroker service principal (in the broker's AWS account) allowed to assume the role, e.g. arn:aws:iam::111111111111:role/keybroker-inject. Provided by keybroker."
-  type        = string
+variable "broker_principal_arns" {
+  description = "ARNs of the keybroker service principals (in the broker's AWS account) allowed to assume the role: keybroker's inject and admin execution roles (its infra output broker_principal_arns). Provided by keybroker."
+  type        = list(string)
 
   validation {
-    condition     = can(regex("^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$", var.broker_principal_arn))
-    error_message = "broker_principal_arn must be an IAM role or user ARN such as arn:aws:iam::111111111111:role/keybroker-inject."
+    condition     = length(var.broker_principal_arns) >= 1 && length(var.broker_principal_arns) <= 10
+    error_message = "broker_principal_arns must list 1 to 10 ARNs."
+  }
+
+  validation {
+    condition     = alltrue([for a in var.broker_principal_arns : can(regex("^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$", a))])
+    error_message = "each broker_principal_arns entry must be an IAM role or user ARN such as arn:aws:iam::111111111111:role/keybroker-inject."
   }
 }
 

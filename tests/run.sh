@@ -16,6 +16,9 @@ source "$(dirname "$0")/stack.sh"
 echo "== terraform module checks"
 bash terraform/check.sh
 
+echo "== infra (broker deployment) checks"
+bash infra/check.sh
+
 # Not under `set -e`: a failure here still lets cargo's suite run, and fails
 # the script at the end. Its own counts are on node's "pass"/"fail" lines;
 # the closing "tests:" line below counts cargo's tests only.

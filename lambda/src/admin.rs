@@ -102,8 +102,8 @@ impl std::fmt::Debug for AdminRequest {
 
 /// Handle one admin invocation: `{"ok": true, "result": ...}` or
 /// `{"ok": false, "error": {"type", "message"}}`.
-pub async fn handle(broker: &Broker, event: Value) -> Value {
-    let result = match serde_json::from_value::<AdminRequest>(event) {
+pub async fn handle(broker: &Broker, event: &str) -> Value {
+    let result = match serde_json::from_str::<AdminRequest>(event) {
         Ok(req) => run(broker, req).await,
         Err(e) => Err(BrokerError::InvalidInput {
             field: "event",

@@ -13,7 +13,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use broker_core::{Broker, SecretName, WorkspaceId};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::Value;
 
 use crate::audit::{AuditRecord, Decision};
 use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest};
@@ -72,9 +71,9 @@ impl Injector {
         &self.broker
     }
 
-    /// Handle one invocation. Always answers with an [`InjectResponse`] and
-    /// always prints one audit record.
-    pub async fn handle(&self, event: Value, request_id: &str) -> InjectResponse {
+    /// Handle one invocation, given the event as raw JSON text. Always
+    /// answers with an [`InjectResponse`] and always prints one audit record.
+    pub async fn handle(&self, event: &str, request_id: &str) -> InjectResponse {
         let (mut audit, started) = AuditRecord::start(request_id);
         let calls_before = self.broker.aws_calls();
         let response = match self.run(event, request_id, &mut audit).await {
@@ -106,11 +105,11 @@ impl Injector {
 
     async fn run(
         &self,
-        event: Value,
+        event: &str,
         request_id: &str,
         audit: &mut AuditRecord,
     ) -> Result<InjectResponse, Refusal> {
-        let event: InjectEvent = serde_json::from_value(event).map_err(|e| {
+        let event: InjectEvent = serde_json::from_str(event).map_err(|e| {
             refuse(
                 ErrorType::InvalidRequest,
                 format!("malformed inject event: {e}"),

@@ -25,10 +25,10 @@ mock_provider "aws" {
 }
 
 variables {
-  workspace_id         = "acme-prod"
-  broker_principal_arn = "arn:aws:iam::111111111111:role/keybroker-inject"
-  external_id          = "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e"
-  key_admin_arns       = ["arn:aws:iam::222222222222:role/SecurityAdmin"]
+  workspace_id          = "acme-prod"
+  broker_principal_arns = ["arn:aws:iam::111111111111:role/keybroker-inject", "arn:aws:iam::111111111111:role/keybroker-admin"]
+  external_id           = "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e"
+  key_admin_arns        = ["arn:aws:iam::222222222222:role/SecurityAdmin"]
 }
 
 run "broker_access_enabled" {
@@ -69,7 +69,7 @@ run "broker_access_enabled" {
     condition = jsondecode(aws_iam_role.broker.assume_role_policy).Statement == [{
       Sid       = "KeybrokerAssumeRole"
       Effect    = "Allow"
-      Principal = { AWS = "arn:aws:iam::111111111111:role/keybroker-inject" }
+      Principal = { AWS = ["arn:aws:iam::111111111111:role/keybroker-inject", "arn:aws:iam::111111111111:role/keybroker-admin"] }
       Action    = "sts:AssumeRole"
       Condition = { StringEquals = { "sts:ExternalId" = "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e" } }
     }]
@@ -143,10 +143,10 @@ run "rejects_bad_broker_principal" {
   command = plan
 
   variables {
-    broker_principal_arn = "arn:aws:iam::111111111111:root"
+    broker_principal_arns = ["arn:aws:iam::111111111111:root"]
   }
 
-  expect_failures = [var.broker_principal_arn]
+  expect_failures = [var.broker_principal_arns]
 }
 
 run "rejects_wrong_account" {

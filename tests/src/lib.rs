@@ -205,10 +205,11 @@ pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, broker_access
 /// `sts:ExternalId` condition (a role that trusts the broker account for any
 /// external id, which the shipped module never creates).
 pub fn trust_policy(external_id: Option<&str>) -> String {
+    let principals = format!("[\"{BROKER_PRINCIPAL}\"]");
     let rendered = render_policy(
         "trust-policy.json.tftpl",
         &[
-            ("broker_principal_arn", BROKER_PRINCIPAL),
+            ("broker_principal_arns_json", principals.as_str()),
             ("external_id", external_id.unwrap_or("unused")),
         ],
     );

@@ -593,22 +593,28 @@ fn customer_trust_policy_names_each_broker_principal() {
     for principal in [INJECT_ROLE, ADMIN_ROLE] {
         assert!(
             accepted_by_customer_module(principal),
-            "{principal} fails the customer module's broker_principal_arn validation"
+            "{principal} fails the customer module's broker_principal_arns validation"
         );
+    }
+    {
         let rel = "terraform/policies/trust-policy.json.tftpl";
+        let principals = serde_json::to_string(&[INJECT_ROLE, ADMIN_ROLE]).unwrap();
         let doc = parse(
             rel,
             &render(
                 rel,
                 &[
-                    ("broker_principal_arn", principal),
+                    ("broker_principal_arns_json", principals.as_str()),
                     ("external_id", external_id),
                 ],
             ),
         );
         let st = statements(&doc);
         assert_eq!(st.len(), 1);
-        assert_eq!(strings(&st[0]["Principal"]["AWS"]), [principal]);
+        assert_eq!(
+            strings(&st[0]["Principal"]["AWS"]),
+            [INJECT_ROLE, ADMIN_ROLE]
+        );
         assert_eq!(st[0]["Action"], "sts:AssumeRole");
         assert_eq!(
             st[0]["Condition"],
@@ -681,7 +687,7 @@ fn checks_catch_a_widened_resource_or_dropped_condition() {
 // Helpers for the cross-module checks.
 // ---------------------------------------------------------------------------
 
-/// The customer module's broker_principal_arn validation, by hand:
+/// The customer module's broker_principal_arns validation (per entry), by hand:
 /// `^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/(seg/)*name$`.
 fn accepted_by_customer_module(arn: &str) -> bool {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);

@@ -2,7 +2,7 @@
 
 use keybroker_lambda::{upstream::Limits, Injector};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,11 +12,16 @@ async fn main() -> Result<(), Error> {
         Limits::default(),
     )?;
     let injector = &injector;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let response = injector
-            .handle(event.payload, &event.context.request_id)
-            .await;
-        Ok::<_, Error>(serde_json::to_value(response)?)
-    }))
+    // Raw JSON in: the handler parses it, so any malformed event (even one
+    // nested past serde's depth limit) gets a typed `invalid_request` and an
+    // audit record instead of a runtime deserialization error.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let response = injector
+                .handle(event.payload.get(), &event.context.request_id)
+                .await;
+            Ok::<_, Error>(serde_json::to_value(response)?)
+        },
+    ))
     .await
 }

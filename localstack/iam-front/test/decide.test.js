@@ -37,7 +37,7 @@ const EXTERNAL_ID = 'kb-1f7e0c0a9d6b4e1c8a2f3d5b7c9e1a3b';
 
 const trustPolicy = (externalId = EXTERNAL_ID) =>
   render('trust-policy.json.tftpl', {
-    broker_principal_arn: `arn:aws:iam::${BROKER}:root`,
+    broker_principal_arns_json: JSON.stringify([`arn:aws:iam::${BROKER}:root`]),
     external_id: externalId,
   });
 

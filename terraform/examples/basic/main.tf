@@ -1,6 +1,6 @@
 # Minimal customer-side setup for keybroker BYOK.
 #
-# The values for broker_principal_arn, external_id and workspace_id are shown
+# The values for broker_principal_arns, external_id and workspace_id are shown
 # to you by keybroker when you enable BYOK for a workspace. After apply, paste
 # the role_arn and key_arn outputs back into keybroker and run "verify".
 
@@ -22,9 +22,12 @@ provider "aws" {
 module "keybroker_byok" {
   source = "../.."
 
-  workspace_id         = "acme-prod"
-  broker_principal_arn = "arn:aws:iam::111111111111:role/keybroker-inject"
-  external_id          = "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e"
+  workspace_id = "acme-prod"
+  broker_principal_arns = [
+    "arn:aws:iam::111111111111:role/keybroker-inject",
+    "arn:aws:iam::111111111111:role/keybroker-admin",
+  ]
+  external_id = "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e"
 
   # People/roles in your organisation who administer the key.
   key_admin_arns = [

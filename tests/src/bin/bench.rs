@@ -6,6 +6,9 @@
 //!
 //! `--quick` shrinks the repetitions for a smoke run.
 
+// Bench driver: a panic is how it reports a broken setup.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};

@@ -1147,18 +1147,16 @@ async fn hostile_event_bytes_never_crash_the_function() {
     s.lambda.stop().await;
 }
 
-/// FINDING (lambda): an event nested deeper than 128 levels is valid JSON
-/// that Lambda delivers, but `lambda_runtime` fails to deserialize it into
-/// `serde_json::Value` before the handler runs, so the agent gets a Lambda
-/// function error (`DeserializeError`, echoing part of the event) instead of
-/// the contract's `invalid_request` JSON answer, and no audit record is
-/// printed. Un-ignore once the inject handler takes raw bytes.
+/// An event nested deeper than serde's 128 levels is valid JSON that Lambda
+/// delivers. Found by this test: deserialized into `serde_json::Value` by
+/// `lambda_runtime`, it was a function error (`DeserializeError`, echoing
+/// part of the event) with no audit record. The handlers now take raw JSON
+/// and parse it themselves, so it is the contract's `invalid_request`.
 #[tokio::test]
-#[ignore = "finding: >128-deep events are a function error, not invalid_request"]
 async fn deep_events_are_answered_invalid_request() {
     let s = stage().await;
     let mut failures = Vec::new();
-    for (label, bytes) in deep_events() {
+    for (label, bytes) in deep_events().into_iter().filter(|(l, _)| *l != DEEP_OBJECT) {
         match invoke_raw(&s.lambda, bytes).await {
             Ok(r) if r["error"]["type"] == "invalid_request" => {}
             Ok(r) => failures.push(format!("{label}: {r}")),
@@ -1166,6 +1164,26 @@ async fn deep_events_are_answered_invalid_request() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    s.lambda.stop().await;
+}
+
+const DEEP_OBJECT: &str = "10k-deep object";
+
+/// REMAINING FINDING (lambda): a 10k-deep *object* still fails inside
+/// `lambda_runtime`'s own deserializer, even into `Box<RawValue>`, before
+/// the handler runs: the agent gets a function error, not `invalid_request`.
+/// Deep arrays and deep values inside the request are fixed (test above).
+#[tokio::test]
+#[ignore = "finding: 10k-deep objects fail in lambda_runtime's deserializer before the handler"]
+async fn deep_objects_are_answered_invalid_request() {
+    let s = stage().await;
+    for (label, bytes) in deep_events().into_iter().filter(|(l, _)| *l == DEEP_OBJECT) {
+        let r = invoke_raw(&s.lambda, bytes).await;
+        assert!(
+            matches!(&r, Ok(v) if v["error"]["type"] == "invalid_request"),
+            "{label}: {r:?}"
+        );
+    }
     s.lambda.stop().await;
 }
 

@@ -459,20 +459,18 @@ async fn with_the_whole_stack_gone_every_operation_is_unavailable_in_bounded_tim
     );
 }
 
-/// FINDING (broker-core): no operation timeout is configured on the AWS
-/// clients, and the SDK default has none, so a KMS endpoint that accepts the
-/// connection but never answers holds a read for as long as the server
-/// likes (here 60 s, the front's fault delay; in production, until the
-/// Lambda times out). Un-ignore once the broker sets an operation (or
-/// attempt) timeout.
+/// A KMS endpoint that accepts the connection but never answers (every
+/// attempt held 60 s by the front) is cut off by the broker's attempt and
+/// operation timeouts (3 s / 8 s, broker-core `aws_timeouts`) instead of
+/// holding the read until the Lambda times out. Found by this test; the SDK
+/// sets no such timeout by default.
 #[tokio::test]
-#[ignore = "finding: no operation timeout; a silent KMS holds a read indefinitely"]
 async fn kms_that_never_answers_is_cut_off_by_an_operation_timeout() {
     let env = setup().await;
     let (ws, n) = platform_secret(&env).await;
     let Some(fault) = Fault::add(json!({ "service": "kms", "operation": "Decrypt",
         "resource": env.platform_key_arn, "error": "KMSInternalException", "status": 500,
-        "count": 1, "delay_ms": 60_000 }))
+        "count": 10, "delay_ms": 60_000 }))
     .await
     else {
         return;
