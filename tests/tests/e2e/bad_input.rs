@@ -6,15 +6,16 @@
 //! nothing, and no KMS call was made where the refusal comes before
 //! decryption.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use broker_core::{
     Binding, BrokerError, Injection, RevokedReason, SecretName, SecretValue, WorkspaceId,
     MAX_SECRET_LEN,
 };
 use keybroker_tests::lambda_env::{LambdaEnv, Upstream};
-use keybroker_tests::{assert_no_canary, assert_no_canary_bytes, setup, Customer, Env, TABLE};
+use keybroker_tests::{
+    assert_no_canary, assert_no_canary_bytes, blob_of, plant_secret_item, secret_item, setup,
+    Customer, Env, TABLE,
+};
 use serde_json::{json, Value};
 
 use crate::{canary, name, ws};
@@ -447,43 +448,6 @@ async fn external_id_mismatch_refuses_enable_and_stores_nothing() {
 
 // --- stored blobs ---------------------------------------------------------------
 
-type Item = HashMap<String, AttributeValue>;
-
-async fn get_item(env: &Env, ws: &WorkspaceId, n: &SecretName) -> Item {
-    env.ddb
-        .get_item()
-        .table_name(TABLE)
-        .key("pk", AttributeValue::S(format!("ws#{ws}")))
-        .key("sk", AttributeValue::S(format!("secret#{n}")))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("item exists")
-}
-
-async fn put_item(env: &Env, mut item: Item, ws: &WorkspaceId, n: &SecretName) {
-    item.insert("pk".into(), AttributeValue::S(format!("ws#{ws}")));
-    item.insert("sk".into(), AttributeValue::S(format!("secret#{n}")));
-    item.insert("workspace".into(), AttributeValue::S(ws.to_string()));
-    item.insert("name".into(), AttributeValue::S(n.to_string()));
-    env.ddb
-        .put_item()
-        .table_name(TABLE)
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
-}
-
-fn blob_bytes(item: &Item) -> Vec<u8> {
-    match &item["blob"] {
-        AttributeValue::B(b) => b.as_ref().to_vec(),
-        other => panic!("blob is {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn garbled_blobs_are_tampered_and_never_reach_kms() {
     let env = setup().await;
@@ -493,8 +457,8 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
         .put_secret(&ws, &name("src"), &value)
         .await
         .unwrap();
-    let item = get_item(&env, &ws, &name("src")).await;
-    let good = blob_bytes(&item);
+    let item = secret_item(&env, &ws, &name("src")).await;
+    let good = blob_of(&item);
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut b = good.clone();
         f(&mut b);
@@ -568,7 +532,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
             "blob".into(),
             AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(blob.clone())),
         );
-        put_item(&env, planted, &ws, &target).await;
+        plant_secret_item(&env, planted, &ws, &target).await;
         let calls = env.broker.aws_calls();
         let e = env
             .broker
@@ -585,8 +549,8 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
             "{label}: KMS was called for a blob that does not parse"
         );
         // Nothing rewritten: the record keeps its planted blob and status.
-        let after = get_item(&env, &ws, &target).await;
-        assert_eq!(blob_bytes(&after), blob, "{label}");
+        let after = secret_item(&env, &ws, &target).await;
+        assert_eq!(blob_of(&after), blob, "{label}");
         assert_eq!(after.get("status"), item.get("status"), "{label}");
         n += 1;
     }
@@ -595,15 +559,15 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
     // asked (the data key is intact), the local open refuses.
     let target = name("tag-flipped");
     env.broker.put_secret(&ws, &target, &value).await.unwrap();
-    let mut own = get_item(&env, &ws, &target).await;
-    let mut flipped = blob_bytes(&own);
+    let mut own = secret_item(&env, &ws, &target).await;
+    let mut flipped = blob_of(&own);
     let last = flipped.len() - 1;
     flipped[last] ^= 1;
     own.insert(
         "blob".into(),
         AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(flipped)),
     );
-    put_item(&env, own, &ws, &target).await;
+    plant_secret_item(&env, own, &ws, &target).await;
     let e = env
         .broker
         .read_for_injection(&ws, &target)
@@ -614,7 +578,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
 
     // The genuine blob of another workspace, planted under the same name.
     let other = crate::ws();
-    put_item(&env, item.clone(), &other, &name("src")).await;
+    plant_secret_item(&env, item.clone(), &other, &name("src")).await;
     let e = env
         .broker
         .read_for_injection(&other, &name("src"))

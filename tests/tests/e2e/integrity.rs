@@ -2,52 +2,12 @@
 //! out of its context, the local AEAD rejects any altered byte, and a record
 //! whose metadata disagrees with its blob is refused.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use broker_core::{BrokerError, SecretName, WorkspaceId};
-use keybroker_tests::{setup, Env, TABLE};
+use broker_core::BrokerError;
+use keybroker_tests::{blob_of, plant_secret_item, secret_item, setup, Item};
 
 use crate::{canary, name, ws};
-
-type Item = HashMap<String, AttributeValue>;
-
-async fn item(env: &Env, ws: &WorkspaceId, n: &SecretName) -> Item {
-    env.ddb
-        .get_item()
-        .table_name(TABLE)
-        .key("pk", AttributeValue::S(format!("ws#{ws}")))
-        .key("sk", AttributeValue::S(format!("secret#{n}")))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("item exists")
-}
-
-/// Write `item` as secret `n` of workspace `ws` (what an attacker with
-/// DynamoDB write access could do).
-async fn plant(env: &Env, mut item: Item, ws: &WorkspaceId, n: &SecretName) {
-    item.insert("pk".into(), AttributeValue::S(format!("ws#{ws}")));
-    item.insert("sk".into(), AttributeValue::S(format!("secret#{n}")));
-    item.insert("workspace".into(), AttributeValue::S(ws.to_string()));
-    item.insert("name".into(), AttributeValue::S(n.to_string()));
-    env.ddb
-        .put_item()
-        .table_name(TABLE)
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
-}
-
-fn blob_of(item: &Item) -> Vec<u8> {
-    match &item["blob"] {
-        AttributeValue::B(b) => b.as_ref().to_vec(),
-        other => panic!("blob is {other:?}"),
-    }
-}
 
 fn with_blob(mut item: Item, blob: Vec<u8>) -> Item {
     item.insert("blob".into(), AttributeValue::B(Blob::new(blob)));
@@ -63,9 +23,9 @@ async fn blob_copied_to_another_name_or_workspace_is_rejected() {
         .put_secret(&ws1, &name("src"), &value)
         .await
         .unwrap();
-    let stolen = item(&env, &ws1, &name("src")).await;
+    let stolen = secret_item(&env, &ws1, &name("src")).await;
 
-    plant(&env, stolen.clone(), &ws1, &name("copy")).await;
+    plant_secret_item(&env, stolen.clone(), &ws1, &name("copy")).await;
     let e = env
         .broker
         .read_for_injection(&ws1, &name("copy"))
@@ -77,7 +37,7 @@ async fn blob_copied_to_another_name_or_workspace_is_rejected() {
     );
 
     let ws2 = ws();
-    plant(&env, stolen, &ws2, &name("src")).await;
+    plant_secret_item(&env, stolen, &ws2, &name("src")).await;
     let e = env
         .broker
         .read_for_injection(&ws2, &name("src"))
@@ -95,7 +55,7 @@ async fn tampered_blobs_are_rejected_with_the_failing_check() {
         .put_secret(&ws, &name("t"), &value)
         .await
         .unwrap();
-    let original = item(&env, &ws, &name("t")).await;
+    let original = secret_item(&env, &ws, &name("t")).await;
     let blob = blob_of(&original);
 
     let last = blob.len() - 1;
@@ -118,7 +78,7 @@ async fn tampered_blobs_are_rejected_with_the_failing_check() {
         ("edk", flipped_edk, "context_mismatch"),
     ];
     for (what, bytes, kind) in cases {
-        plant(&env, with_blob(original.clone(), bytes), &ws, &name("t")).await;
+        plant_secret_item(&env, with_blob(original.clone(), bytes), &ws, &name("t")).await;
         let e = env
             .broker
             .read_for_injection(&ws, &name("t"))
@@ -130,7 +90,7 @@ async fn tampered_blobs_are_rejected_with_the_failing_check() {
     // Metadata claiming another key than the blob header records.
     let mut lying = original.clone();
     lying.insert("key_mode".into(), AttributeValue::S("byok".into()));
-    plant(&env, lying, &ws, &name("t")).await;
+    plant_secret_item(&env, lying, &ws, &name("t")).await;
     let e = env
         .broker
         .read_for_injection(&ws, &name("t"))
@@ -139,6 +99,6 @@ async fn tampered_blobs_are_rejected_with_the_failing_check() {
     assert!(matches!(e, BrokerError::Tampered { .. }), "{e:?}");
 
     // Restoring the original item restores access: nothing was lost.
-    plant(&env, original, &ws, &name("t")).await;
+    plant_secret_item(&env, original, &ws, &name("t")).await;
     assert!(env.broker.read_for_injection(&ws, &name("t")).await.is_ok());
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use broker_core::{BrokerError, RevokedReason, SecretStatus, VerifyStep, WorkspaceId};
 use keybroker_tests::{setup, Customer, Env};
 
-use crate::{canary, name, ws};
+use crate::{name, ws};
 
 fn revoked_reason(e: &BrokerError) -> RevokedReason {
     e.revoked_reason()
@@ -17,17 +17,6 @@ fn revoked_reason(e: &BrokerError) -> RevokedReason {
 }
 
 /// A BYOK workspace with one secret stored under the customer's key.
-async fn byok_workspace(env: &Env) -> (WorkspaceId, Customer, String) {
-    let ws = ws();
-    let customer = env.onboard_customer(&ws).await;
-    let (text, value) = canary();
-    env.broker
-        .put_secret(&ws, &name("api"), &value)
-        .await
-        .unwrap();
-    (ws, customer, text)
-}
-
 /// Assert that `ws` is still in platform mode: a refused `enable_byok`
 /// stored nothing.
 async fn assert_not_enabled(env: &Env, ws: &WorkspaceId) {
@@ -39,7 +28,7 @@ async fn assert_not_enabled(env: &Env, ws: &WorkspaceId) {
 #[tokio::test]
 async fn removing_the_broker_statement_revokes_the_very_next_read() {
     let env = setup().await;
-    let (ws, customer, text) = byok_workspace(&env).await;
+    let (ws, customer, text) = crate::byok_secret(&env).await;
     let got = env
         .broker
         .read_for_injection(&ws, &name("api"))
@@ -134,7 +123,7 @@ async fn trust_policy_requiring_another_external_id_refuses_enable() {
 #[tokio::test]
 async fn trust_policy_changed_after_enable_fails_verify_at_assume_role() {
     let env = setup().await;
-    let (ws, customer, _) = byok_workspace(&env).await;
+    let (ws, customer, _) = crate::byok_secret(&env).await;
     let ext = env.broker.workspace(&ws).await.unwrap().external_id;
 
     customer
@@ -213,7 +202,7 @@ async fn role_that_does_not_exist_is_refused() {
 #[tokio::test]
 async fn broker_account_cannot_use_the_customer_key_without_the_role() {
     let env = setup().await;
-    let (ws, customer, _) = byok_workspace(&env).await;
+    let (ws, customer, _) = crate::byok_secret(&env).await;
     // The broker's own credentials, with the right encryption context: the
     // key policy grants the customer's role, not the broker account.
     let e = env

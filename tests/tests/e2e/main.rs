@@ -28,6 +28,20 @@ pub fn name(s: &str) -> SecretName {
     SecretName::new(s).unwrap()
 }
 
+/// A BYOK workspace holding one secret, `api`, whose value is returned.
+pub async fn byok_secret(
+    env: &keybroker_tests::Env,
+) -> (WorkspaceId, keybroker_tests::Customer, String) {
+    let ws = ws();
+    let customer = env.onboard_customer(&ws).await;
+    let (text, value) = canary();
+    env.broker
+        .put_secret(&ws, &name("api"), &value)
+        .await
+        .unwrap();
+    (ws, customer, text)
+}
+
 /// A canary credential: unique, recognisable, searched for in every output.
 pub fn canary() -> (String, SecretValue) {
     let text = format!("sk-live-{}", keybroker_tests::unique("CANARY"));

@@ -3,20 +3,9 @@
 //! and access comes back when the customer restores the key.
 
 use broker_core::{Broker, BrokerError, RevokedReason, SecretStatus, VerifyStep, WorkspaceId};
-use keybroker_tests::{setup, Customer, Env};
+use keybroker_tests::{setup, Customer};
 
 use crate::{canary, name, ws};
-
-async fn byok_workspace(env: &Env) -> (WorkspaceId, Customer, String) {
-    let ws = ws();
-    let customer = env.onboard_customer(&ws).await;
-    let (text, value) = canary();
-    env.broker
-        .put_secret(&ws, &name("api"), &value)
-        .await
-        .unwrap();
-    (ws, customer, text)
-}
 
 async fn status(broker: &Broker, ws: &WorkspaceId) -> SecretStatus {
     let list = broker.list_secrets(ws).await.unwrap();
@@ -32,7 +21,7 @@ fn revoked_reason(e: &BrokerError) -> RevokedReason {
 #[tokio::test]
 async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     let env = setup().await;
-    let (ws, customer, text) = byok_workspace(&env).await;
+    let (ws, customer, text) = crate::byok_secret(&env).await;
     assert!(env
         .broker
         .read_for_injection(&ws, &name("api"))
@@ -76,7 +65,7 @@ async fn disabled_key_revokes_on_the_next_read_and_recovers() {
 #[tokio::test]
 async fn key_pending_deletion_revokes() {
     let env = setup().await;
-    let (ws, customer, text) = byok_workspace(&env).await;
+    let (ws, customer, text) = crate::byok_secret(&env).await;
     customer.schedule_deletion().await;
     let e = env
         .broker
