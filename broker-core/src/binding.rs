@@ -58,8 +58,9 @@ pub enum Injection {
     },
 }
 
-/// Headers an injection may never set: they frame the request itself.
-const FRAMING_HEADERS: [&str; 6] = [
+/// Headers that frame the request itself: an injection may never set them
+/// (and the Lambda edge refuses them from agents too).
+pub const FRAMING_HEADERS: [&str; 6] = [
     "host",
     "content-length",
     "transfer-encoding",

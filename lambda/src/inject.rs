@@ -20,19 +20,16 @@ use crate::policy;
 use crate::scrub;
 use crate::upstream::{self, Limits};
 
-/// Headers an agent may never set: they frame the request or carry
-/// credentials of their own the broker does not vouch for.
-const FORBIDDEN_HEADERS: [&str; 9] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-authorization",
-    "keep-alive",
-];
+/// Headers an agent may never set besides the framing ones
+/// ([`broker_core::binding::FRAMING_HEADERS`]): they carry hop or proxy
+/// state the broker does not vouch for.
+const AGENT_FORBIDDEN_EXTRA: [&str; 3] = ["trailer", "proxy-authorization", "keep-alive"];
+
+/// Whether `lower` (a lowercase header name) is closed to agents, and
+/// dropped from upstream responses.
+fn is_forbidden_header(lower: &str) -> bool {
+    broker_core::binding::FRAMING_HEADERS.contains(&lower) || AGENT_FORBIDDEN_EXTRA.contains(&lower)
+}
 const MAX_HEADERS: usize = 64;
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -196,7 +193,7 @@ impl Injector {
         let mut headers = std::collections::BTreeMap::new();
         for (k, mut v) in answer.headers {
             // Framing belongs to the upstream hop, and scrubbing changes lengths.
-            if FORBIDDEN_HEADERS.contains(&k.as_str()) {
+            if is_forbidden_header(&k) {
                 continue;
             }
             audit.scrubbed += scrub::scrub(&mut v, &needles);
@@ -291,7 +288,7 @@ fn agent_headers(
                 ),
             ));
         }
-        if FORBIDDEN_HEADERS.contains(&lower.as_str()) {
+        if is_forbidden_header(&lower) {
             return Err(refuse(
                 ErrorType::InvalidRequest,
                 format!("header {k:?} may not be set by the agent"),
