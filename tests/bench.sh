@@ -6,12 +6,18 @@
 # scaling through lambda-runner; then the criterion bench of the local
 # AES-GCM step. Results: target/bench/results.json and target/criterion/.
 #
-#   bash tests/bench.sh            # full run (~10 min after the build)
-#   bash tests/bench.sh --quick    # smoke run
+#   bash tests/bench.sh               # full run (~1 min after the build)
+#   bash tests/bench.sh --quick       # smoke run
+#   bash tests/bench.sh --callgrind   # instructions per warm injection and
+#                                     # where they go (needs valgrind)
 set -euo pipefail
 # shellcheck source=tests/stack.sh
 source "$(dirname "$0")/stack.sh"
 cargo build --release --locked -p keybroker-lambda --bins -p keybroker-tests --bin bench
+if [[ " $* " == *" --callgrind "* ]]; then
+  cargo build --profile profiling --locked -p keybroker-lambda --bins
+  exec target/release/bench "$@"
+fi
 target/release/bench "$@"
 if [[ "${1:-}" == "--quick" ]]; then
   cargo bench --locked -p broker-core --bench envelope -- --warm-up-time 1 --measurement-time 2

@@ -38,6 +38,7 @@ pub struct Injector {
     broker: Broker,
     http: reqwest::Client,
     limits: Limits,
+    policies: policy::PolicyCache,
 }
 
 /// A refusal or failure on its way to the agent.
@@ -60,6 +61,7 @@ impl Injector {
             http: upstream::client(&limits)?,
             broker,
             limits,
+            policies: policy::PolicyCache::default(),
         })
     }
 
@@ -152,6 +154,7 @@ impl Injector {
             }
         }
         policy::authorize(
+            &self.policies,
             loaded.policy(),
             &policy::Query {
                 agent: &event.agent,

@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub rust_log: &'static str,
     /// Extra environment for the functions.
     pub env: Vec<(String, String)>,
+    /// Command the `inject` function runs under (profiling); empty: none.
+    pub inject_wrapper: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -52,6 +54,7 @@ impl Default for RunOptions {
             instances: 1,
             rust_log: "debug",
             env: Vec::new(),
+            inject_wrapper: Vec::new(),
         }
     }
 }
@@ -235,6 +238,9 @@ impl LambdaEnv {
             s.env = vars.clone();
             s.timeout = Duration::from_secs(20);
             s.instances = opts.instances;
+            if name == "inject" {
+                s.wrapper = opts.inject_wrapper.clone();
+            }
             s
         };
         let runner = Runner::start(

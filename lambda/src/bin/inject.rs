@@ -4,7 +4,10 @@ use keybroker_lambda::{upstream::Limits, Injector};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
-#[tokio::main]
+// One invocation at a time per sandbox: a single-threaded runtime does the
+// same work without waking idle worker threads on every request, which was
+// most of the CPU per injection (docs/BENCHMARKS.md, "Profiling").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keybroker_lambda::init_logging();
     let injector = Injector::new(

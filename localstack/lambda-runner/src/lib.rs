@@ -51,6 +51,9 @@ pub struct FunctionSpec {
     pub timeout: Duration,
     /// Memory size reported to the runtime, MB.
     pub memory_mb: u32,
+    /// A command the binary runs under (e.g. `valgrind --tool=callgrind`);
+    /// empty runs it directly.
+    pub wrapper: Vec<String>,
 }
 
 impl FunctionSpec {
@@ -63,6 +66,7 @@ impl FunctionSpec {
             env: Vec::new(),
             timeout: Duration::from_secs(30),
             memory_mb: 128,
+            wrapper: Vec::new(),
         }
     }
 }
@@ -139,7 +143,14 @@ impl Runner {
                 tasks.push(tokio::spawn(serve(listener, move |req| {
                     runtime_api(f2.clone(), req, spawned, fp.clone(), cs.clone())
                 })));
-                let mut cmd = Command::new(&f.spec.binary);
+                let mut cmd = match f.spec.wrapper.split_first() {
+                    Some((program, args)) => {
+                        let mut c = Command::new(program);
+                        c.args(args).arg(&f.spec.binary);
+                        c
+                    }
+                    None => Command::new(&f.spec.binary),
+                };
                 cmd.envs(f.spec.env.iter().cloned())
                     .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
                     .env("AWS_LAMBDA_FUNCTION_NAME", &f.spec.name)

@@ -4,7 +4,9 @@
 //! `target/bench/results.json`. Figures are medians/percentiles over repeated
 //! runs; nothing here asserts a time (docs/BENCHMARKS.md has the targets).
 //!
-//! `--quick` shrinks the repetitions for a smoke run.
+//! `--quick` shrinks the repetitions for a smoke run. `--callgrind` instead
+//! counts instructions per warm injection under valgrind (the `profiling`
+//! build) and prints where they go.
 
 // Bench driver: a panic is how it reports a broken setup.
 #![allow(clippy::unwrap_used)]
@@ -53,6 +55,26 @@ fn cpu_ns(pid: u32) -> u64 {
         }
     }
     total
+}
+
+/// User and system CPU time of a process so far, in ms (`/proc/<pid>/stat`
+/// utime and stime: clock ticks of 10 ms, so only sums over many calls say
+/// anything).
+fn user_system_ms(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse::<f64>().unwrap_or(f64::NAN) * 10.0)
+        .collect();
+    (
+        f.first().copied().unwrap_or(f64::NAN),
+        f.get(1).copied().unwrap_or(f64::NAN),
+    )
 }
 
 /// Peak resident set size in MB (`VmHWM`).
@@ -119,6 +141,7 @@ fn opts(instances: usize) -> RunOptions {
         instances,
         rust_log: "warn",
         env: Vec::new(),
+        inject_wrapper: Vec::new(),
     }
 }
 
@@ -157,6 +180,7 @@ async fn warm(f: &Fixture, n: usize) -> Value {
     let pid = lambda.runner().pids_of("inject")[0];
     let before_audit = lambda.audit_records().len();
     let (mut lat, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (user0, sys0) = user_system_ms(pid);
     for _ in 0..n {
         let c0 = cpu_ns(pid);
         let t0 = Instant::now();
@@ -174,6 +198,7 @@ async fn warm(f: &Fixture, n: usize) -> Value {
             .sum::<u64>() as f64
             / measured.len() as f64
     };
+    let (user1, sys1) = user_system_ms(pid);
     let rss = peak_rss_mb(pid);
     lambda.stop().await;
 
@@ -201,6 +226,8 @@ async fn warm(f: &Fixture, n: usize) -> Value {
         "ratio_p50": lat_s["p50"].as_f64().unwrap() / direct_s["p50"].as_f64().unwrap(),
         "aws_calls_per_injection": { "dynamodb": calls("dynamodb"), "kms": calls("kms"), "sts": calls("sts") },
         "cpu_ms_per_injection": summary(cpu),
+        "cpu_split_mean_ms_per_injection": {
+            "user": (user1 - user0) / n as f64, "system": (sys1 - sys0) / n as f64 },
         "peak_rss_mb": rss,
     })
 }
@@ -242,6 +269,80 @@ async fn scaling(f: &Fixture, levels: &[usize], rounds: usize) -> Value {
     Value::Object(out)
 }
 
+/// Instructions per warm injection, counted by callgrind over `n`
+/// injections of the `profiling` build (release with symbols). Counting is
+/// switched on only after the sandbox is warm, so init and the first
+/// AssumeRole are excluded. Writes `target/bench/callgrind.out.*` and
+/// prints the top functions by inclusive cost.
+async fn callgrind(f: &Fixture, n: usize) {
+    let dir = keybroker_tests::repo_root().join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("callgrind.out.%p");
+    let mut o = opts(1);
+    o.profile = "profiling";
+    o.inject_wrapper = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        &format!("--callgrind-out-file={}", out.display()),
+    ]
+    .map(String::from)
+    .to_vec();
+    let lambda = LambdaEnv::start_with(&f.env, &o).await;
+    let ev = event(f);
+    for _ in 0..20 {
+        assert_eq!(lambda.invoke("inject", &ev).await["ok"], true);
+    }
+    let pid = lambda.runner().pids_of("inject")[0].to_string();
+    let control = |args: &[&str]| {
+        let ok = std::process::Command::new("callgrind_control")
+            .args(args)
+            .arg(&pid)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "callgrind_control {args:?} failed");
+    };
+    control(&["--instr=on"]);
+    for _ in 0..n {
+        assert_eq!(lambda.invoke("inject", &ev).await["ok"], true);
+    }
+    control(&["--dump"]);
+    lambda.stop().await;
+    let dump = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("callgrind.out.{pid}")))
+        })
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .expect("callgrind wrote a dump");
+    let text = std::fs::read_to_string(&dump).unwrap();
+    let total: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("summary:").or(l.strip_prefix("totals:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    println!(
+        "callgrind: {:.0} instructions per warm injection (n = {n}); dump: {}",
+        total / n as f64,
+        dump.display()
+    );
+    let annotate = std::process::Command::new("callgrind_annotate")
+        .args(["--inclusive=yes", "--threshold=99"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&annotate.stdout);
+    for line in report.lines().take(80) {
+        println!("{line}");
+    }
+}
+
 fn binary_size_mb(name: &str) -> f64 {
     let path = keybroker_tests::lambda_env::workspace_bin(name, "release");
     std::fs::metadata(path)
@@ -251,9 +352,14 @@ fn binary_size_mb(name: &str) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
     let (cold_runs, warm_n, rounds) = if quick { (3, 100, 2) } else { (20, 1000, 10) };
     let f = fixture().await;
+    if args.iter().any(|a| a == "--callgrind") {
+        callgrind(&f, if quick { 20 } else { 200 }).await;
+        return;
+    }
     eprintln!("bench: cold starts ({cold_runs} fresh processes)…");
     let cold = json!({
         "warm_up_on": cold_starts(&f, cold_runs, "on").await,
