@@ -51,15 +51,17 @@ variable "architectures" {
   }
 }
 
-# Sizing. Revisit these defaults from docs/BENCHMARKS.md (cold start, warm
-# latency and peak RSS per memory size) once it has figures for the deployed
-# build: Lambda allocates CPU in proportion to memory, so 128 MB is the
-# cheapest setting, not necessarily the fastest.
+# Sizing, from docs/BENCHMARKS.md. Peak RSS is about 12 MB, so memory is
+# chosen for CPU: Lambda gives one vCPU at 1,769 MB, in proportion below
+# that. An injection needs about 1.5 ms of a full core, which 128 MB would
+# stretch to about 20 ms; 512 MB keeps it near 5 ms for a few cents per
+# million calls, against the $3 per million of the kms:Decrypt each makes.
+# admin is control plane, not on an agent's path: 128 MB.
 
 variable "inject_memory_mb" {
   description = "Memory of the inject function, in MB (CPU scales with it)."
   type        = number
-  default     = 128
+  default     = 512
   nullable    = false
 
   validation {

@@ -58,9 +58,14 @@ run "defaults" {
   assert {
     condition = alltrue([
       for f in [aws_lambda_function.inject, aws_lambda_function.admin] :
-      f.runtime == "provided.al2023" && f.handler == "bootstrap" && tolist(f.architectures) == tolist(["arm64"]) && f.memory_size == 128
+      f.runtime == "provided.al2023" && f.handler == "bootstrap" && tolist(f.architectures) == tolist(["arm64"])
     ])
-    error_message = "functions must be provided.al2023 / bootstrap / arm64 / 128 MB by default"
+    error_message = "functions must be provided.al2023 / bootstrap / arm64 by default"
+  }
+
+  assert {
+    condition     = aws_lambda_function.inject.memory_size == 512 && aws_lambda_function.admin.memory_size == 128
+    error_message = "default memory must be 512 MB for inject (CPU for the agent's path) and 128 MB for admin"
   }
 
   assert {
