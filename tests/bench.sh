@@ -11,10 +11,18 @@
 #   bash tests/bench.sh --callgrind   # instructions per warm injection and
 #                                     # where they go (needs valgrind)
 set -euo pipefail
+callgrind=false
+[[ " $* " == *" --callgrind "* ]] && callgrind=true
+if $callgrind; then
+  if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
+    echo "bench: --callgrind needs valgrind (e.g. apt-get install valgrind)" >&2
+    exit 2
+  fi
+fi
 # shellcheck source=tests/stack.sh
 source "$(dirname "$0")/stack.sh"
 cargo build --release --locked -p keybroker-lambda --bins -p keybroker-tests --bin bench
-if [[ " $* " == *" --callgrind "* ]]; then
+if $callgrind; then
   cargo build --profile profiling --locked -p keybroker-lambda --bins
   exec target/release/bench "$@"
 fi
