@@ -1260,6 +1260,12 @@ async fn refused_admin_calls_are_typed_and_change_nothing() {
             "invalid_input",
         ),
         (
+            "Cedar policy over 64 KiB",
+            json!({ "op": "set_policy", "workspace": s.ws,
+                    "policy": format!("// {}\npermit(principal, action, resource);", "x".repeat(64 * 1024)) }),
+            "invalid_input",
+        ),
+        (
             "enable_byok bad role ARN",
             json!({ "op": "enable_byok", "workspace": s.ws, "role_arn": "x", "key_arn": "y" }),
             "invalid_input",
