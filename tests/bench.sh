@@ -6,7 +6,7 @@
 # scaling through lambda-runner; then the criterion bench of the local
 # AES-GCM step. Results: target/bench/results.json and target/criterion/.
 #
-#   bash tests/bench.sh               # full run (~1 min after the build)
+#   bash tests/bench.sh               # full run (~2 min after the build)
 #   bash tests/bench.sh --quick       # smoke run
 #   bash tests/bench.sh --callgrind   # instructions per warm injection and
 #                                     # where they go (needs valgrind)
@@ -21,11 +21,13 @@ if $callgrind; then
 fi
 # shellcheck source=tests/stack.sh
 source "$(dirname "$0")/stack.sh"
-cargo build --release --locked -p keybroker-lambda --bins -p keybroker-tests --bin bench
+# --callgrind drives the `profiling` bootstraps, not the release ones.
 if $callgrind; then
+  cargo build --release --locked -p keybroker-tests --bin bench
   cargo build --profile profiling --locked -p keybroker-lambda --bins
   exec target/release/bench "$@"
 fi
+cargo build --release --locked -p keybroker-lambda --bins -p keybroker-tests --bin bench
 target/release/bench "$@"
 if [[ "${1:-}" == "--quick" ]]; then
   cargo bench --locked -p broker-core --bench envelope -- --warm-up-time 1 --measurement-time 2
