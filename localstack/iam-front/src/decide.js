@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { evaluate } from './engine.js';
+import { ROOT_IDENTITY_POLICY, evaluate } from './engine.js';
 
 /** KMS operations whose key policy the front evaluates (X-Amz-Target TrentService.<Op>). */
 export const KMS_CRYPTO_OPS = new Set([
@@ -96,13 +96,13 @@ export class Sessions {
  * session token must match and it must not have expired); anything else is
  * refused.
  *
- * @returns {{caller: {principal: string, principalArn: string, account: string, isRoot: boolean}}
+ * @returns {{caller: {principal: string, principalArn: string, account: string, kind: 'root'|'session'}}
  *         | {refused: 'unknown' | 'token' | 'expired', message: string}}
  */
 export function identify(akid, sessionToken, sessions, now = Date.now()) {
   if (ACCOUNT_RE.test(akid || '')) {
     const root = `arn:aws:iam::${akid}:root`;
-    return { caller: { principal: root, principalArn: root, account: akid, isRoot: true } };
+    return { caller: { principal: root, principalArn: root, account: akid, kind: 'root' } };
   }
   const s = sessions.get(akid);
   if (!s) {
@@ -115,7 +115,7 @@ export function identify(akid, sessionToken, sessions, now = Date.now()) {
     return { refused: 'expired', message: 'The security token included in the request is expired' };
   }
   return {
-    caller: { principal: s.sessionArn, principalArn: s.roleArn, account: s.account, isRoot: false },
+    caller: { principal: s.sessionArn, principalArn: s.roleArn, account: s.account, kind: 'session' },
   };
 }
 
@@ -128,8 +128,10 @@ export function identify(akid, sessionToken, sessions, now = Date.now()) {
  * @param {object} a.trustPolicy the role's AssumeRolePolicyDocument (parsed)
  * @param {string|undefined} a.externalId sts:ExternalId, only when sent
  * @param {string|undefined} a.sessionName
+ * @param {object} [a.permissions] the caller's identity policies and
+ *   boundary (see permissionsOf); by default what identify() implies
  */
-export function trustDecision({ caller, roleArn, trustPolicy, externalId, sessionName }) {
+export function trustDecision({ caller, permissions, roleArn, trustPolicy, externalId, sessionName }) {
   const role = parseRoleArn(roleArn);
   if (!role) return { allowed: false, result: 'InvalidRoleArn' };
   const context = {};
@@ -142,6 +144,7 @@ export function trustDecision({ caller, roleArn, trustPolicy, externalId, sessio
     resourceAccount: role.account,
     policy: trustPolicy,
     policyName: 'trust-policy',
+    permissions: permissions ?? permissionsOf(caller),
     context,
   });
 }
@@ -231,27 +234,86 @@ export function kmsContext(encryptionContext, callerAccount) {
 }
 
 /**
- * The key-policy decision for one KMS check.
+ * The caller's identity-based permissions. The account root user's are
+ * implicitly everything (AWS treats it so); a role session's are its role's
+ * inline and attached managed policies and its permissions boundary, which
+ * the server fetches from LocalStack IAM and passes in; a service principal
+ * has none.
+ *
+ * @param {object} caller from identify()
+ * @param {{inline?: object[], managed?: object[], boundary?: object|null}} [role]
+ * @returns {{identityPolicies: object[], permissionBoundaries?: object[]}}
+ */
+export function permissionsOf(caller, role = {}) {
+  if (caller.kind === 'root') return { identityPolicies: [ROOT_IDENTITY_POLICY] };
+  if (caller.kind !== 'session') return { identityPolicies: [] };
+  return {
+    identityPolicies: [...(role.inline ?? []), ...(role.managed ?? [])],
+    permissionBoundaries: role.boundary ? [role.boundary] : undefined,
+  };
+}
+
+/**
+ * The grant (from KMS ListGrants) that gives this caller this action with
+ * this encryption context, if any. A grant's grantee is a role (any session
+ * of it), an assumed-role session, or an account root (that root user).
+ * Its constraints: EncryptionContextEquals (the whole context, exactly) or
+ * EncryptionContextSubset (its pairs all present in the context).
+ *
+ * @returns {object|undefined} the grant
+ */
+export function matchingGrant(grants, caller, action, encryptionContext) {
+  const op = action.replace(/^kms:/, '');
+  const ctx = encryptionContext || {};
+  const sameContext = (want) =>
+    Object.keys(want).length === Object.keys(ctx).length && Object.entries(want).every(([k, v]) => ctx[k] === v);
+  const subset = (want) => Object.entries(want).every(([k, v]) => ctx[k] === v);
+  return (grants || []).find((g) => {
+    if (!Array.isArray(g.Operations) || !g.Operations.includes(op)) return false;
+    if (caller.kind === 'service') return false;
+    if (g.GranteePrincipal !== caller.principalArn && g.GranteePrincipal !== caller.principal) return false;
+    const c = g.Constraints || {};
+    if (c.EncryptionContextEquals && !sameContext(c.EncryptionContextEquals)) return false;
+    if (c.EncryptionContextSubset && !subset(c.EncryptionContextSubset)) return false;
+    return true;
+  });
+}
+
+/**
+ * The decision for one KMS check, as KMS makes it: the key policy together
+ * with the caller's identity policies and permissions boundary (same-account
+ * key access needs the key policy to allow the principal directly, or to
+ * delegate to the account root and an identity policy to allow; cross-account
+ * access needs both), an explicit Deny anywhere beating every Allow; when
+ * the policies only implicitly deny, a grant on the key for this grantee,
+ * operation and context allows.
  *
  * @param {object} a
  * @param {object} a.caller from identify()
+ * @param {object} [a.permissions] from permissionsOf(); default: what identify() implies
  * @param {string} a.action e.g. kms:Decrypt
  * @param {string} a.keyArn the resolved key ARN
  * @param {object} a.keyPolicy the key policy (parsed)
+ * @param {object[]} [a.grants] the key's grants (ListGrants)
  * @param {object|undefined} a.encryptionContext
  */
-export function keyDecision({ caller, action, keyArn, keyPolicy, encryptionContext }) {
+export function keyDecision({ caller, permissions, action, keyArn, keyPolicy, grants, encryptionContext }) {
   const key = parseKeyArn(keyArn);
   if (!key) return { allowed: false, result: 'InvalidKeyArn' };
   const context = kmsContext(encryptionContext, caller.account);
   if (!context) return { allowed: false, result: 'AmbiguousEncryptionContext' };
-  return evaluate({
+  const d = evaluate({
     caller,
     action,
     resourceArn: keyArn,
     resourceAccount: key.account,
     policy: keyPolicy,
     policyName: 'key-policy',
+    permissions: permissions ?? permissionsOf(caller),
     context,
   });
+  if (d.result !== 'ImplicitlyDenied') return d;
+  const grant = matchingGrant(grants, caller, action, encryptionContext);
+  if (grant) return { allowed: true, result: 'AllowedByGrant', detail: `grant ${grant.GrantId}` };
+  return d;
 }

@@ -28,6 +28,7 @@ import {
   keyDecision,
   parseKeyArn,
   parseRoleArn,
+  permissionsOf,
   trustDecision,
 } from './decide.js';
 import { Faults } from './faults.js';
@@ -155,9 +156,20 @@ const xmlUnescape = (s) =>
     return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
   });
 
-/** @returns {Promise<{missing: true} | {arn: string, trustPolicy: object}>} */
-async function getRole(account, name) {
-  const body = Buffer.from(new URLSearchParams({ Action: 'GetRole', Version: '2010-05-08', RoleName: name }).toString());
+const xmlAll = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => xmlUnescape(m[1]));
+
+/** A policy document as IAM returns it (URL-encoded JSON inside XML). */
+function policyDocument(raw, what) {
+  try {
+    return JSON.parse(decodeURIComponent(xmlUnescape(raw)));
+  } catch (e) {
+    throw new FrontError(`${what}: unreadable policy document (${e.message})`);
+  }
+}
+
+/** One IAM query-protocol call to LocalStack as `account`. @returns {Promise<{status: number, xml: string}>} */
+async function iamCall(account, action, params) {
+  const body = Buffer.from(new URLSearchParams({ Action: action, Version: '2010-05-08', ...params }).toString());
   const answer = await upstream(
     'POST',
     '/',
@@ -169,21 +181,79 @@ async function getRole(account, name) {
     },
     body,
   );
-  const xml = decoded(answer);
-  if (answer.status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity') return { missing: true };
-  if (answer.status !== 200) {
-    throw new FrontError(`IAM GetRole ${name} in ${account} answered HTTP ${answer.status} ${xmlText(xml, 'Code') || ''}`);
+  return { status: answer.status, xml: decoded(answer) };
+}
+
+/** An IAM call that must succeed; a paginated list is read to its end. @returns {Promise<string[]>} the answers' XML */
+async function iamAll(account, action, params) {
+  const pages = [];
+  let marker;
+  for (;;) {
+    const { status, xml } = await iamCall(account, action, marker ? { ...params, Marker: marker } : params);
+    if (status !== 200) {
+      throw new FrontError(`IAM ${action} in ${account} answered HTTP ${status} ${xmlText(xml, 'Code') || ''}`);
+    }
+    pages.push(xml);
+    if (xmlText(xml, 'IsTruncated') !== 'true') return pages;
+    marker = xmlText(xml, 'Marker');
+    if (!marker) throw new FrontError(`IAM ${action} in ${account}: truncated answer without a Marker`);
+  }
+}
+
+/** @returns {Promise<{missing: true} | {arn: string, trustPolicy: object, boundaryArn?: string}>} */
+async function getRole(account, name) {
+  const { status, xml } = await iamCall(account, 'GetRole', { RoleName: name });
+  if (status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity') return { missing: true };
+  if (status !== 200) {
+    throw new FrontError(`IAM GetRole ${name} in ${account} answered HTTP ${status} ${xmlText(xml, 'Code') || ''}`);
   }
   const arn = xmlText(xml, 'Arn');
   const doc = xmlText(xml, 'AssumeRolePolicyDocument');
   if (!arn || doc === undefined) throw new FrontError(`IAM GetRole ${name}: no Arn/AssumeRolePolicyDocument in the answer`);
-  let trustPolicy;
-  try {
-    trustPolicy = JSON.parse(decodeURIComponent(xmlUnescape(doc)));
-  } catch (e) {
-    throw new FrontError(`IAM GetRole ${name}: unreadable trust policy (${e.message})`);
+  const boundary = /<PermissionsBoundary>[\s\S]*?<\/PermissionsBoundary>/.exec(xml)?.[0];
+  return {
+    arn: xmlUnescape(arn),
+    trustPolicy: policyDocument(doc, `IAM GetRole ${name}`),
+    boundaryArn: boundary ? xmlText(boundary, 'PermissionsBoundaryArn') : undefined,
+  };
+}
+
+/** The default version's document of a managed policy. */
+async function managedPolicy(account, policyArn) {
+  const [policy] = await iamAll(account, 'GetPolicy', { PolicyArn: policyArn });
+  const versionId = xmlText(policy, 'DefaultVersionId');
+  if (!versionId) throw new FrontError(`IAM GetPolicy ${policyArn}: no DefaultVersionId`);
+  const [version] = await iamAll(account, 'GetPolicyVersion', { PolicyArn: policyArn, VersionId: versionId });
+  const doc = xmlText(version, 'Document');
+  if (doc === undefined) throw new FrontError(`IAM GetPolicyVersion ${policyArn}: no Document`);
+  return policyDocument(doc, `IAM GetPolicyVersion ${policyArn}`);
+}
+
+/**
+ * A session caller's identity permissions: its role's inline and attached
+ * managed policies and its permissions boundary, read from LocalStack IAM on
+ * every decision (so a change applies to the very next request).
+ */
+async function callerPermissions(caller) {
+  if (caller.kind !== 'session') return permissionsOf(caller);
+  const role = parseRoleArn(caller.principalArn);
+  const found = await getRole(role.account, role.name);
+  if (found.missing) return permissionsOf(caller, {});
+  const inlineNames = (await iamAll(role.account, 'ListRolePolicies', { RoleName: role.name })).flatMap((x) =>
+    xmlAll(/<PolicyNames>[\s\S]*<\/PolicyNames>/.exec(x)?.[0] || '', 'member'),
+  );
+  const inline = [];
+  for (const name of inlineNames) {
+    const [x] = await iamAll(role.account, 'GetRolePolicy', { RoleName: role.name, PolicyName: name });
+    inline.push(policyDocument(xmlText(x, 'PolicyDocument') ?? '', `IAM GetRolePolicy ${role.name}/${name}`));
   }
-  return { arn: xmlUnescape(arn), trustPolicy };
+  const attachedArns = (await iamAll(role.account, 'ListAttachedRolePolicies', { RoleName: role.name })).flatMap((x) =>
+    xmlAll(x, 'PolicyArn'),
+  );
+  const managed = [];
+  for (const arn of attachedArns) managed.push(await managedPolicy(role.account, arn));
+  const boundary = found.boundaryArn ? await managedPolicy(role.account, found.boundaryArn) : null;
+  return permissionsOf(caller, { inline, managed, boundary });
 }
 
 async function kmsCall(account, region, op, payload) {
@@ -244,6 +314,23 @@ async function getKeyPolicy(keyArn) {
   throw new FrontError(`KMS GetKeyPolicy ${keyArn} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
 }
 
+/** Every grant on the key (KMS ListGrants as the key's owner, all pages). */
+async function listGrants(keyArn) {
+  const key = parseKeyArn(keyArn);
+  const grants = [];
+  let marker;
+  for (;;) {
+    const { answer, json } = await kmsCall(key.account, key.region, 'ListGrants', marker ? { KeyId: keyArn, Marker: marker } : { KeyId: keyArn });
+    if (answer.status !== 200 || !Array.isArray(json.Grants)) {
+      throw new FrontError(`KMS ListGrants ${keyArn} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
+    }
+    grants.push(...json.Grants);
+    if (!json.Truncated) return grants;
+    marker = json.NextMarker;
+    if (!marker) throw new FrontError(`KMS ListGrants ${keyArn}: truncated answer without NextMarker`);
+  }
+}
+
 // --- KMS ------------------------------------------------------------------------
 async function handleKms(req, res, body, op, cred) {
   const action = `kms:${op}`;
@@ -260,6 +347,7 @@ async function handleKms(req, res, body, op, cred) {
   } catch {
     throw new FrontError(`${action}: request body is not JSON`);
   }
+  const permissions = await callerPermissions(caller);
   for (const check of kmsChecks(op, payload)) {
     if (!check.keyRef) {
       decision(false, caller.principal, check.action, '-', 'no key named and none found in the ciphertext');
@@ -275,13 +363,19 @@ async function handleKms(req, res, body, op, cred) {
       decision(false, caller.principal, check.action, resolved.keyArn, `key look-up: ${kmsErrorType({}, fetched.relay) || 'error'}`);
       return relay(res, fetched.relay);
     }
-    const d = keyDecision({
-      caller,
-      action: check.action,
-      keyArn: resolved.keyArn,
-      keyPolicy: fetched.policy,
-      encryptionContext: check.encryptionContext,
-    });
+    const decide = (grants) =>
+      keyDecision({
+        caller,
+        permissions,
+        action: check.action,
+        keyArn: resolved.keyArn,
+        keyPolicy: fetched.policy,
+        grants,
+        encryptionContext: check.encryptionContext,
+      });
+    // Grants matter only when the policies implicitly deny: read them then.
+    let d = decide([]);
+    if (d.result === 'ImplicitlyDenied') d = decide(await listGrants(resolved.keyArn));
     decision(d.allowed, caller.principal, check.action, resolved.keyArn, d.detail ? `${d.result}: ${d.detail}` : d.result);
     if (!d.allowed) {
       return respond(res, kmsAccessDenied(caller.principal, check.action, resolved.keyArn, d.result === 'ExplicitlyDenied'));
@@ -326,6 +420,7 @@ async function handleAssumeRole(req, res, body, params, cred) {
   }
   const d = trustDecision({
     caller,
+    permissions: await callerPermissions(caller),
     roleArn,
     trustPolicy: found.trustPolicy,
     externalId: params.has('ExternalId') ? params.get('ExternalId') : undefined,
