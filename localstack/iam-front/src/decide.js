@@ -7,14 +7,48 @@ import { createHash } from 'node:crypto';
 
 import { ROOT_IDENTITY_POLICY, evaluate } from './engine.js';
 
-/** KMS operations whose key policy the front evaluates (X-Amz-Target TrentService.<Op>). */
-export const KMS_CRYPTO_OPS = new Set([
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'Decrypt',
-  'Encrypt',
-  'ReEncrypt',
-]);
+/**
+ * KMS operations on one key, checked as `kms:<Op>` on that key against its
+ * key policy, the caller's identity policies and the key's grants; the value
+ * is the request member naming the key.
+ */
+const KMS_KEY_OPS = {
+  CancelKeyDeletion: 'KeyId',
+  CreateGrant: 'KeyId',
+  DescribeKey: 'KeyId',
+  DisableKey: 'KeyId',
+  DisableKeyRotation: 'KeyId',
+  EnableKey: 'KeyId',
+  EnableKeyRotation: 'KeyId',
+  GetKeyPolicy: 'KeyId',
+  GetKeyRotationStatus: 'KeyId',
+  ListGrants: 'KeyId',
+  ListKeyPolicies: 'KeyId',
+  ListResourceTags: 'KeyId',
+  PutKeyPolicy: 'KeyId',
+  RetireGrant: 'KeyId',
+  RevokeGrant: 'KeyId',
+  ScheduleKeyDeletion: 'KeyId',
+  TagResource: 'KeyId',
+  UntagResource: 'KeyId',
+  UpdateKeyDescription: 'KeyId',
+};
+
+/** KMS operations on no particular key: `kms:<Op>` on "*", identity policies only (as in AWS). */
+const KMS_ACCOUNT_OPS = new Set(['CreateKey', 'ListAliases', 'ListKeys', 'ListRetirableGrants']);
+
+/** KMS cryptographic operations (see kmsChecks). */
+const KMS_CRYPTO_OPS = new Set(['GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'Decrypt', 'Encrypt', 'ReEncrypt']);
+
+/** Alias operations: the alias (identity policies) and each key it touches (key policy). */
+const KMS_ALIAS_OPS = new Set(['CreateAlias', 'DeleteAlias', 'UpdateAlias']);
+
+/** Whether the front knows how to check this KMS operation; any other is refused. */
+export const isCheckedKmsOp = (op) =>
+  op in KMS_KEY_OPS || KMS_ACCOUNT_OPS.has(op) || KMS_CRYPTO_OPS.has(op) || KMS_ALIAS_OPS.has(op);
+
+/** STS operations the front decides; any other STS operation is refused. */
+export const CHECKED_STS_OPS = new Set(['AssumeRole', 'GetCallerIdentity']);
 
 const ACCOUNT_RE = /^\d{12}$/;
 const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
@@ -150,24 +184,43 @@ export function trustDecision({ caller, permissions, roleArn, trustPolicy, exter
 }
 
 /**
- * The key-policy checks one KMS request needs: which action on which key
- * reference with which encryption context. ReEncrypt needs both
- * kms:ReEncryptFrom (source key) and kms:ReEncryptTo (destination key).
+ * The checks one KMS request needs: which action on which resource with
+ * which encryption context. Each check names one of:
+ * - `keyRef`: a key, checked against its key policy, the caller's identity
+ *   policies and its grants. It is what the caller sent (key ARN, key id,
+ *   alias name or alias ARN), or for a Decrypt without KeyId the key id
+ *   LocalStack wrote into the ciphertext (`fromCiphertext`); `null` when
+ *   neither is known (denied).
+ * - `alias`: an alias name, checked on the alias ARN against the caller's
+ *   identity policies only (aliases have no resource policy).
+ * - `anyResource`: `*`, identity policies only (CreateKey, ListKeys, ...).
+ * ReEncrypt needs kms:ReEncryptFrom on the source key and kms:ReEncryptTo on
+ * the destination key; CreateAlias needs kms:CreateAlias on the alias and on
+ * the key; UpdateAlias on the alias, the current key and the new key.
+ * `context` adds operation condition keys (kms:GranteePrincipal, ...).
  *
- * A check's `keyRef` is what the caller sent (key ARN, key id, alias name or
- * alias ARN), or for a Decrypt without KeyId the key id LocalStack wrote
- * into the ciphertext (`fromCiphertext`); `null` when neither is known.
- *
- * @returns {{action: string, keyRef: string|null, encryptionContext: object|undefined, fromCiphertext?: boolean}[]}
+ * @returns {{action: string, keyRef?: string|null, alias?: string, anyResource?: true,
+ *            encryptionContext?: object, context?: object, fromCiphertext?: boolean}[] | null}
+ *   null for an operation the front does not know (refused)
  */
 export function kmsChecks(op, body) {
+  const action = `kms:${op}`;
+  if (op in KMS_KEY_OPS) {
+    const check = { action, keyRef: body[KMS_KEY_OPS[op]] ?? null };
+    if (op === 'CreateGrant') {
+      check.context = {};
+      if (body.GranteePrincipal !== undefined) check.context['kms:GranteePrincipal'] = String(body.GranteePrincipal);
+      if (body.RetiringPrincipal !== undefined) check.context['kms:RetiringPrincipal'] = String(body.RetiringPrincipal);
+      if (Array.isArray(body.Operations)) check.context['kms:GrantOperations'] = body.Operations.map(String);
+    }
+    return [check];
+  }
+  if (KMS_ACCOUNT_OPS.has(op)) return [{ action, anyResource: true }];
   switch (op) {
     case 'GenerateDataKey':
     case 'GenerateDataKeyWithoutPlaintext':
     case 'Encrypt':
-      return [
-        { action: `kms:${op}`, keyRef: body.KeyId ?? null, encryptionContext: body.EncryptionContext },
-      ];
+      return [{ action, keyRef: body.KeyId ?? null, encryptionContext: body.EncryptionContext }];
     case 'Decrypt':
       if (body.KeyId) {
         return [{ action: 'kms:Decrypt', keyRef: body.KeyId, encryptionContext: body.EncryptionContext }];
@@ -194,8 +247,24 @@ export function kmsChecks(op, body) {
           encryptionContext: body.DestinationEncryptionContext,
         },
       ];
+    case 'CreateAlias':
+      return [
+        { action, alias: body.AliasName ?? null },
+        { action, keyRef: body.TargetKeyId ?? null },
+      ];
+    case 'DeleteAlias':
+      return [
+        { action, alias: body.AliasName ?? null },
+        { action, keyRef: body.AliasName ?? null },
+      ];
+    case 'UpdateAlias':
+      return [
+        { action, alias: body.AliasName ?? null },
+        { action, keyRef: body.AliasName ?? null },
+        { action, keyRef: body.TargetKeyId ?? null },
+      ];
     default:
-      throw new Error(`not a key-policy-checked KMS operation: ${op}`);
+      return null;
   }
 }
 
@@ -296,12 +365,14 @@ export function matchingGrant(grants, caller, action, encryptionContext) {
  * @param {object} a.keyPolicy the key policy (parsed)
  * @param {object[]} [a.grants] the key's grants (ListGrants)
  * @param {object|undefined} a.encryptionContext
+ * @param {object} [a.extraContext] operation condition keys (kmsChecks' `context`)
  */
-export function keyDecision({ caller, permissions, action, keyArn, keyPolicy, grants, encryptionContext }) {
+export function keyDecision({ caller, permissions, action, keyArn, keyPolicy, grants, encryptionContext, extraContext }) {
   const key = parseKeyArn(keyArn);
   if (!key) return { allowed: false, result: 'InvalidKeyArn' };
   const context = kmsContext(encryptionContext, caller.account);
   if (!context) return { allowed: false, result: 'AmbiguousEncryptionContext' };
+  Object.assign(context, extraContext);
   const d = evaluate({
     caller,
     action,
@@ -316,4 +387,29 @@ export function keyDecision({ caller, permissions, action, keyArn, keyPolicy, gr
   const grant = matchingGrant(grants, caller, action, encryptionContext);
   if (grant) return { allowed: true, result: 'AllowedByGrant', detail: `grant ${grant.GrantId}` };
   return d;
+}
+
+/**
+ * The decision for a KMS check on no key: an alias ARN or "*", for which
+ * AWS has no resource policy, so the caller's identity policies decide
+ * (same account only: a caller cannot act on another account's aliases).
+ *
+ * @param {object} a
+ * @param {object} a.caller from identify()
+ * @param {object} [a.permissions] from permissionsOf()
+ * @param {string} a.action
+ * @param {string} a.resourceArn an alias ARN or "*"
+ */
+export function identityOnlyDecision({ caller, permissions, action, resourceArn }) {
+  if (caller.kind === 'service') return { allowed: false, result: 'ImplicitlyDenied' };
+  return evaluate({
+    caller,
+    action,
+    resourceArn,
+    resourceAccount: caller.account,
+    policy: null,
+    policyName: 'none',
+    permissions: permissions ?? permissionsOf(caller),
+    context: kmsContext(undefined, caller.account),
+  });
 }

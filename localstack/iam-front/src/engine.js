@@ -55,7 +55,7 @@ export const ROOT_IDENTITY_POLICY = Object.freeze({
  * @param {string} req.action e.g. "kms:Decrypt"
  * @param {string} req.resourceArn
  * @param {string} req.resourceAccount
- * @param {object} req.policy the resource policy document (parsed JSON)
+ * @param {object|null} req.policy the resource policy document (parsed JSON), or null when the resource has none
  * @param {string} req.policyName
  * @param {{identityPolicies: object[], permissionBoundaries?: object[]}} req.permissions
  *   the caller's identity policies (role inline and attached managed
@@ -66,7 +66,7 @@ export const ROOT_IDENTITY_POLICY = Object.freeze({
  */
 export function evaluate(req) {
   const invalid = [
-    ...validateResourcePolicy(req.policy).map((e) => `${req.policyName}: ${e.path} ${e.message}`),
+    ...(req.policy ? validateResourcePolicy(req.policy) : []).map((e) => `${req.policyName}: ${e.path} ${e.message}`),
     ...req.permissions.identityPolicies.flatMap((p, i) =>
       validateIdentityPolicy(p).map((e) => `identity policy ${i}: ${e.path} ${e.message}`),
     ),
@@ -99,7 +99,7 @@ export function evaluate(req) {
     identityPolicies: req.permissions.identityPolicies.map((p, i) => loadPolicy(p, { name: `identity-${i}` })),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy: loadPolicy(req.policy, { name: req.policyName }),
+    resourcePolicy: req.policy ? loadPolicy(req.policy, { name: req.policyName }) : undefined,
     permissionBoundaries:
       boundaries && boundaries.length > 0 ? boundaries.map((p, i) => loadPolicy(p, { name: `boundary-${i}` })) : undefined,
     vpcEndpointPolicies: undefined,

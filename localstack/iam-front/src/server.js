@@ -20,10 +20,11 @@ import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 
 import {
-  KMS_CRYPTO_OPS,
+  CHECKED_STS_OPS,
   Sessions,
   credentialOf,
   identify,
+  identityOnlyDecision,
   kmsChecks,
   keyDecision,
   parseKeyArn,
@@ -347,8 +348,22 @@ async function handleKms(req, res, body, op, cred) {
   } catch {
     throw new FrontError(`${action}: request body is not JSON`);
   }
+  const checks = kmsChecks(op, payload);
+  if (!checks) {
+    decision(false, caller.principal, action, '-', 'operation not modelled by the front (fail closed)');
+    return respond(res, kmsError(400, 'AccessDeniedException', `iam-front: ${action} is not checked by the local stack, so it is refused`));
+  }
   const permissions = await callerPermissions(caller);
-  for (const check of kmsChecks(op, payload)) {
+  for (const check of checks) {
+    if (check.anyResource || check.alias !== undefined) {
+      const resource = check.anyResource
+        ? '*'
+        : `arn:aws:kms:${cred.region}:${caller.account}:${String(check.alias ?? '').replace(/^arn:aws:kms:[^:]*:\d{12}:/, '')}`;
+      const d = identityOnlyDecision({ caller, permissions, action: check.action, resourceArn: resource });
+      decision(d.allowed, caller.principal, check.action, resource, d.detail ? `${d.result}: ${d.detail}` : d.result);
+      if (!d.allowed) return respond(res, kmsAccessDenied(caller.principal, check.action, resource, d.result === 'ExplicitlyDenied'));
+      continue;
+    }
     if (!check.keyRef) {
       decision(false, caller.principal, check.action, '-', 'no key named and none found in the ciphertext');
       return respond(res, kmsAccessDenied(caller.principal, check.action, '*', false));
@@ -372,6 +387,7 @@ async function handleKms(req, res, body, op, cred) {
         keyPolicy: fetched.policy,
         grants,
         encryptionContext: check.encryptionContext,
+        extraContext: check.context,
       });
     // Grants matter only when the policies implicitly deny: read them then.
     let d = decide([]);
@@ -453,6 +469,23 @@ async function handleAssumeRole(req, res, body, params, cred) {
   return relay(res, answer);
 }
 
+/** STS over the query protocol: its API version, or a credential scoped to sts. */
+const isStsRequest = (params, cred) => params.get('Version') === '2011-06-15' || cred?.service === 'sts';
+
+/** GetCallerIdentity needs no permission in AWS, only credentials that are valid. */
+async function handleGetCallerIdentity(req, res, body, cred) {
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  if (who.refused) {
+    decision(false, `akid:${cred?.akid ?? '-'}`, 'sts:GetCallerIdentity', '-', `caller refused: ${who.refused}`);
+    return respond(
+      res,
+      who.refused === 'expired' ? stsError(400, 'ExpiredToken', who.message) : stsError(403, 'InvalidClientTokenId', who.message),
+    );
+  }
+  decision(true, who.caller.principal, 'sts:GetCallerIdentity', '*', 'always allowed for a valid caller');
+  return relay(res, await forward(req, body));
+}
+
 // --- fault injection (test-only; ../README.md "Fault injection") ------------------------
 const isLoopback = (addr) => addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
 const jsonAnswer = (status, value) => ({
@@ -525,7 +558,7 @@ async function handle(req, res) {
     const stsAction = params.get('Action');
     if (stsAction && (await injectFault(res, 'sts', stsAction, params.get('RoleArn')))) return;
   }
-  if (kmsOp && KMS_CRYPTO_OPS.has(kmsOp)) return handleKms(req, res, body, kmsOp, cred);
+  if (kmsOp) return handleKms(req, res, body, kmsOp, cred);
   if (/assumerole/i.test(target)) {
     // STS over a JSON protocol: not understood, so not allowed.
     decision(false, `akid:${cred?.akid ?? '-'}`, 'sts:AssumeRole', '-', `unsupported protocol (X-Amz-Target ${target})`);
@@ -534,7 +567,14 @@ async function handle(req, res) {
   if (!target) {
     const params = formParams(req, body);
     const actionParam = params.get('Action');
-    if (actionParam === 'AssumeRole') return handleAssumeRole(req, res, body, params, cred);
+    if (isStsRequest(params, cred)) {
+      if (!CHECKED_STS_OPS.has(actionParam)) {
+        decision(false, `akid:${cred?.akid ?? '-'}`, `sts:${actionParam}`, '-', 'operation not modelled by the front (fail closed)');
+        return respond(res, stsError(403, 'AccessDenied', `iam-front: sts:${actionParam} is not checked by the local stack, so it is refused`));
+      }
+      if (actionParam === 'AssumeRole') return handleAssumeRole(req, res, body, params, cred);
+      return handleGetCallerIdentity(req, res, body, cred);
+    }
   }
   return relay(res, await forward(req, body));
 }

@@ -6,7 +6,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Sessions, identify, keyDecision, matchingGrant, permissionsOf, trustDecision } from '../src/decide.js';
+import {
+  CHECKED_STS_OPS,
+  Sessions,
+  identify,
+  identityOnlyDecision,
+  isCheckedKmsOp,
+  keyDecision,
+  kmsChecks,
+  matchingGrant,
+  permissionsOf,
+  trustDecision,
+} from '../src/decide.js';
 import {
   BROKER,
   CUSTOMER,
@@ -156,4 +167,55 @@ test('the Lambda service principal may assume a role whose trust policy names it
   const assume = (t) => trustDecision({ caller: lambda, roleArn: INJECT_ROLE_ARN, trustPolicy: t }).result;
   assert.equal(assume(lambdaTrust), 'Allowed');
   assert.equal(assume(trustPolicy(EXTERNAL_ID, [INJECT_ROLE_ARN])), 'ImplicitlyDenied');
+});
+
+test('every KMS operation the broker, the tests and the revocation routes use is checked; others are refused', () => {
+  const used = ['CreateKey', 'ListKeys', 'ListAliases', 'DescribeKey', 'CreateGrant', 'ListGrants', 'RevokeGrant',
+    'RetireGrant', 'PutKeyPolicy', 'GetKeyPolicy', 'DisableKey', 'EnableKey', 'ScheduleKeyDeletion',
+    'CancelKeyDeletion', 'CreateAlias', 'DeleteAlias', 'UpdateAlias', 'Encrypt', 'Decrypt', 'GenerateDataKey',
+    'GenerateDataKeyWithoutPlaintext', 'ReEncrypt'];
+  for (const op of used) assert.ok(isCheckedKmsOp(op) && kmsChecks(op, {}) !== null, op);
+  for (const op of ['Sign', 'GenerateDataKeyPair', 'ImportKeyMaterial', 'ReplicateKey', 'NoSuchOp']) {
+    assert.equal(isCheckedKmsOp(op), false, op);
+    assert.equal(kmsChecks(op, {}), null, op);
+  }
+  assert.deepEqual(kmsChecks('CreateAlias', { AliasName: 'alias/a', TargetKeyId: KEY_ARN }), [
+    { action: 'kms:CreateAlias', alias: 'alias/a' },
+    { action: 'kms:CreateAlias', keyRef: KEY_ARN },
+  ]);
+  assert.deepEqual(kmsChecks('CreateGrant', { KeyId: KEY_ARN, GranteePrincipal: ROLE_ARN, Operations: ['Decrypt'] }), [
+    { action: 'kms:CreateGrant', keyRef: KEY_ARN, context: { 'kms:GranteePrincipal': ROLE_ARN, 'kms:GrantOperations': ['Decrypt'] } },
+  ]);
+  assert.deepEqual(kmsChecks('ListKeys', {}), [{ action: 'kms:ListKeys', anyResource: true }]);
+});
+
+test('key administration: the shipped key policy lets the owner root administer and the broker role do nothing else', () => {
+  const root = identify(CUSTOMER, undefined, sessions).caller;
+  for (const action of ['kms:PutKeyPolicy', 'kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:CreateGrant', 'kms:ListGrants']) {
+    assert.equal(kms(root, { action, ctx: undefined }), 'Allowed', action);
+    assert.equal(kms(customerSession, { action, ctx: undefined }), 'ImplicitlyDenied', action);
+  }
+  // A standing Deny on CreateGrant for the broker role beats an identity policy allowing kms:*.
+  const key = keyPolicy();
+  key.Statement.push(deny('kms:CreateGrant', '*', { Principal: { AWS: ROLE_ARN } }));
+  assert.equal(kms(customerSession, { key, action: 'kms:CreateGrant', role: { inline: [policy(allow('kms:*'))] } }), 'ExplicitlyDenied');
+  // Condition keys of CreateGrant reach the engine.
+  const granteeOnly = keyPolicy({ brokerAccess: false });
+  granteeOnly.Statement.push(allow('kms:CreateGrant', '*', { Principal: { AWS: ROLE_ARN }, Condition: { StringEquals: { 'kms:GranteePrincipal': ROLE_ARN } } }));
+  const grantFor = (grantee) =>
+    keyDecision({ caller: customerSession, action: 'kms:CreateGrant', keyArn: KEY_ARN, keyPolicy: granteeOnly, extraContext: { 'kms:GranteePrincipal': grantee } }).result;
+  assert.equal(grantFor(ROLE_ARN), 'Allowed');
+  assert.equal(grantFor(OTHER_ROLE_ARN), 'ImplicitlyDenied');
+});
+
+test('operations on no key (CreateKey, ListKeys, aliases) are decided by identity policies alone, in the caller account', () => {
+  const decide = (caller, permissions, action, resourceArn = '*') => identityOnlyDecision({ caller, permissions, action, resourceArn }).result;
+  const root = identify(CUSTOMER, undefined, sessions).caller;
+  assert.equal(decide(root, undefined, 'kms:CreateKey'), 'Allowed');
+  assert.equal(decide(customerSession, permissionsOf(customerSession), 'kms:CreateKey'), 'ImplicitlyDenied');
+  assert.equal(decide(customerSession, permissionsOf(customerSession, { inline: [policy(allow('kms:CreateKey'))] }), 'kms:CreateKey'), 'Allowed');
+  const alias = `arn:aws:kms:us-east-1:${CUSTOMER}:alias/keybroker`;
+  assert.equal(decide(customerSession, permissionsOf(customerSession, { inline: [policy(allow('kms:CreateAlias', `arn:aws:kms:us-east-1:${CUSTOMER}:alias/other`))] }), 'kms:CreateAlias', alias), 'ImplicitlyDenied');
+  assert.equal(decide({ kind: 'service', principal: 'lambda.amazonaws.com' }, undefined, 'kms:CreateKey'), 'ImplicitlyDenied');
+  assert.ok(CHECKED_STS_OPS.has('GetCallerIdentity') && CHECKED_STS_OPS.has('AssumeRole') && !CHECKED_STS_OPS.has('GetSessionToken'));
 });
