@@ -43,9 +43,11 @@ const KMS_CRYPTO_OPS = new Set(['GenerateDataKey', 'GenerateDataKeyWithoutPlaint
 /** Alias operations: the alias (identity policies) and each key it touches (key policy). */
 const KMS_ALIAS_OPS = new Set(['CreateAlias', 'DeleteAlias', 'UpdateAlias']);
 
-/** Whether the front knows how to check this KMS operation; any other is refused. */
-export const isCheckedKmsOp = (op) =>
-  op in KMS_KEY_OPS || KMS_ACCOUNT_OPS.has(op) || KMS_CRYPTO_OPS.has(op) || KMS_ALIAS_OPS.has(op);
+/** Every KMS operation the front checks; any other is refused. */
+export const CHECKED_KMS_OPS = new Set([...Object.keys(KMS_KEY_OPS), ...KMS_ACCOUNT_OPS, ...KMS_CRYPTO_OPS, ...KMS_ALIAS_OPS]);
+
+/** Whether the front knows how to check this KMS operation. */
+export const isCheckedKmsOp = (op) => CHECKED_KMS_OPS.has(op);
 
 /** STS operations the front decides; any other STS operation is refused. */
 export const CHECKED_STS_OPS = new Set(['AssumeRole', 'GetCallerIdentity']);

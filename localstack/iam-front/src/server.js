@@ -34,6 +34,7 @@ import {
 } from './decide.js';
 import { Faults } from './faults.js';
 import { kmsAccessDenied, kmsError, stsAccessDenied, stsError } from './responses.js';
+import { loadShapes, validateKms, validateSts, validationMessage } from './validate.js';
 
 const HOST = '127.0.0.1';
 const FRONT_PORT = Number(process.env.KEYBROKER_FRONT_PORT || 4565);
@@ -44,6 +45,8 @@ const HEALTH_PATH = '/_keybroker_front/health';
 const FAULTS_PATH = '/_front/faults';
 
 const faults = new Faults();
+// AWS's request shapes; throws (the front does not start) when missing.
+const SHAPES = loadShapes();
 
 const sessions = new Sessions();
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
@@ -353,6 +356,12 @@ async function handleKms(req, res, body, op, cred) {
     decision(false, caller.principal, action, '-', 'operation not modelled by the front (fail closed)');
     return respond(res, kmsError(400, 'AccessDeniedException', `iam-front: ${action} is not checked by the local stack, so it is refused`));
   }
+  const invalid = validateKms(SHAPES, op, payload);
+  if (!invalid) throw new FrontError(`${action}: no request shape for a checked operation`);
+  if (invalid.length > 0) {
+    decision(false, caller.principal, action, '-', `ValidationException: ${invalid.map((e) => e.path).join(', ')}`);
+    return respond(res, kmsError(400, 'ValidationException', validationMessage(invalid)));
+  }
   const permissions = await callerPermissions(caller);
   for (const check of checks) {
     if (check.anyResource || check.alias !== undefined) {
@@ -424,6 +433,7 @@ async function handleAssumeRole(req, res, body, params, cred) {
     );
   }
   const { caller } = who;
+  if (stsInvalid(res, caller, 'AssumeRole', params)) return;
   const role = parseRoleArn(roleArn);
   if (!role) {
     decision(false, caller.principal, action, roleArn || '-', 'not a role ARN');
@@ -469,6 +479,16 @@ async function handleAssumeRole(req, res, body, params, cred) {
   return relay(res, answer);
 }
 
+/** Answer an STS request that breaks the model with AWS's ValidationError. @returns true if answered. */
+function stsInvalid(res, caller, op, params) {
+  const invalid = validateSts(SHAPES, op, params);
+  if (!invalid) throw new FrontError(`sts:${op}: no request shape for a checked operation`);
+  if (invalid.length === 0) return false;
+  decision(false, caller.principal, `sts:${op}`, params.get('RoleArn') || '-', `ValidationError: ${invalid.map((e) => e.path).join(', ')}`);
+  respond(res, stsError(400, 'ValidationError', validationMessage(invalid)));
+  return true;
+}
+
 /** STS over the query protocol: its API version, or a credential scoped to sts. */
 const isStsRequest = (params, cred) => params.get('Version') === '2011-06-15' || cred?.service === 'sts';
 
@@ -482,6 +502,7 @@ async function handleGetCallerIdentity(req, res, body, cred) {
       who.refused === 'expired' ? stsError(400, 'ExpiredToken', who.message) : stsError(403, 'InvalidClientTokenId', who.message),
     );
   }
+  if (stsInvalid(res, who.caller, 'GetCallerIdentity', formParams(req, body))) return;
   decision(true, who.caller.principal, 'sts:GetCallerIdentity', '*', 'always allowed for a valid caller');
   return relay(res, await forward(req, body));
 }
