@@ -53,6 +53,15 @@ export const isCheckedKmsOp = (op) => CHECKED_KMS_OPS.has(op);
 export const CHECKED_STS_OPS = new Set(['AssumeRole', 'GetCallerIdentity']);
 
 const ACCOUNT_RE = /^\d{12}$/;
+
+/**
+ * Service principals a local client may act as, by sending the service
+ * principal's name as its access key id. Only `sts:AssumeRole` accepts them
+ * (see identify): lambda-runner uses it to obtain a function's execution-role
+ * session the way Lambda does, so the role's trust policy naming
+ * `lambda.amazonaws.com` is what decides.
+ */
+export const SERVICE_PRINCIPALS = new Set(['lambda.amazonaws.com']);
 const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
 const KEY_ARN_RE = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
 const KEY_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -130,12 +139,19 @@ export class Sessions {
  * Who is calling. A 12-digit access key id is that account's root user; an
  * access key id the front saw returned by AssumeRole is that session (its
  * session token must match and it must not have expired); anything else is
- * refused.
+ * refused. A service principal's name (SERVICE_PRINCIPALS) is that service,
+ * accepted only with `allowService` (sts:AssumeRole).
  *
- * @returns {{caller: {principal: string, principalArn: string, account: string, kind: 'root'|'session'}}
- *         | {refused: 'unknown' | 'token' | 'expired', message: string}}
+ * @returns {{caller: {principal: string, principalArn?: string, account?: string, kind: 'root'|'session'|'service'}}
+ *         | {refused: 'unknown' | 'token' | 'expired' | 'service', message: string}}
  */
-export function identify(akid, sessionToken, sessions, now = Date.now()) {
+export function identify(akid, sessionToken, sessions, now = Date.now(), { allowService = false } = {}) {
+  if (SERVICE_PRINCIPALS.has(akid)) {
+    if (!allowService) {
+      return { refused: 'service', message: `iam-front: ${akid} may only call sts:AssumeRole on the local stack` };
+    }
+    return { caller: { principal: akid, kind: 'service' } };
+  }
   if (ACCOUNT_RE.test(akid || '')) {
     const root = `arn:aws:iam::${akid}:root`;
     return { caller: { principal: root, principalArn: root, account: akid, kind: 'root' } };

@@ -422,7 +422,7 @@ function formParams(req, body) {
 async function handleAssumeRole(req, res, body, params, cred) {
   const action = 'sts:AssumeRole';
   const roleArn = params.get('RoleArn') || '';
-  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions, Date.now(), { allowService: true });
   if (who.refused) {
     decision(false, `akid:${cred?.akid ?? '-'}`, action, roleArn || '-', `caller refused: ${who.refused}`);
     return respond(

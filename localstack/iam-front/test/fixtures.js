@@ -22,8 +22,8 @@ export const ROLE_ARN = `arn:aws:iam::${CUSTOMER}:role/keybroker/KeybrokerAccess
 export const KEY_ARN = `arn:aws:kms:us-east-1:${CUSTOMER}:key/0b6c6a43-8a4f-4b8e-9d3c-2f1e0d9c8b7a`;
 export const WS = 'acme-prod';
 export const EXTERNAL_ID = 'kb-1f7e0c0a9d6b4e1c8a2f3d5b7c9e1a3b';
-export const INJECT_ROLE_ARN = `arn:aws:iam::${BROKER}:role/keybroker/keybroker-inject`;
-export const ADMIN_ROLE_ARN = `arn:aws:iam::${BROKER}:role/keybroker/keybroker-admin`;
+export const INJECT_ROLE_ARN = `arn:aws:iam::${BROKER}:role/keybroker-inject`;
+export const ADMIN_ROLE_ARN = `arn:aws:iam::${BROKER}:role/keybroker-admin`;
 
 export const trustPolicy = (externalId = EXTERNAL_ID, principals = [`arn:aws:iam::${BROKER}:root`]) =>
   render('terraform/policies/trust-policy.json.tftpl', {

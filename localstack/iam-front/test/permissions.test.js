@@ -162,7 +162,9 @@ test('cross account AssumeRole: the trust policy names the broker role AND its i
 });
 
 test('the Lambda service principal may assume a role whose trust policy names it, and nothing else', () => {
-  const lambda = { kind: 'service', principal: 'lambda.amazonaws.com' };
+  assert.equal(identify('lambda.amazonaws.com', undefined, sessions).refused, 'service');
+  const lambda = identify('lambda.amazonaws.com', undefined, sessions, Date.now(), { allowService: true }).caller;
+  assert.deepEqual(lambda, { kind: 'service', principal: 'lambda.amazonaws.com' });
   const lambdaTrust = policy({ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' });
   const assume = (t) => trustDecision({ caller: lambda, roleArn: INJECT_ROLE_ARN, trustPolicy: t }).result;
   assert.equal(assume(lambdaTrust), 'Allowed');
