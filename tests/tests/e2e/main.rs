@@ -12,9 +12,11 @@ mod inject;
 mod integrity;
 mod key_policy;
 mod leaks;
+mod least_privilege;
 mod lifecycle;
 mod revocation;
 mod rotation;
+mod session_name;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 
