@@ -34,7 +34,14 @@ pub fn name(s: &str) -> SecretName {
 pub async fn byok_secret(
     env: &keybroker_tests::Env,
 ) -> (WorkspaceId, keybroker_tests::Customer, String) {
-    let ws = ws();
+    byok_secret_in(env, ws()).await
+}
+
+/// Like [`byok_secret`], in workspace `ws`.
+pub async fn byok_secret_in(
+    env: &keybroker_tests::Env,
+    ws: WorkspaceId,
+) -> (WorkspaceId, keybroker_tests::Customer, String) {
     let customer = env.onboard_customer(&ws).await;
     let (text, value) = canary();
     env.broker

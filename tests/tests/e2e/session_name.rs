@@ -7,7 +7,7 @@
 use broker_core::WorkspaceId;
 use keybroker_tests::{setup, unique};
 
-use crate::{canary, name};
+use crate::{byok_secret_in, name};
 
 /// A valid 63-character workspace id (the longest the broker accepts),
 /// unique per run, starting with `prefix`.
@@ -22,20 +22,15 @@ fn long_ws(prefix: &str) -> WorkspaceId {
 #[tokio::test]
 async fn byok_works_for_a_63_character_workspace_id() {
     let env = setup().await;
-    // Two ids that share their first 48 characters: each gets its own session.
+    // Two ids that share their first 51 characters (more than a shortened
+    // session name keeps; the unit tests prove their names differ).
     for ws in [long_ws("long-"), long_ws("long-")] {
-        let customer = env.onboard_customer(&ws).await;
-        let (text, value) = canary();
-        env.broker
-            .put_secret(&ws, &name("api"), &value)
-            .await
-            .unwrap();
+        let (ws, _customer, text) = byok_secret_in(&env, ws).await;
         let got = env
             .broker
             .read_for_injection(&ws, &name("api"))
             .await
             .unwrap();
         assert_eq!(got.value.expose(), text.as_bytes(), "{ws}");
-        drop(customer);
     }
 }
