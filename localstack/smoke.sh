@@ -105,5 +105,16 @@ check(error_code(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{CUSTOMER}:role/
 check(error_code(lambda: client("kms").encrypt(KeyId=ckey["Arn"], Plaintext=b"x")) == "AccessDeniedException",
       "front: the broker account cannot use a customer key whose key policy does not grant it")
 
+from botocore.config import Config
+unvalidated = Config(parameter_validation=False)  # boto3 would refuse these itself
+check(error_code(lambda: client("sts", config=unvalidated).assume_role(
+          RoleArn=role["Arn"], RoleSessionName="s" * 65, ExternalId="smoke-external-id")) == "ValidationError",
+      "front: a 65-character RoleSessionName is a ValidationError, as in STS")
+check(error_code(lambda: client("kms", **assumed).describe_key(KeyId=ckey["Arn"])) == "AccessDeniedException",
+      "front: identity policies count: the session may CreateKey but nothing grants it DescribeKey")
+check(error_code(lambda: client("kms").sign(KeyId=key["Arn"], Message=b"x", SigningAlgorithm="RSASSA_PSS_SHA_256"))
+      == "AccessDeniedException",
+      "front: a KMS operation it does not check (Sign) is refused")
+
 print(f"smoke: all {checks} checks passed")
 PY
