@@ -198,12 +198,17 @@ async function iamCall(account, action, params) {
   return { status: answer.status, xml: decoded(answer) };
 }
 
-/** An IAM call that must succeed; a paginated list is read to its end. @returns {Promise<string[]>} the answers' XML */
-async function iamAll(account, action, params) {
+/**
+ * An IAM call that must succeed (or, with `missingOk`, name an entity that
+ * does not exist: no pages); a paginated list is read to its end.
+ * @returns {Promise<string[]>} the answers' XML
+ */
+async function iamAll(account, action, params, { missingOk = false } = {}) {
   const pages = [];
   let marker;
   for (;;) {
     const { status, xml } = await iamCall(account, action, marker ? { ...params, Marker: marker } : params);
+    if (missingOk && (status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity')) return pages;
     if (status !== 200) {
       throw new FrontError(`IAM ${action} in ${account} answered HTTP ${status} ${xmlText(xml, 'Code') || ''}`);
     }
@@ -251,22 +256,27 @@ async function managedPolicy(account, policyArn) {
 async function callerPermissions(caller) {
   if (caller.kind !== 'session') return permissionsOf(caller);
   const role = parseRoleArn(caller.principalArn);
-  const found = await getRole(role.account, role.name);
+  // Independent look-ups run concurrently: a decision costs the slowest
+  // chain, not the sum.
+  const [found, inlinePages, attachedPages] = await Promise.all([
+    getRole(role.account, role.name),
+    // The role may be gone (deleted mid-session): it then has no policies.
+    iamAll(role.account, 'ListRolePolicies', { RoleName: role.name }, { missingOk: true }),
+    iamAll(role.account, 'ListAttachedRolePolicies', { RoleName: role.name }, { missingOk: true }),
+  ]);
   if (found.missing) return permissionsOf(caller, {});
-  const inlineNames = (await iamAll(role.account, 'ListRolePolicies', { RoleName: role.name })).flatMap((x) =>
-    xmlAll(/<PolicyNames>[\s\S]*<\/PolicyNames>/.exec(x)?.[0] || '', 'member'),
-  );
-  const inline = [];
-  for (const name of inlineNames) {
-    const [x] = await iamAll(role.account, 'GetRolePolicy', { RoleName: role.name, PolicyName: name });
-    inline.push(policyDocument(xmlText(x, 'PolicyDocument') ?? '', `IAM GetRolePolicy ${role.name}/${name}`));
-  }
-  const attachedArns = (await iamAll(role.account, 'ListAttachedRolePolicies', { RoleName: role.name })).flatMap((x) =>
-    xmlAll(x, 'PolicyArn'),
-  );
-  const managed = [];
-  for (const arn of attachedArns) managed.push(await managedPolicy(role.account, arn));
-  const boundary = found.boundaryArn ? await managedPolicy(role.account, found.boundaryArn) : null;
+  const inlineNames = inlinePages.flatMap((x) => xmlAll(/<PolicyNames>[\s\S]*<\/PolicyNames>/.exec(x)?.[0] || '', 'member'));
+  const attachedArns = attachedPages.flatMap((x) => xmlAll(x, 'PolicyArn'));
+  const [inline, managed, boundary] = await Promise.all([
+    Promise.all(
+      inlineNames.map(async (name) => {
+        const [x] = await iamAll(role.account, 'GetRolePolicy', { RoleName: role.name, PolicyName: name });
+        return policyDocument(xmlText(x, 'PolicyDocument') ?? '', `IAM GetRolePolicy ${role.name}/${name}`);
+      }),
+    ),
+    Promise.all(attachedArns.map((arn) => managedPolicy(role.account, arn))),
+    found.boundaryArn ? managedPolicy(role.account, found.boundaryArn) : null,
+  ]);
   return permissionsOf(caller, { inline, managed, boundary });
 }
 
@@ -372,13 +382,15 @@ async function handleKms(req, res, body, op, cred) {
     decision(false, caller.principal, action, '-', `ValidationException: ${invalid.map((e) => e.path).join(', ')}`);
     return respond(res, kmsError(400, 'ValidationException', validationMessage(invalid)));
   }
-  const permissions = await callerPermissions(caller);
+  // Started now, awaited where needed: it runs alongside the key look-ups.
+  const permissionsP = callerPermissions(caller);
+  permissionsP.catch(() => {}); // a failure is thrown where it is awaited
   for (const check of checks) {
     if (check.anyResource || check.alias !== undefined) {
       const resource = check.anyResource
         ? '*'
         : `arn:aws:kms:${cred.region}:${caller.account}:${String(check.alias ?? '').replace(/^arn:aws:kms:[^:]*:\d{12}:/, '')}`;
-      const d = identityOnlyDecision({ caller, permissions, action: check.action, resourceArn: resource });
+      const d = identityOnlyDecision({ caller, permissions: await permissionsP, action: check.action, resourceArn: resource });
       decision(d.allowed, caller.principal, check.action, resource, d.detail ? `${d.result}: ${d.detail}` : d.result);
       if (!d.allowed) return respond(res, kmsAccessDenied(caller.principal, check.action, resource, d.result === 'ExplicitlyDenied'));
       continue;
@@ -392,7 +404,7 @@ async function handleKms(req, res, body, op, cred) {
       decision(false, caller.principal, check.action, check.keyRef, `key look-up: ${kmsErrorType({}, resolved.relay) || 'error'}`);
       return relay(res, resolved.relay);
     }
-    const fetched = await getKeyPolicy(resolved.keyArn);
+    const [fetched, permissions] = await Promise.all([getKeyPolicy(resolved.keyArn), permissionsP]);
     if (fetched.relay) {
       decision(false, caller.principal, check.action, resolved.keyArn, `key look-up: ${kmsErrorType({}, fetched.relay) || 'error'}`);
       return relay(res, fetched.relay);
