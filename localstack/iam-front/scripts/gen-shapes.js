@@ -19,10 +19,10 @@ import { CHECKED_KMS_OPS, CHECKED_STS_OPS } from '../src/decide.js';
 import { compilePattern } from '../src/validate.js';
 
 const repo = new URL('../../../', import.meta.url);
-const dataDir =
-  process.argv[2] ?? new URL('.stack/venv-localstack/lib/python3.13/site-packages/botocore/data/', repo).pathname;
+/** Where the LocalStack venv keeps the botocore models. */
+export const DEFAULT_DATA_DIR = new URL('.stack/venv-localstack/lib/python3.13/site-packages/botocore/data/', repo).pathname;
 
-function loadModel(service) {
+function loadModel(dataDir, service) {
   const dir = `${dataDir.replace(/\/$/, '')}/${service}`;
   const [version] = readdirSync(dir).sort().reverse();
   const file = `${dir}/${version}/service-2.json.gz`;
@@ -31,8 +31,8 @@ function loadModel(service) {
 
 const KEEP = ['type', 'required', 'min', 'max', 'pattern', 'enum', 'sensitive'];
 
-function cut(service, operations) {
-  const { version, model } = loadModel(service);
+function cut(dataDir, service, operations) {
+  const { version, model } = loadModel(dataDir, service);
   const shapes = {};
   const visit = (name) => {
     if (shapes[name]) return;
@@ -66,10 +66,17 @@ function cut(service, operations) {
   return { apiVersion: version, protocol: model.metadata.protocol, operations: ops, shapes };
 }
 
-const out = {
-  generatedBy: 'localstack/iam-front/scripts/gen-shapes.js from the botocore service models',
-  sts: cut('sts', [...CHECKED_STS_OPS].sort()),
-  kms: cut('kms', [...CHECKED_KMS_OPS].sort()),
-};
-writeFileSync(new URL('../src/aws-shapes.json', import.meta.url), `${JSON.stringify(out, null, 1)}\n`);
-console.log(`wrote src/aws-shapes.json: sts ${Object.keys(out.sts.shapes).length} shapes, kms ${Object.keys(out.kms.shapes).length} shapes`);
+/** The shapes file's content, from the botocore models in `dir`. */
+export function generate(dir = DEFAULT_DATA_DIR) {
+  return {
+    generatedBy: 'localstack/iam-front/scripts/gen-shapes.js from the botocore service models',
+    sts: cut(dir, 'sts', [...CHECKED_STS_OPS].sort()),
+    kms: cut(dir, 'kms', [...CHECKED_KMS_OPS].sort()),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const out = generate(process.argv[2] ?? DEFAULT_DATA_DIR);
+  writeFileSync(new URL('../src/aws-shapes.json', import.meta.url), `${JSON.stringify(out, null, 1)}\n`);
+  console.log(`wrote src/aws-shapes.json: sts ${Object.keys(out.sts.shapes).length} shapes, kms ${Object.keys(out.kms.shapes).length} shapes`);
+}

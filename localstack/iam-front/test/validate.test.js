@@ -63,3 +63,14 @@ test('messages read like AWS and carry no values', () => {
   assert.equal(compilePattern('[\\w+=,.@\\:-]*').test('a:b'), true);
   assert.equal(compilePattern('[\\u0020-\\u00FF\\u10000-\\u10FFFF]+').test('\u{1F600}'), true);
 });
+
+test('aws-shapes.json is what the botocore models in the LocalStack venv give', async (t) => {
+  const { existsSync, readFileSync } = await import('node:fs');
+  const { generate, DEFAULT_DATA_DIR } = await import('../scripts/gen-shapes.js');
+  if (!existsSync(`${DEFAULT_DATA_DIR}/sts`)) {
+    t.skip(`no botocore models at ${DEFAULT_DATA_DIR} (run localstack/install.sh)`);
+    return;
+  }
+  const committed = JSON.parse(readFileSync(new URL('../src/aws-shapes.json', import.meta.url), 'utf8'));
+  assert.deepEqual(generate(), committed, 'stale: run node localstack/iam-front/scripts/gen-shapes.js');
+});
