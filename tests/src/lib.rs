@@ -226,27 +226,54 @@ pub fn render_policy(template: &str, vars: &[(&str, &str)]) -> String {
     text
 }
 
-/// The customer's key policy, with or without the broker statement.
-pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, broker_access: bool) -> String {
-    let statement = if broker_access {
-        let s = render_policy(
-            "broker-key-statement.json.tftpl",
-            &[("broker_role_arn", role_arn), ("workspace_id", ws.as_str())],
-        );
-        format!(",{s}")
-    } else {
-        String::new()
+/// What the key policy says about the broker, beyond its standing Denies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerAccess {
+    /// `broker_access = "enabled"`: the `KeybrokerUseKey` Allow.
+    Enabled,
+    /// `broker_access = "revoked"`: the `KeybrokerRevoked` explicit Deny.
+    Revoked,
+    /// Neither: the Allow removed and no Deny. The module never renders this
+    /// (it was the old `enable_broker_access = false`); the suite keeps it to
+    /// show why removing the Allow alone does not revoke when an identity
+    /// policy or a grant still reaches the role.
+    StatementRemoved,
+}
+
+/// The customer's key policy as the module renders it (the shipped
+/// templates, spliced as `terraform/main.tf` does), for the role `role_arn`
+/// pinned to workspace `ws`.
+pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, access: BrokerAccess) -> String {
+    let switch = match access {
+        BrokerAccess::Enabled => format!(
+            ",{}",
+            render_policy(
+                "broker-key-statement.json.tftpl",
+                &[("broker_role_arn", role_arn), ("workspace_id", ws.as_str())],
+            )
+        ),
+        BrokerAccess::Revoked => format!(
+            ",{}",
+            render_policy(
+                "broker-revoke-statement.json.tftpl",
+                &[("broker_role_arn", role_arn)],
+            )
+        ),
+        BrokerAccess::StatementRemoved => String::new(),
     };
     let admins = format!("[\"arn:aws:iam::{account}:root\"]");
-    let path = repo_root().join("terraform/policies/key-policy.json.tftpl");
-    let text = std::fs::read_to_string(path).expect("key policy template");
-    let text = text
-        .replace("${partition}", "aws")
-        .replace("${account_id}", account)
-        .replace("${key_admins_json}", &admins)
-        .replace("${broker_statement}", &statement);
-    serde_json::from_str::<serde_json::Value>(&text).expect("key policy renders to JSON");
-    text
+    render_policy(
+        "key-policy.json.tftpl",
+        &[
+            ("partition", "aws"),
+            ("account_id", account),
+            ("key_admins_json", &admins),
+            ("broker_role_arn", role_arn),
+            ("workspace_id", ws.as_str()),
+            ("broker_statement", &switch),
+            ("session_cutoff_statement", ""),
+        ],
+    )
 }
 
 /// The customer's trust policy: the shipped template naming the broker and
@@ -335,7 +362,7 @@ impl Customer {
             .await
             .expect("CreateRole");
         let role_arn = role.role().map(|r| r.arn().to_owned()).expect("role ARN");
-        let policy = key_policy(&account, &role_arn, ws, true);
+        let policy = key_policy(&account, &role_arn, ws, BrokerAccess::Enabled);
         let key_arn = create_key(&kms, Some(policy), "customer BYOK key (test)").await;
         Self {
             account,
@@ -401,8 +428,9 @@ impl Customer {
             .expect("UpdateAssumeRolePolicy");
     }
 
-    /// `PutKeyPolicy` with or without the broker statement.
-    pub async fn set_broker_access(&self, allowed: bool) {
+    /// `PutKeyPolicy`: the module's key policy with the broker's access set
+    /// to `access` (what `terraform apply` of `broker_access` does).
+    pub async fn set_broker_access(&self, access: BrokerAccess) {
         self.kms
             .put_key_policy()
             .key_id(&self.key_arn)
@@ -411,11 +439,49 @@ impl Customer {
                 &self.account,
                 &self.role_arn,
                 &self.workspace,
-                allowed,
+                access,
             ))
             .send()
             .await
             .expect("PutKeyPolicy");
+    }
+
+    /// Attach an inline identity policy to the customer role allowing
+    /// `actions` on this key: what an administrator could do outside
+    /// Terraform (the module's exclusive management shows it as drift).
+    pub async fn put_role_policy(&self, policy_name: &str, actions: &[&str]) {
+        let doc = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": self.key_arn,
+            }]
+        });
+        self.iam
+            .put_role_policy()
+            .role_name(CUSTOMER_ROLE_NAME)
+            .policy_name(policy_name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .expect("PutRolePolicy");
+    }
+
+    /// `CreateGrant` on the key for the customer role (as a key
+    /// administrator may), for `operations`; returns the grant id.
+    pub async fn grant_role(&self, operations: &[aws_sdk_kms::types::GrantOperation]) -> String {
+        self.kms
+            .create_grant()
+            .key_id(&self.key_arn)
+            .grantee_principal(&self.role_arn)
+            .set_operations(Some(operations.to_vec()))
+            .send()
+            .await
+            .expect("CreateGrant")
+            .grant_id()
+            .expect("grant id")
+            .to_owned()
     }
 }
 
