@@ -485,6 +485,95 @@ impl Customer {
     }
 }
 
+impl Customer {
+    /// A KMS client acting as a session of the customer role, assumed from
+    /// the broker's identity with `external_id`: what the broker holds, for
+    /// tests that call KMS with it directly.
+    pub async fn role_kms(&self, external_id: &str) -> aws_sdk_kms::Client {
+        let sdk = broker_sdk_config().await;
+        let creds = aws_sdk_sts::Client::new(&sdk)
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name("keybroker-test")
+            .external_id(external_id)
+            .duration_seconds(900)
+            .send()
+            .await
+            .expect("AssumeRole")
+            .credentials
+            .expect("credentials");
+        let session = Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            None,
+            "customer-role-session",
+        );
+        let conf = aws_sdk_kms::config::Builder::from(&sdk)
+            .credentials_provider(session)
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// Run the customer's revocation readiness check
+    /// (`terraform/readiness/check_revocation.py --json`) as this account's
+    /// administrator against the stack; returns its exit code and report.
+    pub fn readiness_check(&self) -> (i32, serde_json::Value) {
+        readiness_check(&self.account, &self.key_arn, &self.role_arn)
+    }
+}
+
+/// The Python that runs the readiness check: `KEYBROKER_PYTHON`, else the
+/// local stack's LocalStack venv (it has boto3).
+pub fn readiness_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("KEYBROKER_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let stack = std::env::var_os("KEYBROKER_STACK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".stack"));
+    stack.join("venv-localstack/bin/python")
+}
+
+/// Run `terraform/readiness/check_revocation.py` with `account`'s
+/// administrator credentials; `(exit code, parsed --json report or Null)`.
+pub fn readiness_check(account: &str, key_arn: &str, role_arn: &str) -> (i32, serde_json::Value) {
+    require_stack();
+    let script = repo_root().join("terraform/readiness/check_revocation.py");
+    let out = std::process::Command::new(readiness_python())
+        .arg(&script)
+        .args(["--json", "--key-arn", key_arn, "--role-arn", role_arn])
+        .env("AWS_ACCESS_KEY_ID", account)
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    let code = out.status.code().expect("exit code");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    if code == 2 || report.is_null() {
+        eprintln!(
+            "readiness check exit {code}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (code, report)
+}
+
+/// The `code`s of a readiness report's findings at `level` (FAIL, WARN, OK, INFO).
+pub fn readiness_codes(report: &serde_json::Value, level: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .filter(|f| f["level"] == level)
+                .filter_map(|f| f["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Every form in which `canary` could leak through a text channel: raw,
 /// base64 (standard and URL-safe, padded or not, at each of the three byte
 /// alignments it can sit at inside a longer encoded value), hex in either

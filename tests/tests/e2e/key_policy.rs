@@ -26,7 +26,7 @@ async fn assert_not_enabled(env: &Env, ws: &WorkspaceId) {
 }
 
 #[tokio::test]
-async fn removing_the_broker_statement_revokes_the_very_next_read() {
+async fn revocation_switch_revokes_the_very_next_read() {
     let env = setup().await;
     let (ws, customer, text) = crate::byok_secret(&env).await;
     let got = env

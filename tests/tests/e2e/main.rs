@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bad_input;
+mod bypass;
 mod capture;
 mod faults;
 mod inject;
@@ -13,6 +14,7 @@ mod integrity;
 mod key_policy;
 mod leaks;
 mod lifecycle;
+mod readiness;
 mod revocation;
 mod rotation;
 

@@ -1,0 +1,121 @@
+//! The customer's revocation readiness check
+//! (`terraform/readiness/check_revocation.py`), run as a subprocess against
+//! the stack: it passes the module as shipped, and fails, naming the path,
+//! for each thing that could defeat revocation.
+
+use aws_sdk_kms::types::GrantOperation;
+use keybroker_tests::{readiness_check, readiness_codes, setup, BrokerAccess};
+
+#[tokio::test]
+async fn the_module_as_shipped_passes() {
+    let env = setup().await;
+    let (_, customer, _) = crate::byok_secret(&env).await;
+    let (code, report) = customer.readiness_check();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["guaranteed"], true);
+    assert_eq!(report["switch"], "enabled");
+    assert!(readiness_codes(&report, "FAIL").is_empty(), "{report:#}");
+    let mut ok = readiness_codes(&report, "OK");
+    ok.sort();
+    assert_eq!(
+        ok,
+        [
+            "standing-deny:extra-context-keys",
+            "standing-deny:missing-secret",
+            "standing-deny:other-actions",
+            "standing-deny:other-workspaces",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_grant_to_the_role_fails_the_check() {
+    let env = setup().await;
+    let (_, customer, _) = crate::byok_secret(&env).await;
+    let grant = customer.grant_role(&[GrantOperation::Decrypt]).await;
+    let (code, report) = customer.readiness_check();
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["guaranteed"], false);
+    assert_eq!(readiness_codes(&report, "FAIL"), ["grant-to-role"]);
+    assert!(report.to_string().contains(&grant), "{report:#}");
+}
+
+#[tokio::test]
+async fn an_identity_policy_fails_the_check_until_the_switch_is_revoked() {
+    let env = setup().await;
+    let (_, customer, _) = crate::byok_secret(&env).await;
+    customer
+        .put_role_policy("AllowDecrypt", &["kms:Decrypt"])
+        .await;
+    let (code, report) = customer.readiness_check();
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        readiness_codes(&report, "FAIL"),
+        ["identity-policy-allows-kms"]
+    );
+
+    // The explicit Deny beats it: revocation is guaranteed, the policy is
+    // still reported.
+    customer.set_broker_access(BrokerAccess::Revoked).await;
+    let (code, report) = customer.readiness_check();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["switch"], "revoked");
+    assert!(readiness_codes(&report, "FAIL").is_empty());
+    assert!(readiness_codes(&report, "WARN").contains(&"identity-policy-allows-kms".to_owned()));
+}
+
+#[tokio::test]
+async fn a_key_policy_without_the_standing_denies_fails_the_check() {
+    let env = setup().await;
+    let (ws, customer, _) = crate::byok_secret(&env).await;
+    // The module's policy with its standing Denies stripped (what a
+    // hand-written key policy from before issue 13 looks like).
+    let mut doc: serde_json::Value = serde_json::from_str(&keybroker_tests::key_policy(
+        &customer.account,
+        &customer.role_arn,
+        &ws,
+        BrokerAccess::Enabled,
+    ))
+    .unwrap();
+    doc["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["Effect"] == "Allow");
+    customer
+        .kms
+        .put_key_policy()
+        .key_id(&customer.key_arn)
+        .policy_name("default")
+        .policy(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (code, report) = customer.readiness_check();
+    assert_eq!(code, 1, "{report:#}");
+    let mut fails = readiness_codes(&report, "FAIL");
+    fails.sort();
+    assert_eq!(
+        fails,
+        [
+            "missing-standing-deny:extra-context-keys",
+            "missing-standing-deny:missing-secret",
+            "missing-standing-deny:other-actions",
+            "missing-standing-deny:other-workspaces",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_check_that_cannot_run_exits_2() {
+    let env = setup().await;
+    let (_, customer, _) = crate::byok_secret(&env).await;
+    let (code, _) = readiness_check(&customer.account, "not-an-arn", &customer.role_arn);
+    assert_eq!(code, 2);
+    // A key that does not exist: the AWS call fails, not guaranteed.
+    let missing = format!(
+        "arn:aws:kms:us-east-1:{}:key/00000000-0000-4000-8000-000000000000",
+        customer.account
+    );
+    let (code, _) = readiness_check(&customer.account, &missing, &customer.role_arn);
+    assert_eq!(code, 2);
+}
