@@ -18,7 +18,7 @@ use aws_sdk_kms::types::{DataKeySpec, GrantOperation};
 use broker_core::{BrokerError, RevokedReason, WorkspaceId};
 use keybroker_tests::{setup, BrokerAccess, Customer, Env};
 
-use crate::{name, ws};
+use crate::name;
 
 /// How long a route may take to refuse a read before we report it as not
 /// revoked (a bound on the polling loop, not an assertion about speed).
