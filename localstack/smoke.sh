@@ -81,6 +81,9 @@ trust = {"Version": "2012-10-17", "Statement": [{
     "Condition": {"StringEquals": {"sts:ExternalId": "smoke-external-id"}}}]}
 role = client("iam", ak=CUSTOMER).create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
 check(role["Arn"] == f"arn:aws:iam::{CUSTOMER}:role/{role_name}", f"IAM CreateRole in the customer account -> {role['Arn']}")
+# The front evaluates the role's identity policies as AWS does: CreateKey needs one.
+client("iam", ak=CUSTOMER).put_role_policy(RoleName=role_name, PolicyName="create-keys", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*"}]}))
 creds = client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="smoke", ExternalId="smoke-external-id")["Credentials"]
 assumed = dict(ak=creds["AccessKeyId"], sk=creds["SecretAccessKey"], token=creds["SessionToken"])
 ident = client("sts", **assumed).get_caller_identity()

@@ -5,18 +5,63 @@
 
 import { createHash } from 'node:crypto';
 
-import { evaluate } from './engine.js';
+import { ROOT_IDENTITY_POLICY, evaluate } from './engine.js';
 
-/** KMS operations whose key policy the front evaluates (X-Amz-Target TrentService.<Op>). */
-export const KMS_CRYPTO_OPS = new Set([
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'Decrypt',
-  'Encrypt',
-  'ReEncrypt',
-]);
+/**
+ * KMS operations on one key, checked as `kms:<Op>` on that key against its
+ * key policy, the caller's identity policies and the key's grants; the value
+ * is the request member naming the key.
+ */
+const KMS_KEY_OPS = {
+  CancelKeyDeletion: 'KeyId',
+  CreateGrant: 'KeyId',
+  DescribeKey: 'KeyId',
+  DisableKey: 'KeyId',
+  DisableKeyRotation: 'KeyId',
+  EnableKey: 'KeyId',
+  EnableKeyRotation: 'KeyId',
+  GetKeyPolicy: 'KeyId',
+  GetKeyRotationStatus: 'KeyId',
+  ListGrants: 'KeyId',
+  ListKeyPolicies: 'KeyId',
+  ListResourceTags: 'KeyId',
+  PutKeyPolicy: 'KeyId',
+  RetireGrant: 'KeyId',
+  RevokeGrant: 'KeyId',
+  ScheduleKeyDeletion: 'KeyId',
+  TagResource: 'KeyId',
+  UntagResource: 'KeyId',
+  UpdateKeyDescription: 'KeyId',
+};
+
+/** KMS operations on no particular key: `kms:<Op>` on "*", identity policies only (as in AWS). */
+const KMS_ACCOUNT_OPS = new Set(['CreateKey', 'ListAliases', 'ListKeys', 'ListRetirableGrants']);
+
+/** KMS cryptographic operations (see kmsChecks). */
+const KMS_CRYPTO_OPS = new Set(['GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'Decrypt', 'Encrypt', 'ReEncrypt']);
+
+/** Alias operations: the alias (identity policies) and each key it touches (key policy). */
+const KMS_ALIAS_OPS = new Set(['CreateAlias', 'DeleteAlias', 'UpdateAlias']);
+
+/** Every KMS operation the front checks; any other is refused. */
+export const CHECKED_KMS_OPS = new Set([...Object.keys(KMS_KEY_OPS), ...KMS_ACCOUNT_OPS, ...KMS_CRYPTO_OPS, ...KMS_ALIAS_OPS]);
+
+/** Whether the front knows how to check this KMS operation. */
+export const isCheckedKmsOp = (op) => CHECKED_KMS_OPS.has(op);
+
+/** STS operations the front decides; any other STS operation is refused. */
+export const CHECKED_STS_OPS = new Set(['AssumeRole', 'GetCallerIdentity']);
 
 const ACCOUNT_RE = /^\d{12}$/;
+
+/**
+ * Service principals a local client may act as, by sending the service
+ * principal's name as its access key id. Only `sts:AssumeRole` accepts them
+ * (see identify): lambda-runner uses it to obtain a function's execution-role
+ * session the way Lambda does, so the role's trust policy naming
+ * `lambda.amazonaws.com` is what decides.
+ */
+export const SERVICE_PRINCIPALS = new Set(['lambda.amazonaws.com']);
 const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
 const KEY_ARN_RE = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
 const KEY_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -94,15 +139,22 @@ export class Sessions {
  * Who is calling. A 12-digit access key id is that account's root user; an
  * access key id the front saw returned by AssumeRole is that session (its
  * session token must match and it must not have expired); anything else is
- * refused.
+ * refused. A service principal's name (SERVICE_PRINCIPALS) is that service,
+ * accepted only with `allowService` (sts:AssumeRole).
  *
- * @returns {{caller: {principal: string, principalArn: string, account: string, isRoot: boolean}}
- *         | {refused: 'unknown' | 'token' | 'expired', message: string}}
+ * @returns {{caller: {principal: string, principalArn?: string, account?: string, kind: 'root'|'session'|'service'}}
+ *         | {refused: 'unknown' | 'token' | 'expired' | 'service', message: string}}
  */
-export function identify(akid, sessionToken, sessions, now = Date.now()) {
+export function identify(akid, sessionToken, sessions, now = Date.now(), { allowService = false } = {}) {
+  if (SERVICE_PRINCIPALS.has(akid)) {
+    if (!allowService) {
+      return { refused: 'service', message: `iam-front: ${akid} may only call sts:AssumeRole on the local stack` };
+    }
+    return { caller: { principal: akid, kind: 'service' } };
+  }
   if (ACCOUNT_RE.test(akid || '')) {
     const root = `arn:aws:iam::${akid}:root`;
-    return { caller: { principal: root, principalArn: root, account: akid, isRoot: true } };
+    return { caller: { principal: root, principalArn: root, account: akid, kind: 'root' } };
   }
   const s = sessions.get(akid);
   if (!s) {
@@ -115,7 +167,7 @@ export function identify(akid, sessionToken, sessions, now = Date.now()) {
     return { refused: 'expired', message: 'The security token included in the request is expired' };
   }
   return {
-    caller: { principal: s.sessionArn, principalArn: s.roleArn, account: s.account, isRoot: false },
+    caller: { principal: s.sessionArn, principalArn: s.roleArn, account: s.account, kind: 'session' },
   };
 }
 
@@ -128,8 +180,10 @@ export function identify(akid, sessionToken, sessions, now = Date.now()) {
  * @param {object} a.trustPolicy the role's AssumeRolePolicyDocument (parsed)
  * @param {string|undefined} a.externalId sts:ExternalId, only when sent
  * @param {string|undefined} a.sessionName
+ * @param {object} [a.permissions] the caller's identity policies and
+ *   boundary (see permissionsOf); by default what identify() implies
  */
-export function trustDecision({ caller, roleArn, trustPolicy, externalId, sessionName }) {
+export function trustDecision({ caller, permissions, roleArn, trustPolicy, externalId, sessionName }) {
   const role = parseRoleArn(roleArn);
   if (!role) return { allowed: false, result: 'InvalidRoleArn' };
   const context = {};
@@ -142,29 +196,49 @@ export function trustDecision({ caller, roleArn, trustPolicy, externalId, sessio
     resourceAccount: role.account,
     policy: trustPolicy,
     policyName: 'trust-policy',
+    permissions: permissions ?? permissionsOf(caller),
     context,
   });
 }
 
 /**
- * The key-policy checks one KMS request needs: which action on which key
- * reference with which encryption context. ReEncrypt needs both
- * kms:ReEncryptFrom (source key) and kms:ReEncryptTo (destination key).
+ * The checks one KMS request needs: which action on which resource with
+ * which encryption context. Each check names one of:
+ * - `keyRef`: a key, checked against its key policy, the caller's identity
+ *   policies and its grants. It is what the caller sent (key ARN, key id,
+ *   alias name or alias ARN), or for a Decrypt without KeyId the key id
+ *   LocalStack wrote into the ciphertext (`fromCiphertext`); `null` when
+ *   neither is known (denied).
+ * - `alias`: an alias name, checked on the alias ARN against the caller's
+ *   identity policies only (aliases have no resource policy).
+ * - `anyResource`: `*`, identity policies only (CreateKey, ListKeys, ...).
+ * ReEncrypt needs kms:ReEncryptFrom on the source key and kms:ReEncryptTo on
+ * the destination key; CreateAlias needs kms:CreateAlias on the alias and on
+ * the key; UpdateAlias on the alias, the current key and the new key.
+ * `context` adds operation condition keys (kms:GranteePrincipal, ...).
  *
- * A check's `keyRef` is what the caller sent (key ARN, key id, alias name or
- * alias ARN), or for a Decrypt without KeyId the key id LocalStack wrote
- * into the ciphertext (`fromCiphertext`); `null` when neither is known.
- *
- * @returns {{action: string, keyRef: string|null, encryptionContext: object|undefined, fromCiphertext?: boolean}[]}
+ * @returns {{action: string, keyRef?: string|null, alias?: string, anyResource?: true,
+ *            encryptionContext?: object, context?: object, fromCiphertext?: boolean}[] | null}
+ *   null for an operation the front does not know (refused)
  */
 export function kmsChecks(op, body) {
+  const action = `kms:${op}`;
+  if (op in KMS_KEY_OPS) {
+    const check = { action, keyRef: body[KMS_KEY_OPS[op]] ?? null };
+    if (op === 'CreateGrant') {
+      check.context = {};
+      if (body.GranteePrincipal !== undefined) check.context['kms:GranteePrincipal'] = String(body.GranteePrincipal);
+      if (body.RetiringPrincipal !== undefined) check.context['kms:RetiringPrincipal'] = String(body.RetiringPrincipal);
+      if (Array.isArray(body.Operations)) check.context['kms:GrantOperations'] = body.Operations.map(String);
+    }
+    return [check];
+  }
+  if (KMS_ACCOUNT_OPS.has(op)) return [{ action, anyResource: true }];
   switch (op) {
     case 'GenerateDataKey':
     case 'GenerateDataKeyWithoutPlaintext':
     case 'Encrypt':
-      return [
-        { action: `kms:${op}`, keyRef: body.KeyId ?? null, encryptionContext: body.EncryptionContext },
-      ];
+      return [{ action, keyRef: body.KeyId ?? null, encryptionContext: body.EncryptionContext }];
     case 'Decrypt':
       if (body.KeyId) {
         return [{ action: 'kms:Decrypt', keyRef: body.KeyId, encryptionContext: body.EncryptionContext }];
@@ -191,8 +265,24 @@ export function kmsChecks(op, body) {
           encryptionContext: body.DestinationEncryptionContext,
         },
       ];
+    case 'CreateAlias':
+      return [
+        { action, alias: body.AliasName ?? null },
+        { action, keyRef: body.TargetKeyId ?? null },
+      ];
+    case 'DeleteAlias':
+      return [
+        { action, alias: body.AliasName ?? null },
+        { action, keyRef: body.AliasName ?? null },
+      ];
+    case 'UpdateAlias':
+      return [
+        { action, alias: body.AliasName ?? null },
+        { action, keyRef: body.AliasName ?? null },
+        { action, keyRef: body.TargetKeyId ?? null },
+      ];
     default:
-      throw new Error(`not a key-policy-checked KMS operation: ${op}`);
+      return null;
   }
 }
 
@@ -231,27 +321,113 @@ export function kmsContext(encryptionContext, callerAccount) {
 }
 
 /**
- * The key-policy decision for one KMS check.
+ * The caller's identity-based permissions. The account root user's are
+ * implicitly everything (AWS treats it so); a role session's are its role's
+ * inline and attached managed policies and its permissions boundary, which
+ * the server fetches from LocalStack IAM and passes in; a service principal
+ * has none.
+ *
+ * @param {object} caller from identify()
+ * @param {{inline?: object[], managed?: object[], boundary?: object|null}} [role]
+ * @returns {{identityPolicies: object[], permissionBoundaries?: object[]}}
+ */
+export function permissionsOf(caller, role = {}) {
+  if (caller.kind === 'root') return { identityPolicies: [ROOT_IDENTITY_POLICY] };
+  if (caller.kind !== 'session') return { identityPolicies: [] };
+  return {
+    identityPolicies: [...(role.inline ?? []), ...(role.managed ?? [])],
+    permissionBoundaries: role.boundary ? [role.boundary] : undefined,
+  };
+}
+
+/**
+ * The grant (from KMS ListGrants) that gives this caller this action with
+ * this encryption context, if any. A grant's grantee is a role (any session
+ * of it), an assumed-role session, or an account root (that root user).
+ * Its constraints: EncryptionContextEquals (the whole context, exactly) or
+ * EncryptionContextSubset (its pairs all present in the context).
+ *
+ * @returns {object|undefined} the grant
+ */
+export function matchingGrant(grants, caller, action, encryptionContext) {
+  const op = action.replace(/^kms:/, '');
+  const ctx = encryptionContext || {};
+  const sameContext = (want) =>
+    Object.keys(want).length === Object.keys(ctx).length && Object.entries(want).every(([k, v]) => ctx[k] === v);
+  const subset = (want) => Object.entries(want).every(([k, v]) => ctx[k] === v);
+  return (grants || []).find((g) => {
+    if (!Array.isArray(g.Operations) || !g.Operations.includes(op)) return false;
+    if (caller.kind === 'service') return false;
+    if (g.GranteePrincipal !== caller.principalArn && g.GranteePrincipal !== caller.principal) return false;
+    const c = g.Constraints || {};
+    if (c.EncryptionContextEquals && !sameContext(c.EncryptionContextEquals)) return false;
+    if (c.EncryptionContextSubset && !subset(c.EncryptionContextSubset)) return false;
+    return true;
+  });
+}
+
+/**
+ * The decision for one KMS check, as KMS makes it: the key policy together
+ * with the caller's identity policies and permissions boundary (same-account
+ * key access needs the key policy to allow the principal directly, or to
+ * delegate to the account root and an identity policy to allow; cross-account
+ * access needs both), an explicit Deny anywhere beating every Allow; when
+ * the policies only implicitly deny, a grant on the key for this grantee,
+ * operation and context allows.
  *
  * @param {object} a
  * @param {object} a.caller from identify()
+ * @param {object} [a.permissions] from permissionsOf(); default: what identify() implies
  * @param {string} a.action e.g. kms:Decrypt
  * @param {string} a.keyArn the resolved key ARN
  * @param {object} a.keyPolicy the key policy (parsed)
+ * @param {object[]} [a.grants] the key's grants (ListGrants)
  * @param {object|undefined} a.encryptionContext
+ * @param {object} [a.extraContext] operation condition keys (kmsChecks' `context`)
  */
-export function keyDecision({ caller, action, keyArn, keyPolicy, encryptionContext }) {
+export function keyDecision({ caller, permissions, action, keyArn, keyPolicy, grants, encryptionContext, extraContext }) {
   const key = parseKeyArn(keyArn);
   if (!key) return { allowed: false, result: 'InvalidKeyArn' };
   const context = kmsContext(encryptionContext, caller.account);
   if (!context) return { allowed: false, result: 'AmbiguousEncryptionContext' };
-  return evaluate({
+  Object.assign(context, extraContext);
+  const d = evaluate({
     caller,
     action,
     resourceArn: keyArn,
     resourceAccount: key.account,
     policy: keyPolicy,
     policyName: 'key-policy',
+    permissions: permissions ?? permissionsOf(caller),
     context,
+  });
+  if (d.result !== 'ImplicitlyDenied') return d;
+  const grant = matchingGrant(grants, caller, action, encryptionContext);
+  if (grant) return { allowed: true, result: 'AllowedByGrant', detail: `grant ${grant.GrantId}` };
+  return d;
+}
+
+/**
+ * The decision for a KMS check on no key: an alias ARN or "*", for which
+ * AWS has no resource policy, so the caller's identity policies decide
+ * (same account only: a caller cannot act on another account's aliases).
+ *
+ * @param {object} a
+ * @param {object} a.caller from identify()
+ * @param {object} [a.permissions] from permissionsOf()
+ * @param {string} a.action
+ * @param {string} a.resourceArn an alias ARN or "*"
+ */
+export function identityOnlyDecision({ caller, permissions, action, resourceArn }) {
+  if (caller.kind === 'service') return { allowed: false, result: 'ImplicitlyDenied' };
+  return evaluate({
+    caller,
+    action,
+    resourceArn,
+    resourceAccount: caller.account,
+    policy: null,
+    policyName: 'none',
+    permissions: permissions ?? permissionsOf(caller),
+    context: kmsContext(undefined, caller.account),
   });
 }

@@ -10,7 +10,7 @@
 // exports, so they are imported by path next to the resolved entry point;
 // package.json pins the exact version these paths were read from.
 
-import { loadPolicy, validateResourcePolicy } from '@cloud-copilot/iam-policy';
+import { loadPolicy, validateIdentityPolicy, validateResourcePolicy } from '@cloud-copilot/iam-policy';
 
 const simulateRoot = new URL('./', import.meta.resolve('@cloud-copilot/iam-simulate'));
 const internal = (path) => import(new URL(path, simulateRoot).href);
@@ -36,47 +36,57 @@ if (
 // identity policy, the engine applies AWS's rules around it (same-account
 // key policies that delegate to IAM allow it; cross-account resources still
 // need their resource policy to name the account).
-const ROOT_IDENTITY = loadPolicy(
-  {
-    Version: '2012-10-17',
-    Statement: [{ Sid: 'RootUser', Effect: 'Allow', Action: '*', Resource: '*' }],
-  },
-  { name: 'root-user' },
-);
+export const ROOT_IDENTITY_POLICY = Object.freeze({
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'RootUser', Effect: 'Allow', Action: '*', Resource: '*' }],
+});
 
 /**
- * Evaluate one request against one resource policy (a key policy or a role
- * trust policy).
+ * Evaluate one request the way AWS does: the caller's identity policies,
+ * its permissions boundaries and one resource policy (a key policy or a role
+ * trust policy) together, same-account and cross-account rules included, an
+ * explicit Deny anywhere beating every Allow.
  *
  * @param {object} req
- * @param {{principal: string, principalArn: string, account: string, isRoot: boolean}} req.caller
+ * @param {{principal: string, principalArn?: string, account?: string, kind: 'root'|'session'|'service'}} req.caller
  *   principal: the ARN the request is made as (account root or assumed-role
- *   session); principalArn: aws:PrincipalArn (the role for a session).
+ *   session) or a service principal name; principalArn: aws:PrincipalArn
+ *   (the role for a session).
  * @param {string} req.action e.g. "kms:Decrypt"
  * @param {string} req.resourceArn
  * @param {string} req.resourceAccount
- * @param {object} req.policy the resource policy document (parsed JSON)
+ * @param {object|null} req.policy the resource policy document (parsed JSON), or null when the resource has none
  * @param {string} req.policyName
+ * @param {{identityPolicies: object[], permissionBoundaries?: object[]}} req.permissions
+ *   the caller's identity policies (role inline and attached managed
+ *   policies; the root user's implicit allow-all) and permissions boundary.
  * @param {Record<string, string|string[]>} req.context request-specific
  *   context keys (the aws:Principal* keys are added here)
  * @returns {{allowed: boolean, result: string, detail?: string}}
  */
 export function evaluate(req) {
-  const errors = validateResourcePolicy(req.policy);
-  if (errors.length > 0) {
+  const invalid = [
+    ...(req.policy ? validateResourcePolicy(req.policy) : []).map((e) => `${req.policyName}: ${e.path} ${e.message}`),
+    ...req.permissions.identityPolicies.flatMap((p, i) =>
+      validateIdentityPolicy(p).map((e) => `identity policy ${i}: ${e.path} ${e.message}`),
+    ),
+    ...(req.permissions.permissionBoundaries ?? []).flatMap((p) =>
+      validateIdentityPolicy(p).map((e) => `permissions boundary: ${e.path} ${e.message}`),
+    ),
+  ];
+  if (invalid.length > 0) {
     // The engine assumes validated input: an invalid policy allows nothing.
-    return {
-      allowed: false,
-      result: 'InvalidPolicy',
-      detail: errors.map((e) => `${e.path} ${e.message}`).join('; '),
-    };
+    return { allowed: false, result: 'InvalidPolicy', detail: invalid.join('; ') };
   }
-  const context = {
-    ...req.context,
-    'aws:PrincipalArn': req.caller.principalArn,
-    'aws:PrincipalAccount': req.caller.account,
-    'aws:PrincipalType': req.caller.isRoot ? 'Account' : 'AssumedRole',
-  };
+  const context = { ...req.context };
+  if (req.caller.kind === 'service') {
+    context['aws:PrincipalServiceName'] = req.caller.principal;
+  } else {
+    context['aws:PrincipalArn'] = req.caller.principalArn;
+    context['aws:PrincipalAccount'] = req.caller.account;
+    context['aws:PrincipalType'] = req.caller.kind === 'root' ? 'Account' : 'AssumedRole';
+  }
+  const boundaries = req.permissions.permissionBoundaries;
   const analysis = authorize({
     request: new AwsRequestImpl(
       req.caller.principal,
@@ -86,11 +96,12 @@ export function evaluate(req) {
       false,
     ),
     sessionPolicy: undefined,
-    identityPolicies: req.caller.isRoot ? [ROOT_IDENTITY] : [],
+    identityPolicies: req.permissions.identityPolicies.map((p, i) => loadPolicy(p, { name: `identity-${i}` })),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy: loadPolicy(req.policy, { name: req.policyName }),
-    permissionBoundaries: undefined,
+    resourcePolicy: req.policy ? loadPolicy(req.policy, { name: req.policyName }) : undefined,
+    permissionBoundaries:
+      boundaries && boundaries.length > 0 ? boundaries.map((p, i) => loadPolicy(p, { name: `boundary-${i}` })) : undefined,
     vpcEndpointPolicies: undefined,
     simulationParameters: {
       simulationMode: 'Strict',

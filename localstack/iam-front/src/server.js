@@ -20,18 +20,21 @@ import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 
 import {
-  KMS_CRYPTO_OPS,
+  CHECKED_STS_OPS,
   Sessions,
   credentialOf,
   identify,
+  identityOnlyDecision,
   kmsChecks,
   keyDecision,
   parseKeyArn,
   parseRoleArn,
+  permissionsOf,
   trustDecision,
 } from './decide.js';
 import { Faults } from './faults.js';
 import { kmsAccessDenied, kmsError, stsAccessDenied, stsError } from './responses.js';
+import { loadShapes, validateKms, validateSts, validationMessage } from './validate.js';
 
 const HOST = '127.0.0.1';
 const FRONT_PORT = Number(process.env.KEYBROKER_FRONT_PORT || 4565);
@@ -42,6 +45,8 @@ const HEALTH_PATH = '/_keybroker_front/health';
 const FAULTS_PATH = '/_front/faults';
 
 const faults = new Faults();
+// AWS's request shapes; throws (the front does not start) when missing.
+const SHAPES = loadShapes();
 
 const sessions = new Sessions();
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
@@ -155,9 +160,20 @@ const xmlUnescape = (s) =>
     return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
   });
 
-/** @returns {Promise<{missing: true} | {arn: string, trustPolicy: object}>} */
-async function getRole(account, name) {
-  const body = Buffer.from(new URLSearchParams({ Action: 'GetRole', Version: '2010-05-08', RoleName: name }).toString());
+const xmlAll = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => xmlUnescape(m[1]));
+
+/** A policy document as IAM returns it (URL-encoded JSON inside XML). */
+function policyDocument(raw, what) {
+  try {
+    return JSON.parse(decodeURIComponent(xmlUnescape(raw)));
+  } catch (e) {
+    throw new FrontError(`${what}: unreadable policy document (${e.message})`);
+  }
+}
+
+/** One IAM query-protocol call to LocalStack as `account`. @returns {Promise<{status: number, xml: string}>} */
+async function iamCall(account, action, params) {
+  const body = Buffer.from(new URLSearchParams({ Action: action, Version: '2010-05-08', ...params }).toString());
   const answer = await upstream(
     'POST',
     '/',
@@ -169,21 +185,79 @@ async function getRole(account, name) {
     },
     body,
   );
-  const xml = decoded(answer);
-  if (answer.status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity') return { missing: true };
-  if (answer.status !== 200) {
-    throw new FrontError(`IAM GetRole ${name} in ${account} answered HTTP ${answer.status} ${xmlText(xml, 'Code') || ''}`);
+  return { status: answer.status, xml: decoded(answer) };
+}
+
+/** An IAM call that must succeed; a paginated list is read to its end. @returns {Promise<string[]>} the answers' XML */
+async function iamAll(account, action, params) {
+  const pages = [];
+  let marker;
+  for (;;) {
+    const { status, xml } = await iamCall(account, action, marker ? { ...params, Marker: marker } : params);
+    if (status !== 200) {
+      throw new FrontError(`IAM ${action} in ${account} answered HTTP ${status} ${xmlText(xml, 'Code') || ''}`);
+    }
+    pages.push(xml);
+    if (xmlText(xml, 'IsTruncated') !== 'true') return pages;
+    marker = xmlText(xml, 'Marker');
+    if (!marker) throw new FrontError(`IAM ${action} in ${account}: truncated answer without a Marker`);
+  }
+}
+
+/** @returns {Promise<{missing: true} | {arn: string, trustPolicy: object, boundaryArn?: string}>} */
+async function getRole(account, name) {
+  const { status, xml } = await iamCall(account, 'GetRole', { RoleName: name });
+  if (status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity') return { missing: true };
+  if (status !== 200) {
+    throw new FrontError(`IAM GetRole ${name} in ${account} answered HTTP ${status} ${xmlText(xml, 'Code') || ''}`);
   }
   const arn = xmlText(xml, 'Arn');
   const doc = xmlText(xml, 'AssumeRolePolicyDocument');
   if (!arn || doc === undefined) throw new FrontError(`IAM GetRole ${name}: no Arn/AssumeRolePolicyDocument in the answer`);
-  let trustPolicy;
-  try {
-    trustPolicy = JSON.parse(decodeURIComponent(xmlUnescape(doc)));
-  } catch (e) {
-    throw new FrontError(`IAM GetRole ${name}: unreadable trust policy (${e.message})`);
+  const boundary = /<PermissionsBoundary>[\s\S]*?<\/PermissionsBoundary>/.exec(xml)?.[0];
+  return {
+    arn: xmlUnescape(arn),
+    trustPolicy: policyDocument(doc, `IAM GetRole ${name}`),
+    boundaryArn: boundary ? xmlText(boundary, 'PermissionsBoundaryArn') : undefined,
+  };
+}
+
+/** The default version's document of a managed policy. */
+async function managedPolicy(account, policyArn) {
+  const [policy] = await iamAll(account, 'GetPolicy', { PolicyArn: policyArn });
+  const versionId = xmlText(policy, 'DefaultVersionId');
+  if (!versionId) throw new FrontError(`IAM GetPolicy ${policyArn}: no DefaultVersionId`);
+  const [version] = await iamAll(account, 'GetPolicyVersion', { PolicyArn: policyArn, VersionId: versionId });
+  const doc = xmlText(version, 'Document');
+  if (doc === undefined) throw new FrontError(`IAM GetPolicyVersion ${policyArn}: no Document`);
+  return policyDocument(doc, `IAM GetPolicyVersion ${policyArn}`);
+}
+
+/**
+ * A session caller's identity permissions: its role's inline and attached
+ * managed policies and its permissions boundary, read from LocalStack IAM on
+ * every decision (so a change applies to the very next request).
+ */
+async function callerPermissions(caller) {
+  if (caller.kind !== 'session') return permissionsOf(caller);
+  const role = parseRoleArn(caller.principalArn);
+  const found = await getRole(role.account, role.name);
+  if (found.missing) return permissionsOf(caller, {});
+  const inlineNames = (await iamAll(role.account, 'ListRolePolicies', { RoleName: role.name })).flatMap((x) =>
+    xmlAll(/<PolicyNames>[\s\S]*<\/PolicyNames>/.exec(x)?.[0] || '', 'member'),
+  );
+  const inline = [];
+  for (const name of inlineNames) {
+    const [x] = await iamAll(role.account, 'GetRolePolicy', { RoleName: role.name, PolicyName: name });
+    inline.push(policyDocument(xmlText(x, 'PolicyDocument') ?? '', `IAM GetRolePolicy ${role.name}/${name}`));
   }
-  return { arn: xmlUnescape(arn), trustPolicy };
+  const attachedArns = (await iamAll(role.account, 'ListAttachedRolePolicies', { RoleName: role.name })).flatMap((x) =>
+    xmlAll(x, 'PolicyArn'),
+  );
+  const managed = [];
+  for (const arn of attachedArns) managed.push(await managedPolicy(role.account, arn));
+  const boundary = found.boundaryArn ? await managedPolicy(role.account, found.boundaryArn) : null;
+  return permissionsOf(caller, { inline, managed, boundary });
 }
 
 async function kmsCall(account, region, op, payload) {
@@ -244,6 +318,23 @@ async function getKeyPolicy(keyArn) {
   throw new FrontError(`KMS GetKeyPolicy ${keyArn} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
 }
 
+/** Every grant on the key (KMS ListGrants as the key's owner, all pages). */
+async function listGrants(keyArn) {
+  const key = parseKeyArn(keyArn);
+  const grants = [];
+  let marker;
+  for (;;) {
+    const { answer, json } = await kmsCall(key.account, key.region, 'ListGrants', marker ? { KeyId: keyArn, Marker: marker } : { KeyId: keyArn });
+    if (answer.status !== 200 || !Array.isArray(json.Grants)) {
+      throw new FrontError(`KMS ListGrants ${keyArn} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
+    }
+    grants.push(...json.Grants);
+    if (!json.Truncated) return grants;
+    marker = json.NextMarker;
+    if (!marker) throw new FrontError(`KMS ListGrants ${keyArn}: truncated answer without NextMarker`);
+  }
+}
+
 // --- KMS ------------------------------------------------------------------------
 async function handleKms(req, res, body, op, cred) {
   const action = `kms:${op}`;
@@ -260,7 +351,28 @@ async function handleKms(req, res, body, op, cred) {
   } catch {
     throw new FrontError(`${action}: request body is not JSON`);
   }
-  for (const check of kmsChecks(op, payload)) {
+  const checks = kmsChecks(op, payload);
+  if (!checks) {
+    decision(false, caller.principal, action, '-', 'operation not modelled by the front (fail closed)');
+    return respond(res, kmsError(400, 'AccessDeniedException', `iam-front: ${action} is not checked by the local stack, so it is refused`));
+  }
+  const invalid = validateKms(SHAPES, op, payload);
+  if (!invalid) throw new FrontError(`${action}: no request shape for a checked operation`);
+  if (invalid.length > 0) {
+    decision(false, caller.principal, action, '-', `ValidationException: ${invalid.map((e) => e.path).join(', ')}`);
+    return respond(res, kmsError(400, 'ValidationException', validationMessage(invalid)));
+  }
+  const permissions = await callerPermissions(caller);
+  for (const check of checks) {
+    if (check.anyResource || check.alias !== undefined) {
+      const resource = check.anyResource
+        ? '*'
+        : `arn:aws:kms:${cred.region}:${caller.account}:${String(check.alias ?? '').replace(/^arn:aws:kms:[^:]*:\d{12}:/, '')}`;
+      const d = identityOnlyDecision({ caller, permissions, action: check.action, resourceArn: resource });
+      decision(d.allowed, caller.principal, check.action, resource, d.detail ? `${d.result}: ${d.detail}` : d.result);
+      if (!d.allowed) return respond(res, kmsAccessDenied(caller.principal, check.action, resource, d.result === 'ExplicitlyDenied'));
+      continue;
+    }
     if (!check.keyRef) {
       decision(false, caller.principal, check.action, '-', 'no key named and none found in the ciphertext');
       return respond(res, kmsAccessDenied(caller.principal, check.action, '*', false));
@@ -275,13 +387,20 @@ async function handleKms(req, res, body, op, cred) {
       decision(false, caller.principal, check.action, resolved.keyArn, `key look-up: ${kmsErrorType({}, fetched.relay) || 'error'}`);
       return relay(res, fetched.relay);
     }
-    const d = keyDecision({
-      caller,
-      action: check.action,
-      keyArn: resolved.keyArn,
-      keyPolicy: fetched.policy,
-      encryptionContext: check.encryptionContext,
-    });
+    const decide = (grants) =>
+      keyDecision({
+        caller,
+        permissions,
+        action: check.action,
+        keyArn: resolved.keyArn,
+        keyPolicy: fetched.policy,
+        grants,
+        encryptionContext: check.encryptionContext,
+        extraContext: check.context,
+      });
+    // Grants matter only when the policies implicitly deny: read them then.
+    let d = decide([]);
+    if (d.result === 'ImplicitlyDenied') d = decide(await listGrants(resolved.keyArn));
     decision(d.allowed, caller.principal, check.action, resolved.keyArn, d.detail ? `${d.result}: ${d.detail}` : d.result);
     if (!d.allowed) {
       return respond(res, kmsAccessDenied(caller.principal, check.action, resolved.keyArn, d.result === 'ExplicitlyDenied'));
@@ -303,7 +422,7 @@ function formParams(req, body) {
 async function handleAssumeRole(req, res, body, params, cred) {
   const action = 'sts:AssumeRole';
   const roleArn = params.get('RoleArn') || '';
-  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions, Date.now(), { allowService: true });
   if (who.refused) {
     decision(false, `akid:${cred?.akid ?? '-'}`, action, roleArn || '-', `caller refused: ${who.refused}`);
     return respond(
@@ -314,6 +433,7 @@ async function handleAssumeRole(req, res, body, params, cred) {
     );
   }
   const { caller } = who;
+  if (stsInvalid(res, caller, 'AssumeRole', params)) return;
   const role = parseRoleArn(roleArn);
   if (!role) {
     decision(false, caller.principal, action, roleArn || '-', 'not a role ARN');
@@ -326,6 +446,7 @@ async function handleAssumeRole(req, res, body, params, cred) {
   }
   const d = trustDecision({
     caller,
+    permissions: await callerPermissions(caller),
     roleArn,
     trustPolicy: found.trustPolicy,
     externalId: params.has('ExternalId') ? params.get('ExternalId') : undefined,
@@ -356,6 +477,34 @@ async function handleAssumeRole(req, res, body, params, cred) {
     }
   }
   return relay(res, answer);
+}
+
+/** Answer an STS request that breaks the model with AWS's ValidationError. @returns true if answered. */
+function stsInvalid(res, caller, op, params) {
+  const invalid = validateSts(SHAPES, op, params);
+  if (!invalid) throw new FrontError(`sts:${op}: no request shape for a checked operation`);
+  if (invalid.length === 0) return false;
+  decision(false, caller.principal, `sts:${op}`, params.get('RoleArn') || '-', `ValidationError: ${invalid.map((e) => e.path).join(', ')}`);
+  respond(res, stsError(400, 'ValidationError', validationMessage(invalid)));
+  return true;
+}
+
+/** STS over the query protocol: its API version, or a credential scoped to sts. */
+const isStsRequest = (params, cred) => params.get('Version') === '2011-06-15' || cred?.service === 'sts';
+
+/** GetCallerIdentity needs no permission in AWS, only credentials that are valid. */
+async function handleGetCallerIdentity(req, res, body, cred) {
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  if (who.refused) {
+    decision(false, `akid:${cred?.akid ?? '-'}`, 'sts:GetCallerIdentity', '-', `caller refused: ${who.refused}`);
+    return respond(
+      res,
+      who.refused === 'expired' ? stsError(400, 'ExpiredToken', who.message) : stsError(403, 'InvalidClientTokenId', who.message),
+    );
+  }
+  if (stsInvalid(res, who.caller, 'GetCallerIdentity', formParams(req, body))) return;
+  decision(true, who.caller.principal, 'sts:GetCallerIdentity', '*', 'always allowed for a valid caller');
+  return relay(res, await forward(req, body));
 }
 
 // --- fault injection (test-only; ../README.md "Fault injection") ------------------------
@@ -430,7 +579,7 @@ async function handle(req, res) {
     const stsAction = params.get('Action');
     if (stsAction && (await injectFault(res, 'sts', stsAction, params.get('RoleArn')))) return;
   }
-  if (kmsOp && KMS_CRYPTO_OPS.has(kmsOp)) return handleKms(req, res, body, kmsOp, cred);
+  if (kmsOp) return handleKms(req, res, body, kmsOp, cred);
   if (/assumerole/i.test(target)) {
     // STS over a JSON protocol: not understood, so not allowed.
     decision(false, `akid:${cred?.akid ?? '-'}`, 'sts:AssumeRole', '-', `unsupported protocol (X-Amz-Target ${target})`);
@@ -439,7 +588,14 @@ async function handle(req, res) {
   if (!target) {
     const params = formParams(req, body);
     const actionParam = params.get('Action');
-    if (actionParam === 'AssumeRole') return handleAssumeRole(req, res, body, params, cred);
+    if (isStsRequest(params, cred)) {
+      if (!CHECKED_STS_OPS.has(actionParam)) {
+        decision(false, `akid:${cred?.akid ?? '-'}`, `sts:${actionParam}`, '-', 'operation not modelled by the front (fail closed)');
+        return respond(res, stsError(403, 'AccessDenied', `iam-front: sts:${actionParam} is not checked by the local stack, so it is refused`));
+      }
+      if (actionParam === 'AssumeRole') return handleAssumeRole(req, res, body, params, cred);
+      return handleGetCallerIdentity(req, res, body, cred);
+    }
   }
   return relay(res, await forward(req, body));
 }

@@ -3,7 +3,6 @@
 // with no network: `node --test localstack/iam-front/test/`.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import {
@@ -18,43 +17,7 @@ import {
   trustDecision,
 } from '../src/decide.js';
 import { kmsAccessDenied, stsAccessDenied } from '../src/responses.js';
-
-const POLICIES = new URL('../../../terraform/policies/', import.meta.url);
-
-function render(template, vars) {
-  let text = readFileSync(new URL(template, POLICIES), 'utf8');
-  for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`\${${k}}`, v);
-  assert.ok(!text.includes('${'), `unrendered placeholder in ${template}`);
-  return JSON.parse(text);
-}
-
-const BROKER = '111111111111';
-const CUSTOMER = '222222222222';
-const ROLE_ARN = `arn:aws:iam::${CUSTOMER}:role/keybroker/KeybrokerAccess`;
-const KEY_ARN = `arn:aws:kms:us-east-1:${CUSTOMER}:key/0b6c6a43-8a4f-4b8e-9d3c-2f1e0d9c8b7a`;
-const WS = 'acme-prod';
-const EXTERNAL_ID = 'kb-1f7e0c0a9d6b4e1c8a2f3d5b7c9e1a3b';
-
-const trustPolicy = (externalId = EXTERNAL_ID) =>
-  render('trust-policy.json.tftpl', {
-    broker_principal_arns_json: JSON.stringify([`arn:aws:iam::${BROKER}:root`]),
-    external_id: externalId,
-  });
-
-function keyPolicy({ brokerAccess = true, workspace = WS } = {}) {
-  const statement = brokerAccess
-    ? ',' +
-      JSON.stringify(
-        render('broker-key-statement.json.tftpl', { broker_role_arn: ROLE_ARN, workspace_id: workspace }),
-      )
-    : '';
-  return render('key-policy.json.tftpl', {
-    partition: 'aws',
-    account_id: CUSTOMER,
-    key_admins_json: JSON.stringify([`arn:aws:iam::${CUSTOMER}:root`]),
-    broker_statement: statement,
-  });
-}
+import { BROKER, CUSTOMER, EXTERNAL_ID, KEY_ARN, ROLE_ARN, WS, keyPolicy, trustPolicy } from './fixtures.js';
 
 const sessions = new Sessions();
 sessions.remember({
@@ -76,13 +39,13 @@ test('callers: 12-digit key id is the account root, issued session key ids are t
     principal: `arn:aws:iam::${BROKER}:root`,
     principalArn: `arn:aws:iam::${BROKER}:root`,
     account: BROKER,
-    isRoot: true,
+    kind: 'root',
   });
   assert.deepEqual(session, {
     principal: `arn:aws:sts::${CUSTOMER}:assumed-role/KeybrokerAccess/keybroker-${WS}`,
     principalArn: ROLE_ARN,
     account: CUSTOMER,
-    isRoot: false,
+    kind: 'session',
   });
   assert.equal(identify('LSIAUNKNOWN', 'x', sessions).refused, 'unknown');
   assert.equal(identify('test', undefined, sessions).refused, 'unknown');
@@ -167,7 +130,7 @@ test('a default key policy (account root only) serves its own account root and n
     ],
   };
   assert.equal(decrypt(customerRoot, platform, { workspace: WS, secret: 'x' }), 'Allowed');
-  // A role session relies on IAM policies here, which the front does not evaluate: denied.
+  // A role session relies on IAM policies here, and this one has none: denied.
   assert.equal(decrypt(session, platform, { workspace: WS, secret: 'x' }), 'ImplicitlyDenied');
   assert.equal(decrypt(brokerRoot, platform, { workspace: WS, secret: 'x' }), 'ImplicitlyDenied');
 });
