@@ -119,3 +119,84 @@ async fn a_check_that_cannot_run_exits_2() {
     let (code, _) = readiness_check(&customer.account, &missing, &customer.role_arn);
     assert_eq!(code, 2);
 }
+
+#[tokio::test]
+async fn an_attached_managed_policy_fails_the_check() {
+    let env = setup().await;
+    let (_, customer, _) = crate::byok_secret(&env).await;
+    let doc = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]
+    });
+    let arn = customer
+        .iam
+        .create_policy()
+        .policy_name("KmsEverywhere")
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .and_then(|p| p.arn)
+        .expect("policy ARN");
+    customer
+        .iam
+        .attach_role_policy()
+        .role_name(keybroker_tests::CUSTOMER_ROLE_NAME)
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let (code, report) = customer.readiness_check();
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        readiness_codes(&report, "FAIL"),
+        ["identity-policy-allows-kms"]
+    );
+    assert!(report.to_string().contains(&arn), "{report:#}");
+}
+
+#[tokio::test]
+async fn a_key_policy_allow_for_everyone_fails_the_check() {
+    let env = setup().await;
+    let (ws, customer, _) = crate::byok_secret(&env).await;
+    let mut doc: serde_json::Value = serde_json::from_str(&keybroker_tests::key_policy(
+        &customer.account,
+        &customer.role_arn,
+        &ws,
+        BrokerAccess::Enabled,
+    ))
+    .unwrap();
+    // "Anyone in my account may decrypt": reaches the role directly, with
+    // no identity policy needed.
+    doc["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Sid": "AccountWideDecrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": customer.account}}
+        }));
+    customer
+        .kms
+        .put_key_policy()
+        .key_id(&customer.key_arn)
+        .policy_name("default")
+        .policy(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (code, report) = customer.readiness_check();
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        readiness_codes(&report, "FAIL"),
+        ["key-policy-reaches-role"]
+    );
+    assert!(
+        report.to_string().contains("AccountWideDecrypt"),
+        "{report:#}"
+    );
+}
