@@ -123,7 +123,7 @@ impl RoleSessions {
             .role_arn(t.role_arn)
             .external_id(t.external_id)
             // Shows up in the customer's CloudTrail as the session name.
-            .role_session_name(format!("keybroker-{ws}"))
+            .role_session_name(session_name(ws))
             .duration_seconds(SESSION_DURATION.as_secs() as i32)
             .send()
             .await
@@ -158,6 +158,40 @@ impl RoleSessions {
     }
 }
 
+/// What every session name starts with, so customers can pick the broker's
+/// sessions out of CloudTrail (or match them in `sts:RoleSessionName`).
+const SESSION_PREFIX: &str = "keybroker-";
+/// STS's limit on `RoleSessionName`: 2 to 64 characters of `[\w+=,.@-]`.
+pub const MAX_SESSION_NAME: usize = 64;
+/// Hex digits of the workspace-id hash that ends a shortened session name.
+const SESSION_HASH_HEX: usize = 8;
+
+/// The STS session name for a workspace, valid for every valid workspace id.
+///
+/// `keybroker-{ws}` whenever it fits in STS's 64 characters (ids of up to 54
+/// characters: the name they always had). A longer id (up to 63) would make
+/// STS refuse `AssumeRole` with a ValidationError, so BYOK would never work
+/// for it: its name keeps as many leading characters of the id as fit, then
+/// `.` and the first 8 hex digits of SHA-256 of the whole id, so two long ids
+/// that share a prefix still get distinct names in the customer's
+/// CloudTrail. Workspace ids are `[a-z0-9-]` (a subset of what STS accepts)
+/// and never contain `.`, so a shortened name never equals a full one.
+pub(crate) fn session_name(ws: &WorkspaceId) -> String {
+    let full = format!("{SESSION_PREFIX}{ws}");
+    if full.len() <= MAX_SESSION_NAME {
+        return full;
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, ws.as_str().as_bytes());
+    let mut hash = String::with_capacity(SESSION_HASH_HEX);
+    for b in &digest.as_ref()[..SESSION_HASH_HEX / 2] {
+        use std::fmt::Write as _;
+        let _ = write!(hash, "{b:02x}");
+    }
+    let keep = MAX_SESSION_NAME - SESSION_PREFIX.len() - 1 - SESSION_HASH_HEX;
+    // Workspace ids are ASCII: byte and character offsets agree.
+    format!("{SESSION_PREFIX}{}.{hash}", &ws.as_str()[..keep])
+}
+
 /// When to stop reusing a session issued at `now` that expires at `expires`.
 fn refresh_at(now: SystemTime, expires: SystemTime) -> SystemTime {
     let by_expiry = expires.checked_sub(REFRESH_MARGIN).unwrap_or(now);
@@ -167,6 +201,60 @@ fn refresh_at(now: SystemTime, expires: SystemTime) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sts_accepts(name: &str) -> bool {
+        (2..=MAX_SESSION_NAME).contains(&name.chars().count())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    }
+
+    #[test]
+    fn session_names_are_valid_for_every_workspace_id_length_and_charset() {
+        let alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-";
+        for len in 3..=63 {
+            for shift in 0..alphabet.len() {
+                // Cycle through the whole charset, starting with a letter or digit.
+                let id: String = "a"
+                    .chars()
+                    .chain(alphabet.chars().cycle().skip(shift).take(len - 1))
+                    .collect();
+                let ws = WorkspaceId::new(id.clone()).unwrap_or_else(|e| panic!("{id}: {e}"));
+                let name = session_name(&ws);
+                assert!(sts_accepts(&name), "{id} -> {name}");
+                assert!(name.starts_with(SESSION_PREFIX), "{name}");
+                if len <= MAX_SESSION_NAME - SESSION_PREFIX.len() {
+                    assert_eq!(name, format!("keybroker-{id}"), "short ids keep their name");
+                } else {
+                    assert_eq!(name.len(), MAX_SESSION_NAME, "{name}");
+                    assert!(
+                        name.starts_with(&format!("keybroker-{}", &id[..45])),
+                        "{name}"
+                    );
+                }
+                assert_eq!(session_name(&ws), name, "deterministic");
+            }
+        }
+    }
+
+    #[test]
+    fn long_workspace_ids_sharing_a_prefix_get_distinct_session_names() {
+        let base = "w".repeat(60);
+        let names: std::collections::BTreeSet<String> = (0..200)
+            .map(|i| session_name(&WorkspaceId::new(format!("{base}{i:03}")).unwrap()))
+            .collect();
+        assert_eq!(names.len(), 200);
+        // The longest name that stays unchanged, and the first one shortened.
+        let at_limit = WorkspaceId::new("x".repeat(54)).unwrap();
+        assert_eq!(session_name(&at_limit).len(), 64);
+        assert_eq!(
+            session_name(&at_limit),
+            format!("keybroker-{}", "x".repeat(54))
+        );
+        let over = WorkspaceId::new("x".repeat(55)).unwrap();
+        assert_ne!(session_name(&over), format!("keybroker-{}", "x".repeat(55)));
+        assert!(session_name(&over).contains('.'));
+    }
 
     #[test]
     fn sessions_are_renewed_before_expiry_and_within_55_minutes() {

@@ -15,6 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use lambda_runner::{FunctionSpec, Runner};
 use serde_json::Value;
 
+use crate::broker_identity::{lambda_credentials_env, BrokerRole};
 use crate::{broker_sdk_config, repo_root, Env, TABLE};
 
 /// A compiled workspace binary of `profile` (`debug` or `release`): build
@@ -233,9 +234,20 @@ impl LambdaEnv {
         .into_iter()
         .chain(opts.env.iter().cloned())
         .collect::<Vec<_>>();
+        // Each function runs as a session of its own execution role, handed
+        // over in the environment as Lambda does (after `vars`, so nothing
+        // overrides them).
+        crate::broker_identity::ensure_broker_roles().await;
+        let inject_creds = lambda_credentials_env(BrokerRole::Inject).await;
+        let admin_creds = lambda_credentials_env(BrokerRole::Admin).await;
         let spec = |name: &str| {
             let mut s = FunctionSpec::new(name, workspace_bin(name, opts.profile));
             s.env = vars.clone();
+            s.env.extend(if name == "inject" {
+                inject_creds.clone()
+            } else {
+                admin_creds.clone()
+            });
             s.timeout = Duration::from_secs(20);
             s.instances = opts.instances;
             if name == "inject" {

@@ -9,6 +9,7 @@
 // Test and demo code: a panic is how it reports failure.
 #![allow(clippy::unwrap_used)]
 
+pub mod broker_identity;
 pub mod lambda_env;
 
 use std::path::PathBuf;
@@ -22,8 +23,7 @@ use broker_core::{Broker, BrokerConfig, WorkspaceId};
 /// account).
 pub const BROKER_ACCOUNT: &str = "111111111111";
 
-/// The principal customer trust policies name in the local stack.
-pub const BROKER_PRINCIPAL: &str = "arn:aws:iam::111111111111:root";
+pub use broker_identity::{BrokerRole, ADMIN_ROLE_ARN, BROKER_PRINCIPALS, INJECT_ROLE_ARN};
 
 /// Table the suite and demo share; every test uses its own workspaces.
 pub const TABLE: &str = "keybroker-e2e";
@@ -59,10 +59,15 @@ pub fn random_account() -> String {
     format!("2{digits}")
 }
 
-/// SDK config acting as the broker (credentials from the environment).
+/// SDK config acting as the broker: a session of its `admin` execution role
+/// (the role that writes, and that may read too), as the admin function gets
+/// it from Lambda. Never the account root: the shipped identity, key and
+/// trust policies are what the stack evaluates. For the operator's own
+/// actions (creating tables and platform keys) use
+/// `account_sdk_config(BROKER_ACCOUNT)`.
 pub async fn broker_sdk_config() -> SdkConfig {
     require_stack();
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    broker_identity::role_sdk_config(BrokerRole::Admin).await
 }
 
 /// SDK config acting as `account`'s administrator.
@@ -149,15 +154,22 @@ pub fn blob_of(item: &Item) -> Vec<u8> {
     }
 }
 
-/// Create (if needed) the table and a fresh platform key, and a broker.
+/// Create (if needed) the table and a fresh platform key (with infra's key
+/// policy naming both execution roles), as the operator, and a broker acting
+/// as a session of the admin role.
 pub async fn setup() -> Env {
-    let sdk = broker_sdk_config().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let operator = account_sdk_config(BROKER_ACCOUNT).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&operator);
     ensure_table(&ddb).await;
-    let kms = aws_sdk_kms::Client::new(&sdk);
-    let platform_key_arn = create_key(&kms, None, "keybroker platform key (test)").await;
+    let kms = aws_sdk_kms::Client::new(&operator);
+    let platform_key_arn = create_key(
+        &kms,
+        Some(platform_key_policy()),
+        "keybroker platform key (test)",
+    )
+    .await;
     let broker = Broker::new(
-        &sdk,
+        &broker_sdk_config().await,
         BrokerConfig {
             table: TABLE.into(),
             platform_key_arn: platform_key_arn.clone(),
@@ -170,6 +182,26 @@ pub async fn setup() -> Env {
         kms,
         platform_key_arn,
     }
+}
+
+/// The platform key's policy as infra renders it for the active generation:
+/// the account root administers, both execution roles decrypt, the admin
+/// role generates data keys.
+pub fn platform_key_policy() -> String {
+    let generate = render_template(
+        "infra/policies/platform-key-generate-statement.json.tftpl",
+        &[("admin_role_arn", ADMIN_ROLE_ARN)],
+    );
+    render_template(
+        "infra/policies/platform-key-policy.json.tftpl",
+        &[
+            ("partition", "aws"),
+            ("account_id", BROKER_ACCOUNT),
+            ("inject_role_arn", INJECT_ROLE_ARN),
+            ("admin_role_arn", ADMIN_ROLE_ARN),
+            ("generate_data_key_statement", &format!(",{generate}")),
+        ],
+    )
 }
 
 /// Create the shared table unless it exists.
@@ -208,21 +240,28 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Render one of the customer module's policy templates
-/// (`terraform/policies/*.tftpl`) the way `templatefile` does for plain
-/// `${name}` placeholders, so the policy under test is the shipped one.
+/// (`terraform/policies/*.tftpl`); see [`render_template`].
 pub fn render_policy(template: &str, vars: &[(&str, &str)]) -> String {
-    let path = repo_root().join("terraform/policies").join(template);
+    render_template(&format!("terraform/policies/{template}"), vars)
+}
+
+/// Render a policy template (`path` relative to the repository root, e.g.
+/// `infra/policies/inject-role-policy.json.tftpl`) the way `templatefile`
+/// does for plain `${name}` placeholders, so the policy under test is the
+/// shipped one. Panics on a placeholder left unrendered or invalid JSON.
+pub fn render_template(path: &str, vars: &[(&str, &str)]) -> String {
+    let file = repo_root().join(path);
     let mut text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
     for (k, v) in vars {
         text = text.replace(&format!("${{{k}}}"), v);
     }
     assert!(
         !text.contains("${"),
-        "unrendered placeholder in {template}:\n{text}"
+        "unrendered placeholder in {path}:\n{text}"
     );
     serde_json::from_str::<serde_json::Value>(&text)
-        .unwrap_or_else(|e| panic!("{template} renders to invalid JSON: {e}\n{text}"));
+        .unwrap_or_else(|e| panic!("{path} renders to invalid JSON: {e}\n{text}"));
     text
 }
 
@@ -281,7 +320,7 @@ pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, access: Broke
 /// `sts:ExternalId` condition (a role that trusts the broker account for any
 /// external id, which the shipped module never creates).
 pub fn trust_policy(external_id: Option<&str>) -> String {
-    let principals = format!("[\"{BROKER_PRINCIPAL}\"]");
+    let principals = serde_json::to_string(&BROKER_PRINCIPALS).expect("JSON");
     let rendered = render_policy(
         "trust-policy.json.tftpl",
         &[
@@ -631,4 +670,21 @@ pub fn assert_no_canary_bytes(what: &str, bytes: &[u8], canary: &str) {
         "{what} contains the canary (raw bytes)"
     );
     assert_no_canary(what, &String::from_utf8_lossy(bytes), canary);
+}
+
+/// The iam-front's most recent denials (`GET /_front/denials`): each with
+/// `principal`, `action`, `resource` and `reason`. Lets a test prove that
+/// something was *not* denied (e.g. a warm-up call AWS would log as
+/// AccessDenied in CloudTrail).
+pub async fn front_denials() -> Vec<serde_json::Value> {
+    require_stack();
+    let base = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let text = reqwest::get(format!("{base}/_front/denials"))
+        .await
+        .expect("GET /_front/denials")
+        .text()
+        .await
+        .expect("denials body");
+    let body: serde_json::Value = serde_json::from_str(&text).expect("denials JSON");
+    body["denials"].as_array().cloned().expect("denials array")
 }

@@ -35,6 +35,8 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
     ),
     // keyring::unwrap, via Broker::open, for secrets under the platform key.
     ("kms:Decrypt", "keyring::unwrap (Broker::open)"),
+    // Broker::warm_up (Lambda init): opens the KMS connection on the platform key.
+    ("kms:DescribeKey", "Broker::warm_up"),
     // RoleSessions::assume, via Broker::customer_kms, for BYOK secrets.
     (
         "sts:AssumeRole",
@@ -69,6 +71,8 @@ const ADMIN_ACTIONS: &[(&str, &str)] = &[
     ("kms:GenerateDataKey", "keyring::generate (seal_with)"),
     // keyring::unwrap, via Broker::open (rotate_secret keeping the current value).
     ("kms:Decrypt", "keyring::unwrap (Broker::open)"),
+    // Broker::warm_up (Lambda init): opens the KMS connection on the platform key.
+    ("kms:DescribeKey", "Broker::warm_up"),
     // RoleSessions::assume / fresh_kms_client: enable_byok, verify_byok, BYOK put/rotate.
     (
         "sts:AssumeRole",
@@ -347,7 +351,7 @@ fn identity_policy_problems(
                     problems.push(format!("{sid}: {a} on unexpected resource {r}"));
                 }
             }
-            if a.starts_with("kms:") && s["Condition"] != context_condition() {
+            if is_crypto(&a) && s["Condition"] != context_condition() {
                 problems.push(format!(
                     "{sid}: {a} must carry the {{workspace, secret}} encryption-context condition"
                 ));
@@ -366,7 +370,7 @@ fn inject_restriction_problems(doc: &Value) -> Vec<String> {
         if a.starts_with("dynamodb:") && a != "dynamodb:BatchGetItem" && !allowed_write {
             problems.push(format!("inject may not call {a}"));
         }
-        if a.starts_with("kms:") && a != "kms:Decrypt" {
+        if a.starts_with("kms:") && a != "kms:Decrypt" && a != "kms:DescribeKey" {
             problems.push(format!(
                 "inject may not call {a} (only admin creates data keys)"
             ));
@@ -543,13 +547,34 @@ fn platform_key_policy_lets_only_the_broker_roles_use_the_key() {
 }
 
 #[test]
+fn warm_up_describe_key_is_allowed_by_identity_and_delegated_by_the_key_policy() {
+    // Broker::warm_up calls kms:DescribeKey on the platform key: the identity
+    // policies allow it, and the key policy's account-root statement lets
+    // IAM decide it (a same-account key needs both).
+    let root = format!("arn:aws:iam::{ACCOUNT}:root");
+    for active in [true, false] {
+        let grants = key_policy_grants(&key_policy(active));
+        assert!(
+            grants
+                .get(&root)
+                .is_some_and(|a| a.contains("kms:DescribeKey")),
+            "key policy (active: {active}) does not delegate kms:DescribeKey to IAM"
+        );
+    }
+    for (role, doc) in [(INJECT_ROLE, inject_policy()), (ADMIN_ROLE, admin_policy())] {
+        assert!(actions(&doc).contains("kms:DescribeKey"), "{role}");
+    }
+}
+
+#[test]
 fn key_policy_and_identity_policies_grant_the_same_kms_actions() {
     let grants = key_policy_grants(&key_policy(true));
     for (role, doc) in [(INJECT_ROLE, inject_policy()), (ADMIN_ROLE, admin_policy())] {
-        let identity: BTreeSet<String> = actions(&doc)
-            .into_iter()
-            .filter(|a| a.starts_with("kms:"))
-            .collect();
+        // Cryptographic use must be granted by both; kms:DescribeKey reaches
+        // the roles through the key policy's account-root statement
+        // (KeyAdministration delegates it to IAM), like any metadata read.
+        let identity: BTreeSet<String> =
+            actions(&doc).into_iter().filter(|a| is_crypto(a)).collect();
         assert_eq!(
             grants.get(role),
             Some(&identity),

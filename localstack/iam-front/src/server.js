@@ -53,8 +53,18 @@ const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
 // --- logging ------------------------------------------------------------------
 const log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-const decision = (allowed, principal, action, resource, why) =>
+// The most recent denials, for tests to assert on (GET /_front/denials):
+// who, what, on which resource, why; never a request body.
+const DENIALS_PATH = '/_front/denials';
+const MAX_DENIALS = 10_000;
+const denials = [];
+const decision = (allowed, principal, action, resource, why) => {
   log(`${allowed ? 'ALLOW' : 'DENY '} principal=${principal} action=${action} resource=${resource} (${why})`);
+  if (!allowed) {
+    denials.push({ time: new Date().toISOString(), principal, action, resource, reason: why });
+    if (denials.length > MAX_DENIALS) denials.splice(0, denials.length - MAX_DENIALS);
+  }
+};
 
 /** A failure of the front itself: logged, answered as a server error, never allowed. */
 class FrontError extends Error {}
@@ -554,6 +564,10 @@ async function injectFault(res, service, operation, resource) {
 // --- dispatch ---------------------------------------------------------------------
 async function handle(req, res) {
   if (req.url === FAULTS_PATH || req.url.startsWith(`${FAULTS_PATH}?`)) return handleFaults(req, res);
+  if (req.url === DENIALS_PATH) {
+    if (!isLoopback(req.socket.remoteAddress)) return respond(res, jsonAnswer(403, { error: 'loopback only' }));
+    return respond(res, jsonAnswer(200, { denials }));
+  }
   if (req.url === HEALTH_PATH) {
     return respond(res, {
       status: 200,

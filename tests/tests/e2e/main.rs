@@ -13,10 +13,12 @@ mod inject;
 mod integrity;
 mod key_policy;
 mod leaks;
+mod least_privilege;
 mod lifecycle;
 mod readiness;
 mod revocation;
 mod rotation;
+mod session_name;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 
