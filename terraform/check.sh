@@ -10,7 +10,12 @@
 #   3. when terraform is installed, cross-check that Terraform's own
 #      templatefile() produces byte-identical output to the trivial ${var}
 #      substitution used here (and by the Rust tests).
-#   4. optional, only when KEYBROKER_TF_PLUGIN_DIR points at a local provider
+#   4. when terraform is installed, evaluate main.tf's locals (no provider:
+#      data sources and the role ARN replaced by sample values) and check
+#      that its key policy equals the rendered one for broker_access enabled,
+#      revoked, the deprecated enable_broker_access = false, and a session
+#      cut-off;
+#   5. optional, only when KEYBROKER_TF_PLUGIN_DIR points at a local provider
 #      mirror (nothing is downloaded): `terraform init -plugin-dir`, `validate`
 #      (module + examples/basic) and `terraform test` (mock provider) in a
 #      throw-away copy, so no .terraform/ is left in the repo.
@@ -36,13 +41,13 @@ fi
 
 echo "== render + validate policy templates"
 python3 - "$here" "$here/../scripts" <<'PY'
-import json, os, sys, tempfile
+import json, os, subprocess, sys, tempfile
 
 sys.path.insert(0, sys.argv[2])
 from policy_render import contract_problems, render, templatefile_matches  # the repo's one renderer
 
-root = sys.argv[1]
-pol = os.path.join(root, "policies")
+module_dir = sys.argv[1]
+pol = os.path.join(module_dir, "policies")
 TF = os.environ.get("KB_TERRAFORM", "")
 
 # The placeholder contract (keep in sync with policies/README.md and main.tf).
@@ -202,6 +207,41 @@ if TF:
             print(f"  {label}: {'identical' if ok else 'DIFFERENT'}")
             if not ok:
                 fail(f"{label}: terraform templatefile() output differs: {detail}")
+
+# 5. main.tf splices the templates exactly as rendered above: evaluate its
+#    locals with `terraform console` (data sources and the role ARN replaced
+#    by the sample values, so no provider is needed) for each switch setting.
+if TF:
+    print("== main.tf locals.key_policy for each switch setting")
+    main_tf = open(os.path.join(module_dir, "main.tf"), encoding="utf-8").read()
+    a = main_tf.index("locals {")
+    b = main_tf.index("\n}\n", a) + 3
+    locals_tf = (main_tf[a:b]
+                 .replace("data.aws_caller_identity.current.account_id", json.dumps(ACCOUNT))
+                 .replace("data.aws_partition.current.partition", '"aws"')
+                 .replace("aws_iam_role.broker.arn", json.dumps(ROLE_ARN))
+                 .replace("${path.module}", module_dir))
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "main.tf"), "w", encoding="utf-8") as f:
+            f.write(locals_tf + "\n" + open(os.path.join(module_dir, "variables.tf"), encoding="utf-8").read())
+        common = ["-var", f"workspace_id={WORKSPACE}", "-var", f"broker_principal_arns={json.dumps(BROKER_PRINCIPALS)}",
+                  "-var", f"external_id={values['trust']['external_id']}", "-var", f"key_admin_arns={json.dumps(admins)}"]
+        for label, extra in [
+            ("key_enabled", []),
+            ("key_revoked", ["-var", "broker_access=revoked"]),
+            ("key_revoked", ["-var", "enable_broker_access=false"]),
+            ("key_enabled_cutoff", ["-var", f"revoke_sessions_issued_before={CUTOFF}"]),
+        ]:
+            path = os.path.join(tmp, label + ".json")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(rendered[label])
+            expr = f"jsondecode(local.key_policy) == jsondecode(file({json.dumps(path)}))"
+            out = subprocess.run([TF, "console"] + common + extra, input=expr + "\n", cwd=tmp,
+                                 capture_output=True, text=True)
+            ok = out.returncode == 0 and out.stdout.strip() == "true"
+            print(f"  {label} {' '.join(extra[1::2]) or '(defaults)'}: {'same' if ok else 'DIFFERENT'}")
+            if not ok:
+                fail(f"main.tf key policy for {extra or 'defaults'} differs from {label}: {out.stdout.strip()} {out.stderr.strip()[-400:]}")
 
 if failures:
     print(f"{len(failures)} check(s) failed")
