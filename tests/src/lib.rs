@@ -485,6 +485,46 @@ impl Customer {
             .expect("PutKeyPolicy");
     }
 
+    /// `PutKeyPolicy` with the module's key policy for `access`, its
+    /// statements changed by `edit` first: a hand-edited key policy (an
+    /// extra Allow, the standing Denies stripped, …).
+    pub async fn set_edited_key_policy(
+        &self,
+        access: BrokerAccess,
+        edit: impl FnOnce(&mut Vec<serde_json::Value>),
+    ) {
+        let mut doc: serde_json::Value = serde_json::from_str(&key_policy(
+            &self.account,
+            &self.role_arn,
+            &self.workspace,
+            access,
+        ))
+        .expect("key policy JSON");
+        edit(doc["Statement"].as_array_mut().expect("Statement array"));
+        self.kms
+            .put_key_policy()
+            .key_id(&self.key_arn)
+            .policy_name("default")
+            .policy(doc.to_string())
+            .send()
+            .await
+            .expect("PutKeyPolicy");
+    }
+
+    /// An Allow of GenerateDataKey/Decrypt for everyone in this account
+    /// ("anyone here may decrypt"): reaches the broker's role through the
+    /// key policy alone, no identity policy needed.
+    pub fn account_wide_decrypt_statement(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Sid": "AccountWideDecrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": self.account}}
+        })
+    }
+
     /// Attach an inline identity policy to the customer role allowing
     /// `actions` on this key: what an administrator could do outside
     /// Terraform (the module's exclusive management shows it as drift).

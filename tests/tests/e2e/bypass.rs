@@ -325,3 +325,30 @@ async fn revocation_latency_of_each_route() {
     report("trust policy changed, no live session", &o);
     assert_eq!(reason(&o), RevokedReason::RoleAssumptionDenied);
 }
+
+#[tokio::test]
+async fn account_wide_key_policy_allow_survives_statement_removal_but_not_the_switch() {
+    let env = setup().await;
+    let (ws, customer, text) = crate::byok_secret(&env).await;
+    let extra = customer.account_wide_decrypt_statement();
+    customer
+        .set_edited_key_policy(BrokerAccess::StatementRemoved, |st| st.push(extra.clone()))
+        .await;
+    let o = poll_reads(&env, &ws, Instant::now(), Duration::from_secs(2)).await;
+    report("statement removed, account-wide key-policy Allow", &o);
+    assert!(o.refused.is_none(), "{:?}", o.refused);
+    let got = env
+        .broker
+        .read_for_injection(&ws, &name("api"))
+        .await
+        .unwrap();
+    assert_eq!(got.value.expose(), text.as_bytes());
+    drop(got);
+
+    customer
+        .set_edited_key_policy(BrokerAccess::Revoked, |st| st.push(extra))
+        .await;
+    let o = poll_reads(&env, &ws, Instant::now(), POLL_LIMIT).await;
+    report("switch revoked, account-wide key-policy Allow", &o);
+    assert_eq!(reason(&o), RevokedReason::KeyAccessDenied);
+}

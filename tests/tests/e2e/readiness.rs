@@ -67,29 +67,14 @@ async fn an_identity_policy_fails_the_check_until_the_switch_is_revoked() {
 #[tokio::test]
 async fn a_key_policy_without_the_standing_denies_fails_the_check() {
     let env = setup().await;
-    let (ws, customer, _) = crate::byok_secret(&env).await;
+    let (_, customer, _) = crate::byok_secret(&env).await;
     // The module's policy with its standing Denies stripped (what a
     // hand-written key policy from before issue 13 looks like).
-    let mut doc: serde_json::Value = serde_json::from_str(&keybroker_tests::key_policy(
-        &customer.account,
-        &customer.role_arn,
-        &ws,
-        BrokerAccess::Enabled,
-    ))
-    .unwrap();
-    doc["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|s| s["Effect"] == "Allow");
     customer
-        .kms
-        .put_key_policy()
-        .key_id(&customer.key_arn)
-        .policy_name("default")
-        .policy(doc.to_string())
-        .send()
-        .await
-        .unwrap();
+        .set_edited_key_policy(BrokerAccess::Enabled, |st| {
+            st.retain(|s| s["Effect"] == "Allow")
+        })
+        .await;
     let (code, report) = customer.readiness_check();
     assert_eq!(code, 1, "{report:#}");
     let mut fails = readiness_codes(&report, "FAIL");
@@ -159,36 +144,11 @@ async fn an_attached_managed_policy_fails_the_check() {
 #[tokio::test]
 async fn a_key_policy_allow_for_everyone_fails_the_check() {
     let env = setup().await;
-    let (ws, customer, _) = crate::byok_secret(&env).await;
-    let mut doc: serde_json::Value = serde_json::from_str(&keybroker_tests::key_policy(
-        &customer.account,
-        &customer.role_arn,
-        &ws,
-        BrokerAccess::Enabled,
-    ))
-    .unwrap();
-    // "Anyone in my account may decrypt": reaches the role directly, with
-    // no identity policy needed.
-    doc["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({
-            "Sid": "AccountWideDecrypt",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": "kms:Decrypt",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"kms:CallerAccount": customer.account}}
-        }));
+    let (_, customer, _) = crate::byok_secret(&env).await;
+    let extra = customer.account_wide_decrypt_statement();
     customer
-        .kms
-        .put_key_policy()
-        .key_id(&customer.key_arn)
-        .policy_name("default")
-        .policy(doc.to_string())
-        .send()
-        .await
-        .unwrap();
+        .set_edited_key_policy(BrokerAccess::Enabled, |st| st.push(extra))
+        .await;
     let (code, report) = customer.readiness_check();
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
