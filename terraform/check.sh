@@ -249,6 +249,10 @@ if failures:
 print("all policy template checks passed")
 PY
 
+echo "== readiness/check_revocation.py parses (run against the stack by the e2e suite: e2e readiness::*)"
+python3 -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$here/readiness/check_revocation.py"
+echo "ok"
+
 if [ -n "${KEYBROKER_TF_PLUGIN_DIR:-}" ] && [ -n "$KB_TERRAFORM" ]; then
   echo "== terraform init/validate/test with local plugin dir $KEYBROKER_TF_PLUGIN_DIR"
   work="$(mktemp -d)"
