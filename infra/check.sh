@@ -35,8 +35,11 @@ else
 fi
 
 echo "== render + validate infra policy templates"
-python3 - "$here" <<'PY'
+python3 - "$here" "$repo/scripts" <<'PY'
 import json, os, re, subprocess, sys, tempfile
+
+sys.path.insert(0, sys.argv[2])
+from policy_render import PLACEHOLDER, render  # the repo's one renderer
 
 root = sys.argv[1]
 pol = os.path.join(root, "policies")
@@ -52,7 +55,6 @@ EXPECTED = {
     "agent-runtime-policy.json.tftpl": {"inject_function_arn"},
 }
 
-PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 failures = []
 
 def fail(msg):
@@ -66,10 +68,6 @@ def check(cond, msg):
 def read(name):
     with open(os.path.join(pol, name), encoding="utf-8") as f:
         return f.read()
-
-def render(text, values):
-    """Trivial ${name} substitution: exactly what tests/tests/policies.rs does."""
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 on_disk = {n for n in os.listdir(pol) if n.endswith(".tftpl")}
 check(on_disk == set(EXPECTED), f"templates on disk {sorted(on_disk)} != contract {sorted(EXPECTED)}")

@@ -2,12 +2,20 @@
 # Offline checks for the customer Terraform module (no provider download needed):
 #   1. `terraform fmt -check -recursive` when terraform is installed;
 #   2. render every policy template with sample values (python3, stdlib only),
-#      for both enable_broker_access = true and false, and validate the JSON
-#      and the security-relevant shape of the result;
+#      for broker_access = "enabled" and "revoked" (and a session cut-off),
+#      with the repo's one renderer (scripts/policy_render.py, also used by
+#      infra/check.sh), and validate the JSON and the security-relevant shape:
+#      the standing Denies are always there, the switch is an Allow or an
+#      explicit Deny;
 #   3. when terraform is installed, cross-check that Terraform's own
 #      templatefile() produces byte-identical output to the trivial ${var}
 #      substitution used here (and by the Rust tests).
-#   4. optional, only when KEYBROKER_TF_PLUGIN_DIR points at a local provider
+#   4. when terraform is installed, evaluate main.tf's locals (no provider:
+#      data sources and the role ARN replaced by sample values) and check
+#      that its key policy equals the rendered one for broker_access enabled,
+#      revoked, the deprecated enable_broker_access = false, and a session
+#      cut-off;
+#   5. optional, only when KEYBROKER_TF_PLUGIN_DIR points at a local provider
 #      mirror (nothing is downloaded): `terraform init -plugin-dir`, `validate`
 #      (module + examples/basic) and `terraform test` (mock provider) in a
 #      throw-away copy, so no .terraform/ is left in the repo.
@@ -32,81 +40,89 @@ else
 fi
 
 echo "== render + validate policy templates"
-python3 - "$here" <<'PY'
-import json, os, re, subprocess, sys, tempfile
+python3 - "$here" "$here/../scripts" <<'PY'
+import json, os, subprocess, sys, tempfile
 
-root = sys.argv[1]
-pol = os.path.join(root, "policies")
+sys.path.insert(0, sys.argv[2])
+from policy_render import contract_problems, render, templatefile_matches  # the repo's one renderer
+
+module_dir = sys.argv[1]
+pol = os.path.join(module_dir, "policies")
 TF = os.environ.get("KB_TERRAFORM", "")
 
 # The placeholder contract (keep in sync with policies/README.md and main.tf).
 EXPECTED = {
     "trust-policy.json.tftpl": {"broker_principal_arns_json", "external_id"},
     "broker-key-statement.json.tftpl": {"broker_role_arn", "workspace_id"},
-    "key-policy.json.tftpl": {"partition", "account_id", "key_admins_json", "broker_statement"},
+    "broker-revoke-statement.json.tftpl": {"broker_role_arn"},
+    "broker-session-cutoff-statement.json.tftpl": {"broker_role_arn", "sessions_issued_before"},
+    "key-policy.json.tftpl": {"partition", "account_id", "key_admins_json", "broker_role_arn",
+                              "workspace_id", "broker_statement", "session_cutoff_statement"},
 }
 
-PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 failures = []
 
 def fail(msg):
     failures.append(msg)
     print("FAIL:", msg)
 
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
 def read(name):
     with open(os.path.join(pol, name), encoding="utf-8") as f:
         return f.read()
 
-def render(text, values):
-    """Trivial ${name} substitution -- exactly what the Rust tests do."""
-    def sub(m):
-        return values[m.group(1)]
-    return PLACEHOLDER.sub(sub, text)
-
 # 1. placeholder hygiene: only plain ${identifier}, no directives / escapes.
+on_disk = {n for n in os.listdir(pol) if n.endswith(".tftpl")}
+check(on_disk == set(EXPECTED), f"templates on disk {sorted(on_disk)} != contract {sorted(EXPECTED)}")
 for name, expected in EXPECTED.items():
-    text = read(name)
-    found = set(PLACEHOLDER.findall(text))
-    bad = [p for p in found if not re.fullmatch(r"[a-z_][a-z0-9_]*", p)]
-    if bad:
-        fail(f"{name}: non-plain placeholders {bad}")
-    if found != expected:
-        fail(f"{name}: placeholders {sorted(found)} != expected {sorted(expected)}")
-    if "%{" in text or "$${" in text or "%%{" in text:
-        fail(f"{name}: contains template directives or escapes")
-    print(f"  {name}: placeholders {sorted(found)}")
+    for problem in contract_problems(name, read(name), expected):
+        fail(problem)
+    print(f"  {name}: placeholders {sorted(expected)}")
 
 # 2. sample values (same shapes the module passes).
 ACCOUNT = "222222222222"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/keybroker/KeybrokerAccess"
 WORKSPACE = "acme-prod"
+CUTOFF = "2026-11-25T22:00:00Z"
 BROKER_PRINCIPALS = [
-    "arn:aws:iam::111111111111:role/keybroker-inject",
-    "arn:aws:iam::111111111111:role/keybroker-admin",
+    "arn:aws:iam::111111111111:role/keybroker/keybroker-inject",
+    "arn:aws:iam::111111111111:role/keybroker/keybroker-admin",
 ]
-trust_vals = {
-    # As main.tf passes it: jsonencode(var.broker_principal_arns), compact.
-    "broker_principal_arns_json": json.dumps(BROKER_PRINCIPALS, separators=(",", ":")),
+admins = [f"arn:aws:iam::{ACCOUNT}:role/SecurityAdmin", f"arn:aws:iam::{ACCOUNT}:user/alice"]
+compact = lambda v: json.dumps(v, separators=(",", ":"))  # like Terraform's jsonencode()
+
+files, values = {}, {}
+files["trust"], values["trust"] = "trust-policy.json.tftpl", {
+    "broker_principal_arns_json": compact(BROKER_PRINCIPALS),
     "external_id": "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e:x/y@z=1,2+3.4_5-6",
 }
-stmt_vals = {"broker_role_arn": ROLE_ARN, "workspace_id": WORKSPACE}
-admins = [f"arn:aws:iam::{ACCOUNT}:role/SecurityAdmin", f"arn:aws:iam::{ACCOUNT}:user/alice"]
+files["allow"], values["allow"] = "broker-key-statement.json.tftpl", {"broker_role_arn": ROLE_ARN, "workspace_id": WORKSPACE}
+files["revoke"], values["revoke"] = "broker-revoke-statement.json.tftpl", {"broker_role_arn": ROLE_ARN}
+files["cutoff"], values["cutoff"] = "broker-session-cutoff-statement.json.tftpl", {"broker_role_arn": ROLE_ARN, "sessions_issued_before": CUTOFF}
+rendered = {label: render(read(files[label]), values[label]) for label in list(files)}
 
-rendered = {}
-rendered["trust"] = render(read("trust-policy.json.tftpl"), trust_vals)
-rendered["stmt"] = render(read("broker-key-statement.json.tftpl"), stmt_vals)
-for label, broker_statement, admin_list in [
-    ("key_on", "," + rendered["stmt"], admins),
-    ("key_off", "", admins),
-    ("key_on_root_admin", "," + rendered["stmt"], [f"arn:aws:iam::{ACCOUNT}:root"]),
+# The key policy as main.tf splices it: the switch statement (Allow or Deny),
+# then the optional session cut-off, each with a leading comma.
+for label, switch, cutoff, admin_list in [
+    ("key_enabled", "allow", False, admins),
+    ("key_revoked", "revoke", False, admins),
+    ("key_enabled_root_admin", "allow", False, [f"arn:aws:iam::{ACCOUNT}:root"]),
+    ("key_enabled_cutoff", "allow", True, admins),
 ]:
-    rendered[label] = render(read("key-policy.json.tftpl"), {
+    files[label] = "key-policy.json.tftpl"
+    values[label] = {
         "partition": "aws",
         "account_id": ACCOUNT,
-        # compact, like Terraform's jsonencode() (any JSON array text works)
-        "key_admins_json": json.dumps(admin_list, separators=(",", ":")),
-        "broker_statement": broker_statement,
-    })
+        "key_admins_json": compact(admin_list),
+        "broker_role_arn": ROLE_ARN,
+        "workspace_id": WORKSPACE,
+        "broker_statement": "," + rendered[switch],
+        "session_cutoff_statement": ("," + rendered["cutoff"]) if cutoff else "",
+    }
+    rendered[label] = render(read(files[label]), values[label])
 
 docs = {}
 for label, text in rendered.items():
@@ -117,19 +133,16 @@ for label, text in rendered.items():
         fail(f"{label}: invalid JSON: {e}")
 
 # 3. shape checks.
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
 if "trust" in docs:
     st = docs["trust"]["Statement"]
     check(len(st) == 1, "trust: exactly one statement")
     s = st[0]
     check(s["Effect"] == "Allow" and s["Action"] == "sts:AssumeRole", "trust: Allow sts:AssumeRole only")
     check(s["Principal"] == {"AWS": BROKER_PRINCIPALS}, "trust: principals are exactly the broker's roles")
-    check(s["Condition"] == {"StringEquals": {"sts:ExternalId": trust_vals["external_id"]}}, "trust: ExternalId condition")
+    check(s["Condition"] == {"StringEquals": {"sts:ExternalId": values["trust"]["external_id"]}}, "trust: ExternalId condition")
 
-expected_broker = {
+ONLY_ROLE = {"ArnEquals": {"aws:PrincipalArn": ROLE_ARN}}
+expected_allow = {
     "Sid": "KeybrokerUseKey",
     "Effect": "Allow",
     "Principal": {"AWS": ROLE_ARN},
@@ -138,77 +151,107 @@ expected_broker = {
     "Condition": {
         "StringEquals": {"kms:EncryptionContext:workspace": WORKSPACE},
         "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["workspace", "secret"]},
-        "Null": {"kms:EncryptionContextKeys": "false"},
+        "Null": {"kms:EncryptionContextKeys": "false", "kms:EncryptionContext:secret": "false"},
     },
 }
-if "stmt" in docs:
-    check(docs["stmt"] == expected_broker, "broker statement: unexpected content")
+def deny(sid, extra=None, action="kms:*", not_action=None):
+    d = {"Sid": sid, "Effect": "Deny", "Principal": {"AWS": "*"}}
+    if not_action:
+        d["NotAction"] = not_action
+    else:
+        d["Action"] = action
+    d["Resource"] = "*"
+    d["Condition"] = dict(ONLY_ROLE, **(extra or {}))
+    return d
+expected_revoke = deny("KeybrokerRevoked")
+expected_cutoff = deny("KeybrokerRevokeOlderSessions", {"DateLessThan": {"aws:TokenIssueTime": CUTOFF}})
+# The standing Denies, always present whatever the switch says.
+STANDING = [
+    deny("KeybrokerDenyAllButGenerateDataKeyAndDecrypt", not_action=["kms:GenerateDataKey", "kms:Decrypt"]),
+    deny("KeybrokerDenyOtherWorkspaces", {"StringNotEquals": {"kms:EncryptionContext:workspace": WORKSPACE}}),
+    deny("KeybrokerDenyMissingSecretContext", {"Null": {"kms:EncryptionContext:secret": "true"}}),
+    deny("KeybrokerDenyExtraContextKeys", {"ForAnyValue:StringNotEquals": {"kms:EncryptionContextKeys": ["workspace", "secret"]}}),
+]
+check(docs.get("allow") == expected_allow, "KeybrokerUseKey: unexpected content")
+check(docs.get("revoke") == expected_revoke, "KeybrokerRevoked: unexpected content")
+check(docs.get("cutoff") == expected_cutoff, "KeybrokerRevokeOlderSessions: unexpected content")
 
 def sids(doc):
     return [s.get("Sid") for s in doc["Statement"]]
 
-for label in ("key_on", "key_off", "key_on_root_admin"):
+for label in ("key_enabled", "key_revoked", "key_enabled_root_admin", "key_enabled_cutoff"):
     if label not in docs:
         continue
     d = docs[label]
+    st = d["Statement"]
     check(d.get("Version") == "2012-10-17", f"{label}: Version")
-    want = ["Enable IAM User Permissions", "KeyAdministrators"] + (["KeybrokerUseKey"] if label != "key_off" else [])
-    check(sids(d) == want, f"{label}: statement Sids {sids(d)} != {want}")
-    root = d["Statement"][0]
+    switch = expected_revoke if label == "key_revoked" else expected_allow
+    tail = [expected_cutoff] if label.endswith("cutoff") else []
+    check(st[2:] == STANDING + [switch] + tail, f"{label}: broker statements {sids(d)[2:]} are not the standing Denies + switch")
+    root = st[0]
     check(root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} and root["Action"] == "kms:*", f"{label}: root statement")
-    if label != "key_off":
-        check(d["Statement"][2] == expected_broker, f"{label}: embedded broker statement")
-    # nothing but the broker statement may name the broker role
-    others = [s for s in d["Statement"] if s.get("Sid") != "KeybrokerUseKey"]
-    check(ROLE_ARN not in json.dumps(others), f"{label}: broker role appears outside KeybrokerUseKey")
-if "key_on" in docs:
-    check(docs["key_on"]["Statement"][1]["Principal"] == {"AWS": admins}, "key_on: admin list")
+    # No Allow but KeybrokerUseKey may name the broker role.
+    others = [s for s in st if s["Effect"] == "Allow" and s.get("Sid") != "KeybrokerUseKey"]
+    check(ROLE_ARN not in json.dumps(others), f"{label}: broker role appears in another Allow")
+    if label == "key_revoked":
+        check("KeybrokerUseKey" not in sids(d), "key_revoked: the Allow must be gone")
+if "key_enabled" in docs:
+    check(docs["key_enabled"]["Statement"][1]["Principal"] == {"AWS": admins}, "key_enabled: admin list")
 
 # 4. cross-check against Terraform's templatefile() (no providers needed).
 if TF:
     print("== cross-check with terraform templatefile()")
     with tempfile.TemporaryDirectory() as tmp:
-        def tf_equal(label, expr):
+        for label, text in rendered.items():
+            ok, detail = templatefile_matches(TF, tmp, os.path.join(pol, files[label]), values[label], text, label)
+            print(f"  {label}: {'identical' if ok else 'DIFFERENT'}")
+            if not ok:
+                fail(f"{label}: terraform templatefile() output differs: {detail}")
+
+# 5. main.tf splices the templates exactly as rendered above: evaluate its
+#    locals with `terraform console` (data sources and the role ARN replaced
+#    by the sample values, so no provider is needed) for each switch setting.
+if TF:
+    print("== main.tf locals.key_policy for each switch setting")
+    main_tf = open(os.path.join(module_dir, "main.tf"), encoding="utf-8").read()
+    a = main_tf.index("locals {")
+    b = main_tf.index("\n}\n", a) + 3
+    locals_tf = (main_tf[a:b]
+                 .replace("data.aws_caller_identity.current.account_id", json.dumps(ACCOUNT))
+                 .replace("data.aws_partition.current.partition", '"aws"')
+                 .replace("aws_iam_role.broker.arn", json.dumps(ROLE_ARN))
+                 .replace("${path.module}", module_dir))
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "main.tf"), "w", encoding="utf-8") as f:
+            f.write(locals_tf + "\n" + open(os.path.join(module_dir, "variables.tf"), encoding="utf-8").read())
+        common = ["-var", f"workspace_id={WORKSPACE}", "-var", f"broker_principal_arns={json.dumps(BROKER_PRINCIPALS)}",
+                  "-var", f"external_id={values['trust']['external_id']}", "-var", f"key_admin_arns={json.dumps(admins)}"]
+        for label, extra in [
+            ("key_enabled", []),
+            ("key_revoked", ["-var", "broker_access=revoked"]),
+            ("key_revoked", ["-var", "enable_broker_access=false"]),
+            ("key_enabled_cutoff", ["-var", f"revoke_sessions_issued_before={CUTOFF}"]),
+        ]:
             path = os.path.join(tmp, label + ".json")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(rendered[label])
-            full = f'({expr}) == file({json.dumps(path)})'
-            out = subprocess.run([TF, "console"], input=full + "\n", cwd=tmp,
+            expr = f"jsondecode(local.key_policy) == jsondecode(file({json.dumps(path)}))"
+            out = subprocess.run([TF, "console"] + common + extra, input=expr + "\n", cwd=tmp,
                                  capture_output=True, text=True)
             ok = out.returncode == 0 and out.stdout.strip() == "true"
-            print(f"  {label}: {'identical' if ok else 'DIFFERENT'}")
+            print(f"  {label} {' '.join(extra[1::2]) or '(defaults)'}: {'same' if ok else 'DIFFERENT'}")
             if not ok:
-                fail(f"{label}: terraform templatefile() output differs: {out.stdout.strip()} {out.stderr.strip()[-400:]}")
-
-        def hcl(s):
-            return json.dumps(s)  # JSON string literal is a valid HCL string here (no ${ or %{)
-
-        def tmpl(name):
-            return hcl(os.path.join(pol, name))
-
-        trust_expr = "templatefile(%s, {broker_principal_arns_json = jsonencode(%s), external_id = %s})" % (
-            tmpl("trust-policy.json.tftpl"), json.dumps(BROKER_PRINCIPALS), hcl(trust_vals["external_id"]))
-        stmt_expr = "templatefile(%s, {broker_role_arn = %s, workspace_id = %s})" % (
-            tmpl("broker-key-statement.json.tftpl"), hcl(ROLE_ARN), hcl(WORKSPACE))
-        def key_expr(admin_list, broker_on):
-            # mirrors locals.broker_statement / locals.key_policy in main.tf
-            broker = 'join("", [",", %s])' % stmt_expr if broker_on else '""'
-            return ("templatefile(%s, {partition = \"aws\", account_id = %s, "
-                    "key_admins_json = jsonencode(%s), broker_statement = %s})") % (
-                tmpl("key-policy.json.tftpl"), hcl(ACCOUNT),
-                "[" + ", ".join(hcl(a) for a in admin_list) + "]", broker)
-
-        tf_equal("trust", trust_expr)
-        tf_equal("stmt", stmt_expr)
-        tf_equal("key_on", key_expr(admins, True))
-        tf_equal("key_off", key_expr(admins, False))
-        tf_equal("key_on_root_admin", key_expr([f"arn:aws:iam::{ACCOUNT}:root"], True))
+                fail(f"main.tf key policy for {extra or 'defaults'} differs from {label}: {out.stdout.strip()} {out.stderr.strip()[-400:]}")
 
 if failures:
     print(f"{len(failures)} check(s) failed")
     sys.exit(1)
 print("all policy template checks passed")
 PY
+
+echo "== readiness/check_revocation.py parses (run against the stack by the e2e suite: e2e readiness::*)"
+python3 -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$here/readiness/check_revocation.py"
+echo "ok"
 
 if [ -n "${KEYBROKER_TF_PLUGIN_DIR:-}" ] && [ -n "$KB_TERRAFORM" ]; then
   echo "== terraform init/validate/test with local plugin dir $KEYBROKER_TF_PLUGIN_DIR"

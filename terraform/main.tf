@@ -4,7 +4,9 @@
 #   * an IAM role the keybroker service assumes (sts:AssumeRole + ExternalId);
 #   * a symmetric KMS key whose key policy lets that role call exactly
 #     kms:GenerateDataKey and kms:Decrypt, and only with an encryption context
-#     of {"workspace": <workspace_id>, "secret": <name>}.
+#     of {"workspace": <workspace_id>, "secret": <name>}; standing explicit
+#     Denies keep the role inside that box whatever else grants it (identity
+#     policies, grants), and broker_access = "revoked" denies it everything.
 #
 # Both policy documents live in ./policies/*.json.tftpl and are rendered here
 # with templatefile() using plain ${name} placeholders only. The keybroker test
@@ -31,19 +33,39 @@ locals {
     external_id                = var.external_id
   })
 
-  # The broker statement is a standalone JSON object; when enabled it is spliced
-  # into the key policy's Statement array with a leading comma, otherwise the
-  # placeholder becomes the empty string.
-  broker_statement = var.enable_broker_access ? ",${templatefile("${path.module}/policies/broker-key-statement.json.tftpl", {
-    broker_role_arn = aws_iam_role.broker.arn
+  # The switch. `enable_broker_access = false` (deprecated, one release) still
+  # revokes: whichever input says "revoked" wins.
+  broker_access = (var.broker_access == "revoked" || var.enable_broker_access == false) ? "revoked" : "enabled"
+
+  broker_role_arn = aws_iam_role.broker.arn
+
+  # The switch statement is a standalone JSON object spliced into the key
+  # policy's Statement array with a leading comma: the KeybrokerUseKey Allow
+  # when enabled, the KeybrokerRevoked explicit Deny when revoked. An explicit
+  # Deny beats identity policies, grants and the key policy's own Allows;
+  # merely removing the Allow does not (see README "Revoking access").
+  broker_statement = local.broker_access == "enabled" ? ",${templatefile("${path.module}/policies/broker-key-statement.json.tftpl", {
+    broker_role_arn = local.broker_role_arn
     workspace_id    = var.workspace_id
-  })}" : ""
+    })}" : ",${templatefile("${path.module}/policies/broker-revoke-statement.json.tftpl", {
+    broker_role_arn = local.broker_role_arn
+  })}"
+
+  # Optional: deny every role session issued before this time (kills live
+  # sessions without touching the role, which this module manages exclusively).
+  session_cutoff_statement = var.revoke_sessions_issued_before == null ? "" : ",${templatefile("${path.module}/policies/broker-session-cutoff-statement.json.tftpl", {
+    broker_role_arn        = local.broker_role_arn
+    sessions_issued_before = var.revoke_sessions_issued_before
+  })}"
 
   key_policy = templatefile("${path.module}/policies/key-policy.json.tftpl", {
-    partition        = local.partition
-    account_id       = local.account_id
-    key_admins_json  = jsonencode(local.key_admin_arns)
-    broker_statement = local.broker_statement
+    partition                = local.partition
+    account_id               = local.account_id
+    key_admins_json          = jsonencode(local.key_admin_arns)
+    broker_role_arn          = local.broker_role_arn
+    workspace_id             = var.workspace_id
+    broker_statement         = local.broker_statement
+    session_cutoff_statement = local.session_cutoff_statement
   })
 
   key_description = coalesce(var.key_description, "keybroker BYOK key for workspace ${var.workspace_id}")
@@ -62,6 +84,7 @@ resource "aws_iam_role" "broker" {
 
   # Deliberately no inline or managed policies: the KMS key policy grants this
   # role access directly, so the key policy is the single place to revoke.
+  # aws_iam_role_policies_exclusive / _attachments_exclusive below keep it so.
 
   tags = var.tags
 
@@ -71,6 +94,21 @@ resource "aws_iam_role" "broker" {
       error_message = "The AWS provider is authenticated to account ${local.account_id}, but expected_account_id is ${coalesce(var.expected_account_id, "-")}."
     }
   }
+}
+
+# Exclusive management with empty sets: any inline or attached policy someone
+# adds to the role outside Terraform shows up as drift in the next plan, and
+# apply removes it. An identity policy allowing kms:* on this role would, with
+# the key policy's root delegation, let the broker decrypt after the
+# KeybrokerUseKey statement is removed.
+resource "aws_iam_role_policies_exclusive" "broker" {
+  role_name    = aws_iam_role.broker.name
+  policy_names = []
+}
+
+resource "aws_iam_role_policy_attachments_exclusive" "broker" {
+  role_name   = aws_iam_role.broker.name
+  policy_arns = []
 }
 
 resource "aws_kms_key" "this" {

@@ -38,7 +38,12 @@ output "workspace_id" {
   value       = var.workspace_id
 }
 
+output "broker_access" {
+  description = "The revocation switch as applied: \"enabled\" or \"revoked\" (explicit Deny in the key policy)."
+  value       = local.broker_access
+}
+
 output "broker_access_enabled" {
-  description = "Whether the key policy currently grants keybroker use of the key."
-  value       = var.enable_broker_access
+  description = "DEPRECATED (use broker_access): true when broker_access is \"enabled\"."
+  value       = local.broker_access == "enabled"
 }

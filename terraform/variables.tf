@@ -38,11 +38,33 @@ variable "external_id" {
   }
 }
 
-variable "enable_broker_access" {
-  description = "When true the key policy contains the KeybrokerUseKey statement. Set to false to revoke keybroker's access to the key (takes effect within seconds of apply)."
-  type        = bool
-  default     = true
+variable "broker_access" {
+  description = "\"enabled\": the key policy allows keybroker GenerateDataKey/Decrypt in this workspace's context. \"revoked\": the key policy instead carries an explicit Deny of kms:* for the role, which beats identity policies, grants and every Allow (see README, Revoking access)."
+  type        = string
+  default     = "enabled"
   nullable    = false
+
+  validation {
+    condition     = contains(["enabled", "revoked"], var.broker_access)
+    error_message = "broker_access must be \"enabled\" or \"revoked\"."
+  }
+}
+
+variable "enable_broker_access" {
+  description = "DEPRECATED (removed in the next release): use broker_access. false means broker_access = \"revoked\" (revocation wins whatever broker_access says); true or null defer to broker_access."
+  type        = bool
+  default     = null
+}
+
+variable "revoke_sessions_issued_before" {
+  description = "Optional RFC 3339 UTC time (e.g. \"2026-11-25T22:00:00Z\"). When set, the key policy denies kms:* to every session of the role issued before it: live sessions die on their next call, new ones work. null adds nothing."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.revoke_sessions_issued_before == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", coalesce(var.revoke_sessions_issued_before, "-")))
+    error_message = "revoke_sessions_issued_before must be an RFC 3339 UTC time like 2026-11-25T22:00:00Z."
+  }
 }
 
 variable "key_enabled" {
@@ -92,7 +114,7 @@ variable "role_path" {
 }
 
 variable "role_permissions_boundary_arn" {
-  description = "Optional ARN of a managed policy to set as the role's permissions boundary (for organisations that require one). The role needs no identity permissions, so any boundary works."
+  description = "Optional ARN of a managed policy to set as the role's permissions boundary (for organisations that require one). The role needs no identity permissions, so any boundary works; a boundary does not replace the key policy's explicit Denies (same-account key access can come from the key policy alone)."
   type        = string
   default     = null
 

@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.0"
+      source = "hashicorp/aws"
+      # aws_iam_role_policies_exclusive / _attachments_exclusive need >= 5.73.
+      version = ">= 5.73, < 7.0"
     }
   }
 }

@@ -40,12 +40,34 @@ run "broker_access_enabled" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators", "KeybrokerUseKey"]
+    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators", "KeybrokerDenyAllButGenerateDataKeyAndDecrypt", "KeybrokerDenyOtherWorkspaces", "KeybrokerDenyMissingSecretContext", "KeybrokerDenyExtraContextKeys", "KeybrokerUseKey"]
     error_message = "unexpected key policy statements"
   }
 
   assert {
-    condition = jsondecode(aws_kms_key.this.policy).Statement[2] == {
+    condition = alltrue([for s in slice(jsondecode(aws_kms_key.this.policy).Statement, 2, 6) :
+      s.Effect == "Deny" && s.Principal == { AWS = "*" } && s.Condition.ArnEquals == { "aws:PrincipalArn" = "arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess" }
+    ])
+    error_message = "the standing Denies must be explicit Denies for the broker role (aws:PrincipalArn)"
+  }
+
+  assert {
+    condition     = jsondecode(aws_kms_key.this.policy).Statement[2].NotAction == ["kms:GenerateDataKey", "kms:Decrypt"]
+    error_message = "every action but GenerateDataKey/Decrypt (CreateGrant included) must be denied to the broker role"
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policies_exclusive.broker.policy_names) == 0 && length(aws_iam_role_policy_attachments_exclusive.broker.policy_arns) == 0
+    error_message = "the role's policies must be managed exclusively, as empty sets"
+  }
+
+  assert {
+    condition     = output.broker_access == "enabled" && output.broker_access_enabled
+    error_message = "switch output"
+  }
+
+  assert {
+    condition = jsondecode(aws_kms_key.this.policy).Statement[6] == {
       Sid       = "KeybrokerUseKey"
       Effect    = "Allow"
       Principal = { AWS = "arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess" }
@@ -54,7 +76,7 @@ run "broker_access_enabled" {
       Condition = {
         StringEquals                = { "kms:EncryptionContext:workspace" = "acme-prod" }
         "ForAllValues:StringEquals" = { "kms:EncryptionContextKeys" = ["workspace", "secret"] }
-        Null                        = { "kms:EncryptionContextKeys" = "false" }
+        Null                        = { "kms:EncryptionContextKeys" = "false", "kms:EncryptionContext:secret" = "false" }
       }
     }
     error_message = "KeybrokerUseKey statement is not the expected minimal grant"
@@ -91,19 +113,78 @@ run "broker_access_revoked" {
   command = apply
 
   variables {
+    broker_access = "revoked"
+    key_alias     = "alias/keybroker-acme-prod"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators", "KeybrokerDenyAllButGenerateDataKeyAndDecrypt", "KeybrokerDenyOtherWorkspaces", "KeybrokerDenyMissingSecretContext", "KeybrokerDenyExtraContextKeys", "KeybrokerRevoked"]
+    error_message = "revoked: the Allow is replaced by the explicit Deny"
+  }
+
+  assert {
+    condition = jsondecode(aws_kms_key.this.policy).Statement[6] == {
+      Sid       = "KeybrokerRevoked"
+      Effect    = "Deny"
+      Principal = { AWS = "*" }
+      Action    = "kms:*"
+      Resource  = "*"
+      Condition = { ArnEquals = { "aws:PrincipalArn" = "arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess" } }
+    }
+    error_message = "KeybrokerRevoked must deny kms:* to the broker role"
+  }
+
+  assert {
+    condition     = output.key_alias == "alias/keybroker-acme-prod" && output.broker_access == "revoked" && !output.broker_access_enabled
+    error_message = "alias and switch outputs"
+  }
+}
+
+run "deprecated_enable_broker_access_false_still_revokes" {
+  command = apply
+
+  variables {
     enable_broker_access = false
-    key_alias            = "alias/keybroker-acme-prod"
+    broker_access        = "enabled"
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators"]
-    error_message = "broker statement must be absent when enable_broker_access = false"
+    condition     = jsondecode(aws_kms_key.this.policy).Statement[6].Sid == "KeybrokerRevoked"
+    error_message = "enable_broker_access = false must revoke whatever broker_access says"
+  }
+}
+
+run "session_cutoff" {
+  command = apply
+
+  variables {
+    revoke_sessions_issued_before = "2026-11-25T22:00:00Z"
   }
 
   assert {
-    condition     = output.key_alias == "alias/keybroker-acme-prod"
-    error_message = "alias expected"
+    condition     = jsondecode(aws_kms_key.this.policy).Statement[7].Condition.DateLessThan == { "aws:TokenIssueTime" = "2026-11-25T22:00:00Z" } && jsondecode(aws_kms_key.this.policy).Statement[7].Effect == "Deny"
+    error_message = "the session cut-off must deny older sessions"
   }
+}
+
+run "rejects_unknown_switch_value" {
+  command = plan
+
+  variables {
+    broker_access = "off"
+  }
+
+  expect_failures = [var.broker_access]
+}
+
+run "rejects_bad_cutoff_time" {
+  command = plan
+
+  variables {
+    revoke_sessions_issued_before = "yesterday"
+  }
+
+  expect_failures = [var.revoke_sessions_issued_before]
 }
 
 run "root_is_admin_when_no_admins_given" {

@@ -265,27 +265,54 @@ pub fn render_template(path: &str, vars: &[(&str, &str)]) -> String {
     text
 }
 
-/// The customer's key policy, with or without the broker statement.
-pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, broker_access: bool) -> String {
-    let statement = if broker_access {
-        let s = render_policy(
-            "broker-key-statement.json.tftpl",
-            &[("broker_role_arn", role_arn), ("workspace_id", ws.as_str())],
-        );
-        format!(",{s}")
-    } else {
-        String::new()
+/// What the key policy says about the broker, beyond its standing Denies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerAccess {
+    /// `broker_access = "enabled"`: the `KeybrokerUseKey` Allow.
+    Enabled,
+    /// `broker_access = "revoked"`: the `KeybrokerRevoked` explicit Deny.
+    Revoked,
+    /// Neither: the Allow removed and no Deny. The module never renders this
+    /// (it was the old `enable_broker_access = false`); the suite keeps it to
+    /// show why removing the Allow alone does not revoke when an identity
+    /// policy or a grant still reaches the role.
+    StatementRemoved,
+}
+
+/// The customer's key policy as the module renders it (the shipped
+/// templates, spliced as `terraform/main.tf` does), for the role `role_arn`
+/// pinned to workspace `ws`.
+pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, access: BrokerAccess) -> String {
+    let switch = match access {
+        BrokerAccess::Enabled => format!(
+            ",{}",
+            render_policy(
+                "broker-key-statement.json.tftpl",
+                &[("broker_role_arn", role_arn), ("workspace_id", ws.as_str())],
+            )
+        ),
+        BrokerAccess::Revoked => format!(
+            ",{}",
+            render_policy(
+                "broker-revoke-statement.json.tftpl",
+                &[("broker_role_arn", role_arn)],
+            )
+        ),
+        BrokerAccess::StatementRemoved => String::new(),
     };
     let admins = format!("[\"arn:aws:iam::{account}:root\"]");
-    let path = repo_root().join("terraform/policies/key-policy.json.tftpl");
-    let text = std::fs::read_to_string(path).expect("key policy template");
-    let text = text
-        .replace("${partition}", "aws")
-        .replace("${account_id}", account)
-        .replace("${key_admins_json}", &admins)
-        .replace("${broker_statement}", &statement);
-    serde_json::from_str::<serde_json::Value>(&text).expect("key policy renders to JSON");
-    text
+    render_policy(
+        "key-policy.json.tftpl",
+        &[
+            ("partition", "aws"),
+            ("account_id", account),
+            ("key_admins_json", &admins),
+            ("broker_role_arn", role_arn),
+            ("workspace_id", ws.as_str()),
+            ("broker_statement", &switch),
+            ("session_cutoff_statement", ""),
+        ],
+    )
 }
 
 /// The customer's trust policy: the shipped template naming the broker and
@@ -374,7 +401,7 @@ impl Customer {
             .await
             .expect("CreateRole");
         let role_arn = role.role().map(|r| r.arn().to_owned()).expect("role ARN");
-        let policy = key_policy(&account, &role_arn, ws, true);
+        let policy = key_policy(&account, &role_arn, ws, BrokerAccess::Enabled);
         let key_arn = create_key(&kms, Some(policy), "customer BYOK key (test)").await;
         Self {
             account,
@@ -440,8 +467,9 @@ impl Customer {
             .expect("UpdateAssumeRolePolicy");
     }
 
-    /// `PutKeyPolicy` with or without the broker statement.
-    pub async fn set_broker_access(&self, allowed: bool) {
+    /// `PutKeyPolicy`: the module's key policy with the broker's access set
+    /// to `access` (what `terraform apply` of `broker_access` does).
+    pub async fn set_broker_access(&self, access: BrokerAccess) {
         self.kms
             .put_key_policy()
             .key_id(&self.key_arn)
@@ -450,12 +478,179 @@ impl Customer {
                 &self.account,
                 &self.role_arn,
                 &self.workspace,
-                allowed,
+                access,
             ))
             .send()
             .await
             .expect("PutKeyPolicy");
     }
+
+    /// `PutKeyPolicy` with the module's key policy for `access`, its
+    /// statements changed by `edit` first: a hand-edited key policy (an
+    /// extra Allow, the standing Denies stripped, …).
+    pub async fn set_edited_key_policy(
+        &self,
+        access: BrokerAccess,
+        edit: impl FnOnce(&mut Vec<serde_json::Value>),
+    ) {
+        let mut doc: serde_json::Value = serde_json::from_str(&key_policy(
+            &self.account,
+            &self.role_arn,
+            &self.workspace,
+            access,
+        ))
+        .expect("key policy JSON");
+        edit(doc["Statement"].as_array_mut().expect("Statement array"));
+        self.kms
+            .put_key_policy()
+            .key_id(&self.key_arn)
+            .policy_name("default")
+            .policy(doc.to_string())
+            .send()
+            .await
+            .expect("PutKeyPolicy");
+    }
+
+    /// An Allow of GenerateDataKey/Decrypt for everyone in this account
+    /// ("anyone here may decrypt"): reaches the broker's role through the
+    /// key policy alone, no identity policy needed.
+    pub fn account_wide_decrypt_statement(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Sid": "AccountWideDecrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": self.account}}
+        })
+    }
+
+    /// Attach an inline identity policy to the customer role allowing
+    /// `actions` on this key: what an administrator could do outside
+    /// Terraform (the module's exclusive management shows it as drift).
+    pub async fn put_role_policy(&self, policy_name: &str, actions: &[&str]) {
+        let doc = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": self.key_arn,
+            }]
+        });
+        self.iam
+            .put_role_policy()
+            .role_name(CUSTOMER_ROLE_NAME)
+            .policy_name(policy_name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .expect("PutRolePolicy");
+    }
+
+    /// `CreateGrant` on the key for the customer role (as a key
+    /// administrator may), for `operations`; returns the grant id.
+    pub async fn grant_role(&self, operations: &[aws_sdk_kms::types::GrantOperation]) -> String {
+        self.kms
+            .create_grant()
+            .key_id(&self.key_arn)
+            .grantee_principal(&self.role_arn)
+            .set_operations(Some(operations.to_vec()))
+            .send()
+            .await
+            .expect("CreateGrant")
+            .grant_id()
+            .expect("grant id")
+            .to_owned()
+    }
+}
+
+impl Customer {
+    /// A KMS client acting as a session of the customer role, assumed from
+    /// the broker's identity with `external_id`: what the broker holds, for
+    /// tests that call KMS with it directly.
+    pub async fn role_kms(&self, external_id: &str) -> aws_sdk_kms::Client {
+        let sdk = broker_sdk_config().await;
+        let creds = aws_sdk_sts::Client::new(&sdk)
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name("keybroker-test")
+            .external_id(external_id)
+            .duration_seconds(900)
+            .send()
+            .await
+            .expect("AssumeRole")
+            .credentials
+            .expect("credentials");
+        let session = Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            None,
+            "customer-role-session",
+        );
+        let conf = aws_sdk_kms::config::Builder::from(&sdk)
+            .credentials_provider(session)
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// Run the customer's revocation readiness check
+    /// (`terraform/readiness/check_revocation.py --json`) as this account's
+    /// administrator against the stack; returns its exit code and report.
+    pub fn readiness_check(&self) -> (i32, serde_json::Value) {
+        readiness_check(&self.account, &self.key_arn, &self.role_arn)
+    }
+}
+
+/// The Python that runs the readiness check: `KEYBROKER_PYTHON`, else the
+/// local stack's LocalStack venv (it has boto3).
+pub fn readiness_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("KEYBROKER_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let stack = std::env::var_os("KEYBROKER_STACK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".stack"));
+    stack.join("venv-localstack/bin/python")
+}
+
+/// Run `terraform/readiness/check_revocation.py` with `account`'s
+/// administrator credentials; `(exit code, parsed --json report or Null)`.
+pub fn readiness_check(account: &str, key_arn: &str, role_arn: &str) -> (i32, serde_json::Value) {
+    require_stack();
+    let script = repo_root().join("terraform/readiness/check_revocation.py");
+    let out = std::process::Command::new(readiness_python())
+        .arg(&script)
+        .args(["--json", "--key-arn", key_arn, "--role-arn", role_arn])
+        .env("AWS_ACCESS_KEY_ID", account)
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    let code = out.status.code().expect("exit code");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    if code == 2 || report.is_null() {
+        eprintln!(
+            "readiness check exit {code}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (code, report)
+}
+
+/// The `code`s of a readiness report's findings at `level` (FAIL, WARN, OK, INFO).
+pub fn readiness_codes(report: &serde_json::Value, level: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .filter(|f| f["level"] == level)
+                .filter_map(|f| f["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every form in which `canary` could leak through a text channel: raw,

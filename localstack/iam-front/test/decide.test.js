@@ -89,19 +89,20 @@ test('trust policy: the right external id is allowed, a wrong or missing one is 
 });
 
 test('key policy: the broker role session may use the key for its own workspace only', () => {
+  // The module's standing Denies make every use outside the pinned context an explicit Deny.
   const policy = keyPolicy();
   assert.equal(decrypt(session, policy, { workspace: WS, secret: 'github' }), 'Allowed');
   assert.equal(decrypt(session, policy, { workspace: WS, secret: 'github' }, 'kms:GenerateDataKey'), 'Allowed');
-  assert.equal(decrypt(session, policy, { workspace: 'other-ws', secret: 'github' }), 'ImplicitlyDenied');
-  assert.equal(decrypt(session, policy, { workspace: WS, secret: 'github', extra: 'x' }), 'ImplicitlyDenied');
-  assert.equal(decrypt(session, policy, { workspace: WS }), 'Allowed');
-  assert.equal(decrypt(session, policy, undefined), 'ImplicitlyDenied');
-  assert.equal(decrypt(session, policy, {}), 'ImplicitlyDenied');
+  assert.equal(decrypt(session, policy, { workspace: 'other-ws', secret: 'github' }), 'ExplicitlyDenied');
+  assert.equal(decrypt(session, policy, { workspace: WS, secret: 'github', extra: 'x' }), 'ExplicitlyDenied');
+  assert.equal(decrypt(session, policy, { workspace: WS }), 'ExplicitlyDenied');
+  assert.equal(decrypt(session, policy, undefined), 'ExplicitlyDenied');
+  assert.equal(decrypt(session, policy, {}), 'ExplicitlyDenied');
   // Values are case-sensitive.
-  assert.equal(decrypt(session, policy, { workspace: WS.toUpperCase(), secret: 'github' }), 'ImplicitlyDenied');
+  assert.equal(decrypt(session, policy, { workspace: WS.toUpperCase(), secret: 'github' }), 'ExplicitlyDenied');
   // Only GenerateDataKey and Decrypt are granted.
   for (const action of ['kms:Encrypt', 'kms:ReEncryptFrom', 'kms:GenerateDataKeyWithoutPlaintext']) {
-    assert.equal(decrypt(session, policy, { workspace: WS, secret: 'github' }, action), 'ImplicitlyDenied', action);
+    assert.equal(decrypt(session, policy, { workspace: WS, secret: 'github' }, action), 'ExplicitlyDenied', action);
   }
 });
 
@@ -110,7 +111,7 @@ test('key policy: removing the broker statement denies the session at once', () 
 });
 
 test('key policy pinned to another workspace denies this one', () => {
-  assert.equal(decrypt(session, keyPolicy({ workspace: 'other-ws' }), { workspace: WS, secret: 'x' }), 'ImplicitlyDenied');
+  assert.equal(decrypt(session, keyPolicy({ workspace: 'other-ws' }), { workspace: WS, secret: 'x' }), 'ExplicitlyDenied');
   assert.equal(decrypt(session, keyPolicy({ workspace: 'other-ws' }), { workspace: 'other-ws', secret: 'x' }), 'Allowed');
 });
 

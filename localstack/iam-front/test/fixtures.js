@@ -42,7 +42,10 @@ export function keyPolicy({ brokerAccess = true, workspace = WS } = {}) {
     partition: 'aws',
     account_id: CUSTOMER,
     key_admins_json: JSON.stringify([`arn:aws:iam::${CUSTOMER}:root`]),
+    broker_role_arn: ROLE_ARN,
+    workspace_id: workspace,
     broker_statement: statement,
+    session_cutoff_statement: '',
   });
 }
 

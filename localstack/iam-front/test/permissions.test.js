@@ -115,6 +115,8 @@ test('a permissions boundary caps what identity policies allow', () => {
 
 test('grants: its operations, to its grantee, within its constraints, when no Deny applies', () => {
   const revoked = keyPolicy({ brokerAccess: false });
+  // Grant semantics alone: without the module's standing Denies (which would refuse these contexts first).
+  revoked.Statement = revoked.Statement.filter((s) => s.Effect !== 'Deny');
   const grant = (extra) => ({ GrantId: 'g1', GranteePrincipal: ROLE_ARN, Operations: ['Decrypt', 'GenerateDataKey'], ...extra });
   assert.equal(kms(customerSession, { key: revoked, grants: [grant()] }), 'AllowedByGrant');
   assert.equal(kms(customerSession, { key: revoked, grants: [grant()], action: 'kms:GenerateDataKey' }), 'AllowedByGrant');
@@ -195,7 +197,7 @@ test('key administration: the shipped key policy lets the owner root administer 
   const root = identify(CUSTOMER, undefined, sessions).caller;
   for (const action of ['kms:PutKeyPolicy', 'kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:CreateGrant', 'kms:ListGrants']) {
     assert.equal(kms(root, { action, ctx: undefined }), 'Allowed', action);
-    assert.equal(kms(customerSession, { action, ctx: undefined }), 'ImplicitlyDenied', action);
+    assert.equal(kms(customerSession, { action, ctx: undefined }), 'ExplicitlyDenied', action);
   }
   // A standing Deny on CreateGrant for the broker role beats an identity policy allowing kms:*.
   const key = keyPolicy();
@@ -203,6 +205,7 @@ test('key administration: the shipped key policy lets the owner root administer 
   assert.equal(kms(customerSession, { key, action: 'kms:CreateGrant', role: { inline: [policy(allow('kms:*'))] } }), 'ExplicitlyDenied');
   // Condition keys of CreateGrant reach the engine.
   const granteeOnly = keyPolicy({ brokerAccess: false });
+  granteeOnly.Statement = granteeOnly.Statement.filter((s) => s.Effect !== 'Deny'); // without the module's standing Denies
   granteeOnly.Statement.push(allow('kms:CreateGrant', '*', { Principal: { AWS: ROLE_ARN }, Condition: { StringEquals: { 'kms:GranteePrincipal': ROLE_ARN } } }));
   const grantFor = (grantee) =>
     keyDecision({ caller: customerSession, action: 'kms:CreateGrant', keyArn: KEY_ARN, keyPolicy: granteeOnly, extraContext: { 'kms:GranteePrincipal': grantee } }).result;

@@ -10,7 +10,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.0"
+      version = ">= 5.73, < 7.0"
     }
   }
 }
@@ -37,8 +37,10 @@ module "keybroker_byok" {
   key_alias           = "alias/keybroker-acme-prod"
   expected_account_id = "222222222222"
 
-  # Flip to false (and apply) to revoke keybroker's access to the key.
-  enable_broker_access = true
+  # Set to "revoked" (and apply) to lock keybroker out: an explicit Deny that
+  # beats identity policies and grants. Run ../../readiness/check_revocation.py
+  # to check nothing else reaches the role.
+  broker_access = "enabled"
 
   tags = {
     Service = "keybroker"

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 use keybroker_tests::lambda_env::{LambdaEnv, Upstream};
-use keybroker_tests::{setup, unique, Customer};
+use keybroker_tests::{setup, unique, BrokerAccess, Customer};
 use serde_json::json;
 
 /// First four characters, then stars: enough to recognise, never the secret.
@@ -181,12 +181,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     step(
         8,
-        "customer removes the broker statement from their key policy (PutKeyPolicy)",
+        "customer sets broker_access = \"revoked\": an explicit Deny in their key policy (PutKeyPolicy)",
     );
-    customer.set_broker_access(false).await;
+    customer.set_broker_access(BrokerAccess::Revoked).await;
     let revoked_at = Instant::now();
     match env.broker.read_for_injection(&ws, &name).await {
-        Ok(_) => return Err("read succeeded after the broker statement was removed".into()),
+        Ok(_) => return Err("read succeeded after the revocation Deny was applied".into()),
         Err(e) => println!(
             "    next read fails {:.0} ms after PutKeyPolicy returned: [{}] {e}",
             revoked_at.elapsed().as_secs_f64() * 1000.0,
@@ -198,9 +198,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     step(
         9,
-        "customer restores the broker statement: access returns without re-provisioning",
+        "customer sets broker_access = \"enabled\": access returns without re-provisioning",
     );
-    customer.set_broker_access(true).await;
+    customer.set_broker_access(BrokerAccess::Enabled).await;
     let got = env.broker.read_for_injection(&ws, &name).await?;
     println!("    decrypted {} bytes again", got.value.len());
     drop(got);

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use broker_core::{BrokerError, RevokedReason, SecretStatus, VerifyStep, WorkspaceId};
-use keybroker_tests::{setup, Customer, Env};
+use keybroker_tests::{setup, BrokerAccess, Customer, Env};
 
 use crate::{name, ws};
 
@@ -26,7 +26,7 @@ async fn assert_not_enabled(env: &Env, ws: &WorkspaceId) {
 }
 
 #[tokio::test]
-async fn removing_the_broker_statement_revokes_the_very_next_read() {
+async fn revocation_switch_revokes_the_very_next_read() {
     let env = setup().await;
     let (ws, customer, text) = crate::byok_secret(&env).await;
     let got = env
@@ -37,7 +37,7 @@ async fn removing_the_broker_statement_revokes_the_very_next_read() {
     assert_eq!(got.value.expose(), text.as_bytes());
     drop(got);
 
-    customer.set_broker_access(false).await;
+    customer.set_broker_access(BrokerAccess::Revoked).await;
     // PutKeyPolicy has returned: count reads until the first refusal.
     let revoked_at = Instant::now();
     let mut reads = 0u32;
@@ -87,7 +87,7 @@ async fn removing_the_broker_statement_revokes_the_very_next_read() {
     assert!(report.hint.contains("key policy"), "{}", report.hint);
 
     // Putting the statement back restores access, without re-provisioning.
-    customer.set_broker_access(true).await;
+    customer.set_broker_access(BrokerAccess::Enabled).await;
     let got = env
         .broker
         .read_for_injection(&ws, &name("api"))

@@ -9,6 +9,7 @@ use broker_core::{BrokerError, RevokedReason};
 use keybroker_tests::lambda_env::LambdaEnv;
 use keybroker_tests::{
     account_sdk_config, front_denials, key_policy, random_account, setup, trust_policy,
+    BrokerAccess,
 };
 use serde_json::json;
 
@@ -73,7 +74,7 @@ async fn the_broker_may_assume_customer_roles_under_keybroker_path_only() {
     );
     let key_arn = aws_sdk_kms::Client::new(&sdk)
         .create_key()
-        .policy(key_policy(&account, &role_arn, &ws, true))
+        .policy(key_policy(&account, &role_arn, &ws, BrokerAccess::Enabled))
         .send()
         .await
         .unwrap()

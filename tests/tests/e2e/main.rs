@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bad_input;
+mod bypass;
 mod capture;
 mod faults;
 mod inject;
@@ -14,6 +15,7 @@ mod key_policy;
 mod leaks;
 mod least_privilege;
 mod lifecycle;
+mod readiness;
 mod revocation;
 mod rotation;
 mod session_name;

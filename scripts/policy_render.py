@@ -1,0 +1,49 @@
+"""The one Python renderer of the repo's policy templates (*.json.tftpl).
+
+terraform/check.sh and infra/check.sh import it, so the checks render the
+templates exactly as the Rust tests do (tests/src/lib.rs `render_policy`) and
+as Terraform's templatefile() does for plain ${name} placeholders: a trivial
+substitution, verified byte for byte against `terraform console` when
+terraform is installed. Standard library only.
+"""
+
+import json
+import os
+import re
+import subprocess
+
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+def render(text, values):
+    """Substitute every ${name} with values[name] (KeyError if one is missing)."""
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def contract_problems(name, text, expected):
+    """What breaks the placeholder contract in template `name`: only plain
+    ${identifier} placeholders, exactly `expected`, no directives or escapes."""
+    problems = []
+    found = set(PLACEHOLDER.findall(text))
+    bad = [p for p in found if not re.fullmatch(r"[a-z_][a-z0-9_]*", p)]
+    if bad:
+        problems.append(f"{name}: non-plain placeholders {bad}")
+    if found != set(expected):
+        problems.append(f"{name}: placeholders {sorted(found)} != expected {sorted(expected)}")
+    if "%{" in text or "$${" in text or "%%{" in text:
+        problems.append(f"{name}: contains template directives or escapes")
+    return problems
+
+
+def templatefile_matches(terraform, tmp, template_path, values, rendered, label):
+    """True when Terraform's templatefile(template_path, values) is
+    byte-identical to `rendered`; otherwise (False, detail)."""
+    path = os.path.join(tmp, label + ".json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(rendered)
+    args = ", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(values.items()))
+    expr = f"templatefile({json.dumps(template_path)}, {{{args}}}) == file({json.dumps(path)})"
+    out = subprocess.run([terraform, "console"], input=expr + "\n", cwd=tmp,
+                         capture_output=True, text=True)
+    ok = out.returncode == 0 and out.stdout.strip() == "true"
+    return ok, f"{out.stdout.strip()} {out.stderr.strip()[-400:]}"
