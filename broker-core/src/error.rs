@@ -62,7 +62,7 @@ impl RevokedReason {
     pub fn remedy(self) -> &'static str {
         match self {
             Self::KeyAccessDenied => {
-                "the key policy does not grant the broker role for this workspace; restore the broker statement to re-enable access"
+                "the key policy does not let the broker role use the key for this workspace (an explicit Deny, such as the customer module's broker_access = \"revoked\", or no broker statement); set broker_access = \"enabled\" in the customer module to re-enable access"
             }
             Self::KeyDisabled => "the KMS key is disabled; enable it to re-enable access",
             Self::KeyPendingDeletion => {

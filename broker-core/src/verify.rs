@@ -161,7 +161,7 @@ fn hint(step: VerifyStep, e: &BrokerError, r: &VerifyReport) -> String {
         (VerifyStep::GenerateDataKey | VerifyStep::Decrypt, Some(RevokedReason::KeyAccessDenied)) => {
             let action = if step == VerifyStep::Decrypt { "kms:Decrypt" } else { "kms:GenerateDataKey" };
             format!(
-                "the key policy of {} does not allow {} {action} with encryption context workspace = \"{ws}\" and keys {{workspace, secret}}: add the broker statement (see terraform/)",
+                "the key policy of {} does not allow {} {action} with encryption context workspace = \"{ws}\" and keys {{workspace, secret}}, or an explicit Deny overrides it: apply the customer module (terraform/) with broker_access = \"enabled\"",
                 r.key_arn, r.role_arn
             )
         }

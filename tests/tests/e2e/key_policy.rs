@@ -59,7 +59,7 @@ async fn revocation_switch_revokes_the_very_next_read() {
     assert_eq!(revoked_reason(&e), RevokedReason::KeyAccessDenied, "{e:?}");
     assert_eq!(e.kind(), "revoked");
     assert!(
-        e.to_string().contains("restore the broker statement"),
+        e.to_string().contains("broker_access = \"enabled\""),
         "{e}"
     );
 
