@@ -53,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access;
 mod arn;
 pub mod assume_role;
 mod aws_error;
@@ -71,6 +72,7 @@ mod secret;
 mod store;
 mod verify;
 
+pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, RoleArn};
 pub use binding::{Binding, Injection};
 pub use broker::{Broker, BrokerConfig, Decrypted, LoadedSecret};
