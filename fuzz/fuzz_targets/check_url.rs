@@ -17,9 +17,10 @@ fuzz_target!(|data: &[u8]| {
                 name: "Authorization".into(),
                 template: "Bearer {secret}".into(),
             },
-            allow_insecure_http: insecure,
+            allow_insecure_http: false,
+            agent_headers: None,
         };
-        if let Ok(allowed) = binding.check_url(raw) {
+        if let Ok(allowed) = binding.check_url(raw, insecure) {
             let url = &allowed.url;
             let host = url.host_str().expect("allowed URL has a host");
             let port = url.port_or_known_default().expect("allowed URL has a port");

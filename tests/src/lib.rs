@@ -160,6 +160,7 @@ pub async fn setup() -> Env {
         &sdk,
         BrokerConfig {
             table: TABLE.into(),
+            access: Default::default(),
             platform_key_arn: platform_key_arn.clone(),
         },
     )

@@ -96,6 +96,7 @@ fn binding() -> Binding {
             template: "Bearer {secret}".into(),
         },
         allow_insecure_http: false,
+        agent_headers: None,
     }
 }
 
@@ -179,9 +180,8 @@ fn urlish() -> impl Strategy<Value = String> {
 }
 
 fn assert_bound(raw: &str, insecure: bool) -> Result<(), TestCaseError> {
-    let mut b = binding();
-    b.allow_insecure_http = insecure;
-    if let Ok(allowed) = b.check_url(raw) {
+    let b = binding();
+    if let Ok(allowed) = b.check_url(raw, insecure) {
         let url = &allowed.url;
         let host = url.host_str().unwrap_or_default().to_owned();
         let port = url.port_or_known_default().unwrap_or(0);

@@ -19,7 +19,7 @@ pub mod headers;
 pub mod path;
 pub mod policy;
 
-use crate::binding::Injection;
+use crate::binding::{Binding, Injection};
 use crate::broker::LoadedSecret;
 use crate::model::SecretMetadata;
 
@@ -92,7 +92,7 @@ pub struct ApprovedRequest {
     url: url::Url,
     host: String,
     headers: Vec<(String, String)>,
-    injection: Injection,
+    binding: Binding,
 }
 
 impl ApprovedRequest {
@@ -119,7 +119,12 @@ impl ApprovedRequest {
 
     /// Where the secret goes.
     pub fn injection(&self) -> &Injection {
-        &self.injection
+        &self.binding.inject
+    }
+
+    /// The binding the request was checked against.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
     }
 }
 
@@ -239,14 +244,14 @@ impl Gate {
             },
         )
         .map_err(Denied)?;
-        let injection = binding.inject.clone();
+        let binding = binding.clone();
         Ok(Authorized {
             request: ApprovedRequest {
                 method,
                 url,
                 host: allowed.host,
                 headers,
-                injection,
+                binding,
             },
             loaded,
         })

@@ -31,7 +31,7 @@ async fn removing_the_broker_statement_revokes_the_very_next_read() {
     let (ws, customer, text) = crate::byok_secret(&env).await;
     let got = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -43,7 +43,7 @@ async fn removing_the_broker_statement_revokes_the_very_next_read() {
     let mut reads = 0u32;
     let e = loop {
         reads += 1;
-        match env.broker.read_for_injection(&ws, &name("api")).await {
+        match env.broker.read_plaintext(&ws, &name("api")).await {
             Ok(_) if revoked_at.elapsed() < Duration::from_secs(10) => continue,
             Ok(_) => panic!("still readable {reads} reads and 10 s after PutKeyPolicy"),
             Err(e) => break e,
@@ -90,7 +90,7 @@ async fn removing_the_broker_statement_revokes_the_very_next_read() {
     customer.set_broker_access(true).await;
     let got = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -147,7 +147,7 @@ async fn trust_policy_changed_after_enable_fails_verify_at_assume_role() {
     let cold = setup().await;
     let e = cold
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::RoleAssumptionDenied);
@@ -158,7 +158,7 @@ async fn trust_policy_changed_after_enable_fails_verify_at_assume_role() {
     let cold = setup().await;
     assert!(cold
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .is_ok());
 }

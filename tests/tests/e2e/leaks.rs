@@ -37,7 +37,7 @@ async fn canary_appears_nowhere_but_the_ciphertext() {
     assert_clean("metadata Debug", &format!("{meta:?}"), &text);
     let got: Decrypted = env
         .broker
-        .read_for_injection(&ws, &name("k"))
+        .read_plaintext(&ws, &name("k"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -55,7 +55,7 @@ async fn canary_appears_nowhere_but_the_ciphertext() {
     customer.disable_key().await;
     errors.push(
         env.broker
-            .read_for_injection(&ws, &name("k"))
+            .read_plaintext(&ws, &name("k"))
             .await
             .unwrap_err(),
     );

@@ -24,14 +24,14 @@ async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     let (ws, customer, text) = crate::byok_secret(&env).await;
     assert!(env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .is_ok());
 
     customer.disable_key().await;
     let e = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
@@ -55,7 +55,7 @@ async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     customer.enable_key().await;
     let got = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -69,7 +69,7 @@ async fn key_pending_deletion_revokes() {
     customer.schedule_deletion().await;
     let e = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::KeyPendingDeletion);
@@ -84,7 +84,7 @@ async fn key_pending_deletion_revokes() {
     customer.cancel_deletion().await;
     let got = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -167,7 +167,7 @@ async fn platform_key_disable_revokes_platform_secrets() {
         .unwrap();
     let e = env
         .broker
-        .read_for_injection(&ws, &name("p"))
+        .read_plaintext(&ws, &name("p"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
@@ -177,5 +177,5 @@ async fn platform_key_disable_revokes_platform_secrets() {
         .send()
         .await
         .unwrap();
-    assert!(env.broker.read_for_injection(&ws, &name("p")).await.is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("p")).await.is_ok());
 }
