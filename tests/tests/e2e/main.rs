@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bad_input;
+mod adversarial_request;
 mod capture;
 mod faults;
 mod inject;
