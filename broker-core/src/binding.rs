@@ -242,7 +242,6 @@ fn split_port(h: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,7 +345,9 @@ mod tests {
         for h in ["x-forwarded-for", "Range", "authorization", "bad name"] {
             assert!(allow(h).validate().is_err(), "{h}");
         }
-        assert!(header("X-HTTP-Method-Override", "{secret}").validate().is_err());
+        assert!(header("X-HTTP-Method-Override", "{secret}")
+            .validate()
+            .is_err());
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use crate::access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized, Gate};
+use crate::access::{
+    AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized, Gate,
+};
 use crate::arn::{KeyArn, RoleArn};
 use crate::assume_role::{RoleSessions, RoleTarget};
 use crate::binding::Binding;
@@ -446,8 +448,7 @@ impl Broker {
     /// schema (`access::policy::SCHEMA`): the library refuses what the check
     /// could not use. Creates the workspace if needed.
     pub async fn set_policy(&self, ws: &WorkspaceId, policy: &str) -> Result<()> {
-        crate::access::policy::parse(policy)
-            .map_err(|why| BrokerError::invalid("policy", why))?;
+        crate::access::policy::parse(policy).map_err(|why| BrokerError::invalid("policy", why))?;
         self.prepare_byok(ws).await?;
         self.store.set_policy(ws, policy).await
     }

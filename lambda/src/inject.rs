@@ -29,7 +29,8 @@ const RESPONSE_DROPPED_EXTRA: [&str; 3] = ["trailer", "proxy-authorization", "ke
 
 /// Whether `lower` (a lowercase response header name) is dropped.
 fn is_forbidden_header(lower: &str) -> bool {
-    broker_core::binding::FRAMING_HEADERS.contains(&lower) || RESPONSE_DROPPED_EXTRA.contains(&lower)
+    broker_core::binding::FRAMING_HEADERS.contains(&lower)
+        || RESPONSE_DROPPED_EXTRA.contains(&lower)
 }
 
 /// Shared state of the `inject` function, built once per sandbox.

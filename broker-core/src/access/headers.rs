@@ -178,7 +178,12 @@ mod tests {
         let many: Vec<(String, String)> = (0..=MAX_HEADERS)
             .map(|i| (format!("x-{i}"), "v".to_owned()))
             .collect();
-        assert!(vet(many.iter().map(|(k, v)| (k.as_str(), v.as_str())), None, None).is_err());
+        assert!(vet(
+            many.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            None,
+            None
+        )
+        .is_err());
     }
 
     #[test]

@@ -74,7 +74,10 @@ fn hex(b: u8) -> Option<u8> {
 
 /// The byte an escape at `s[i]` (`%XX`) stands for.
 fn escape_at(s: &[u8], i: usize) -> Result<u8, TargetError> {
-    match (s.get(i + 1).copied().and_then(hex), s.get(i + 2).copied().and_then(hex)) {
+    match (
+        s.get(i + 1).copied().and_then(hex),
+        s.get(i + 2).copied().and_then(hex),
+    ) {
         (Some(h), Some(l)) => Ok(h << 4 | l),
         _ => Err(bad("the URL has an invalid percent-escape")),
     }
@@ -101,13 +104,9 @@ fn segment(raw: &str) -> Result<String, TargetError> {
         if b == b'%' {
             let d = escape_at(s, i)?;
             match d {
-                b'/' | b'\\' => {
-                    return Err(bad("the path has an encoded '/' or '\\' (%2F, %5C)"))
-                }
+                b'/' | b'\\' => return Err(bad("the path has an encoded '/' or '\\' (%2F, %5C)")),
                 b'%' => return Err(bad("the path has an encoded '%' (%25, double encoding)")),
-                _ if is_control(d) => {
-                    return Err(bad("the path has an encoded control character"))
-                }
+                _ if is_control(d) => return Err(bad("the path has an encoded control character")),
                 _ if is_unreserved(d) => out.push(d as char),
                 _ => push_escape(&mut out, d),
             }
@@ -130,7 +129,9 @@ fn segment(raw: &str) -> Result<String, TargetError> {
         i += 1;
     }
     if out == "." || out == ".." {
-        return Err(bad("the path has a dot segment ('.' or '..', raw or encoded)"));
+        return Err(bad(
+            "the path has a dot segment ('.' or '..', raw or encoded)",
+        ));
     }
     Ok(out)
 }
@@ -244,7 +245,9 @@ pub fn normalise_target(raw_url: &str) -> Result<Target, TargetError> {
         .bytes()
         .any(|b| is_control(b) || b == b' ' || b == b'\\')
     {
-        return Err(bad("the URL has whitespace, control characters or a backslash"));
+        return Err(bad(
+            "the URL has whitespace, control characters or a backslash",
+        ));
     }
     let after_scheme = raw_url
         .split_once("://")
@@ -275,7 +278,10 @@ mod tests {
         assert_eq!(normalise_path("/a%2cb%c3%a9").unwrap(), "/a%2Cb%C3%A9");
         assert_eq!(normalise_path("").unwrap(), "/");
         assert_eq!(normalise_path("/repos/").unwrap(), "/repos/");
-        assert_eq!(normalise_path("/a:b@c!$&'()*+,=").unwrap(), "/a:b@c!$&'()*+,=");
+        assert_eq!(
+            normalise_path("/a:b@c!$&'()*+,=").unwrap(),
+            "/a:b@c!$&'()*+,="
+        );
     }
 
     #[test]

@@ -140,17 +140,32 @@ impl PolicyCache {
 fn context(q: &Question<'_>) -> Result<Context, String> {
     let query = q.query.iter().map(|(k, v)| {
         RestrictedExpression::new_record([
-            ("key".to_owned(), RestrictedExpression::new_string(k.clone())),
-            ("value".to_owned(), RestrictedExpression::new_string(v.clone())),
+            (
+                "key".to_owned(),
+                RestrictedExpression::new_string(k.clone()),
+            ),
+            (
+                "value".to_owned(),
+                RestrictedExpression::new_string(v.clone()),
+            ),
         ])
     });
     let query = query
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("policy context: {e}"))?;
     Context::from_pairs([
-        ("host".to_owned(), RestrictedExpression::new_string(q.host.to_owned())),
-        ("method".to_owned(), RestrictedExpression::new_string(q.method.to_owned())),
-        ("path".to_owned(), RestrictedExpression::new_string(q.path.to_owned())),
+        (
+            "host".to_owned(),
+            RestrictedExpression::new_string(q.host.to_owned()),
+        ),
+        (
+            "method".to_owned(),
+            RestrictedExpression::new_string(q.method.to_owned()),
+        ),
+        (
+            "path".to_owned(),
+            RestrictedExpression::new_string(q.path.to_owned()),
+        ),
         ("query".to_owned(), RestrictedExpression::new_set(query)),
         ("now".to_owned(), RestrictedExpression::new_long(q.now)),
     ])
@@ -159,11 +174,15 @@ fn context(q: &Question<'_>) -> Result<Context, String> {
 
 /// Evaluate the workspace's policy for `q`. `Ok` only on an explicit
 /// `Allow` reached without any evaluation error.
-pub fn authorize(cache: &PolicyCache, policy: Option<&str>, q: &Question<'_>) -> Result<(), String> {
+pub fn authorize(
+    cache: &PolicyCache,
+    policy: Option<&str>,
+    q: &Question<'_>,
+) -> Result<(), String> {
     let text = policy.ok_or("the workspace has no access policy (deny by default)")?;
-    let policies = cache
-        .get(text)
-        .map_err(|why| format!("the workspace's stored policy is unusable, so every request is denied: {why}"))?;
+    let policies = cache.get(text).map_err(|why| {
+        format!("the workspace's stored policy is unusable, so every request is denied: {why}")
+    })?;
     let uid = |ty: &str, id: &str| {
         EntityUid::from_str(&format!("{ty}::{}", serde_json::Value::from(id)))
             .map_err(|_| format!("{ty} id is not representable"))
@@ -245,13 +264,22 @@ mod tests {
         let only_open = r#"permit(principal, action == Action::"inject", resource)
             when { context.query == [{ key: "state", value: "open" }] && context.now < 1900000000 };"#;
         let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
-            p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let open = pairs(&[("state", "open")]);
         let closed = pairs(&[("state", "closed")]);
         let both = pairs(&[("state", "open"), ("page", "2")]);
         let ask = |query: &[(String, String)], now| {
-            check(Some(only_open), &Question { query, now, ..q("a", "GET", "/") })
+            check(
+                Some(only_open),
+                &Question {
+                    query,
+                    now,
+                    ..q("a", "GET", "/")
+                },
+            )
         };
         assert!(ask(&open, 1_800_000_000).is_ok());
         assert!(ask(&closed, 1_800_000_000).is_err());
@@ -320,7 +348,10 @@ mod tests {
         }
         let held: usize = texts.len() * texts[0].len();
         assert!(held > PolicyCache::BUDGET_BYTES);
-        assert!(cache.len() < texts.len(), "the cache must have started over");
+        assert!(
+            cache.len() < texts.len(),
+            "the cache must have started over"
+        );
     }
 
     #[test]
@@ -332,6 +363,8 @@ mod tests {
 
     #[test]
     fn invalid_policy_text_is_reported() {
-        assert!(parse("permit(").unwrap_err().contains("invalid Cedar policy"));
+        assert!(parse("permit(")
+            .unwrap_err()
+            .contains("invalid Cedar policy"));
     }
 }

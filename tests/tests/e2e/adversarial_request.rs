@@ -84,10 +84,20 @@ impl Fixture {
         let (r, audit) = self.call(event).await;
         assert_eq!(r["ok"], false, "{label}: must be refused: {r}");
         let kind = r["error"]["type"].as_str().unwrap_or_default();
-        assert!(kinds.contains(&kind), "{label}: {kind} not in {kinds:?}: {r}");
-        assert_eq!(audit["aws_calls"]["kms"], 0, "{label}: refused before KMS: {audit}");
+        assert!(
+            kinds.contains(&kind),
+            "{label}: {kind} not in {kinds:?}: {r}"
+        );
+        assert_eq!(
+            audit["aws_calls"]["kms"], 0,
+            "{label}: refused before KMS: {audit}"
+        );
         assert_eq!(audit["decision"], "deny", "{label}: {audit}");
-        assert_eq!(self.up.records().len(), seen, "{label}: the upstream got a request");
+        assert_eq!(
+            self.up.records().len(),
+            seen,
+            "{label}: the upstream got a request"
+        );
     }
 
     /// `event` is allowed and the upstream receives exactly `uri`.
@@ -95,8 +105,15 @@ impl Fixture {
         let (r, audit) = self.call(event).await;
         assert_eq!(r["ok"], true, "{label}: {r}");
         assert_eq!(audit["aws_calls"]["kms"], 1, "{label}: {audit}");
-        let last = self.up.records().pop().expect("the upstream got the request");
-        assert_eq!(last.uri, uri, "{label}: the upstream must get the normalised URL");
+        let last = self
+            .up
+            .records()
+            .pop()
+            .expect("the upstream got the request");
+        assert_eq!(
+            last.uri, uri,
+            "{label}: the upstream must get the normalised URL"
+        );
     }
 }
 
@@ -112,8 +129,12 @@ async fn encoded_paths_cannot_reach_what_the_policy_forbids() {
     f.refused("ADMIN escapes", &get("/%61%64%6D%69%6E/users"), DENIED)
         .await;
     // And what is allowed is sent in its normalised form.
-    f.sent("decoded unreserved", &get("/%61pi/%7Eme?q=%61"), "/api/~me?q=a")
-        .await;
+    f.sent(
+        "decoded unreserved",
+        &get("/%61pi/%7Eme?q=%61"),
+        "/api/~me?q=a",
+    )
+    .await;
     f.sent("kept escape uppercased", &get("/a%c3%a9"), "/a%C3%A9")
         .await;
     // Every form servers might decode differently is refused outright.
@@ -209,8 +230,12 @@ async fn a_binding_allow_list_closes_every_other_agent_header() {
     let f = fixture_with(&RunOptions::default(), binding, &forbid_admin()).await;
     let e = f.event("GET", "/ok", json!({ "X-Api-Version": "internal" }));
     f.refused("unlisted header", &e, INVALID).await;
-    f.sent("listed header", &f.event("GET", "/ok", json!({ "ACCEPT": "a" })), "/ok")
-        .await;
+    f.sent(
+        "listed header",
+        &f.event("GET", "/ok", json!({ "ACCEPT": "a" })),
+        "/ok",
+    )
+    .await;
     f.lambda.stop().await;
 }
 
@@ -222,19 +247,34 @@ async fn the_policy_sees_the_decoded_query_and_the_server_gets_the_same() {
     );
     let f = fixture(&only_open).await;
     let get = |t: &str| f.event("GET", t, json!({}));
-    f.sent("state=open", &get("/issues?state=open"), "/issues?state=open")
-        .await;
-    f.sent("encoded key", &get("/issues?st%61te=op%65n"), "/issues?state=open")
-        .await;
+    f.sent(
+        "state=open",
+        &get("/issues?state=open"),
+        "/issues?state=open",
+    )
+    .await;
+    f.sent(
+        "encoded key",
+        &get("/issues?st%61te=op%65n"),
+        "/issues?state=open",
+    )
+    .await;
     f.refused("state=closed", &get("/issues?state=closed"), DENIED)
         .await;
-    f.refused("encoded key, other value", &get("/issues?st%61te=closed"), DENIED)
-        .await;
+    f.refused(
+        "encoded key, other value",
+        &get("/issues?st%61te=closed"),
+        DENIED,
+    )
+    .await;
     f.refused("extra pair", &get("/issues?state=open&page=2"), DENIED)
         .await;
     for (label, target) in [
         ("duplicate key", "/issues?state=open&state=closed"),
-        ("duplicate key, encoded", "/issues?state=open&st%61te=closed"),
+        (
+            "duplicate key, encoded",
+            "/issues?state=open&st%61te=closed",
+        ),
         ("plus (space or plus?)", "/issues?state=open+x"),
         ("semicolon separator", "/issues?state=open;state=closed"),
         ("second equals", "/issues?state=open=closed"),
@@ -294,7 +334,10 @@ async fn an_erroring_forbid_denies_and_invalid_policies_never_apply() {
     let e = f.event("GET", "/x", json!({}));
     f.refused("erroring forbid", &e, DENIED).await;
     let (r, _) = f.call(&e).await;
-    assert!(r["error"]["message"].as_str().unwrap().contains("errored"), "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("errored"),
+        "{r}"
+    );
 
     // Policies that do not validate are refused at set_policy, and the
     // stored policy stays.
@@ -307,7 +350,10 @@ async fn an_erroring_forbid_denies_and_invalid_policies_never_apply() {
     ] {
         let r = f
             .lambda
-            .invoke("admin", &json!({ "op": "set_policy", "workspace": f.ws, "policy": bad }))
+            .invoke(
+                "admin",
+                &json!({ "op": "set_policy", "workspace": f.ws, "policy": bad }),
+            )
             .await;
         assert_eq!(r["error"]["type"], "invalid_input", "{bad}: {r}");
     }
@@ -323,8 +369,14 @@ async fn an_erroring_forbid_denies_and_invalid_policies_never_apply() {
         .ddb
         .update_item()
         .table_name(keybroker_tests::TABLE)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ws#{}", f.ws)))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("workspace".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ws#{}", f.ws)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("workspace".into()),
+        )
         .update_expression("SET policy = :p")
         .expression_attribute_values(
             ":p",
@@ -335,7 +387,10 @@ async fn an_erroring_forbid_denies_and_invalid_policies_never_apply() {
         .unwrap();
     f.refused("stored invalid policy", &e, DENIED).await;
     let (r, _) = f.call(&e).await;
-    assert!(r["error"]["message"].as_str().unwrap().contains("unusable"), "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("unusable"),
+        "{r}"
+    );
     f.lambda.stop().await;
 }
 

@@ -535,11 +535,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
         );
         plant_secret_item(&env, planted, &ws, &target).await;
         let calls = env.broker.aws_calls();
-        let e = env
-            .broker
-            .read_plaintext(&ws, &target)
-            .await
-            .unwrap_err();
+        let e = env.broker.read_plaintext(&ws, &target).await.unwrap_err();
         assert!(
             matches!(&e, BrokerError::Tampered { secret, detail: d } if secret == target.as_str() && *d == detail),
             "{label}: {e:?}"
@@ -569,11 +565,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
         AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(flipped)),
     );
     plant_secret_item(&env, own, &ws, &target).await;
-    let e = env
-        .broker
-        .read_plaintext(&ws, &target)
-        .await
-        .unwrap_err();
+    let e = env.broker.read_plaintext(&ws, &target).await.unwrap_err();
     assert!(matches!(&e, BrokerError::Tampered { .. }), "{e:?}");
     n += 1;
 
@@ -592,10 +584,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
     n += 1;
 
     // The original still reads.
-    env.broker
-        .read_plaintext(&ws, &name("src"))
-        .await
-        .unwrap();
+    env.broker.read_plaintext(&ws, &name("src")).await.unwrap();
     done("blobs", n);
 }
 

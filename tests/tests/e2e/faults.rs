@@ -231,10 +231,7 @@ async fn sts_outage_does_not_stop_reads_while_the_session_is_cached() {
     };
     let calls = env.broker.aws_calls();
     for _ in 0..3 {
-        env.broker
-            .read_plaintext(&ws, &name("api"))
-            .await
-            .unwrap();
+        env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     }
     let spent = env.broker.aws_calls() - calls;
     assert_eq!(spent.sts, 0, "{spent:?}");
@@ -251,10 +248,7 @@ async fn sts_outage_does_not_stop_reads_while_the_session_is_cached() {
         },
     )
     .unwrap();
-    let e = cold
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap_err();
+    let e = cold.read_plaintext(&ws, &name("api")).await.unwrap_err();
     assert!(
         matches!(&e, BrokerError::Unavailable { service: "sts", .. }),
         "{e:?}"
@@ -478,11 +472,7 @@ async fn kms_that_never_answers_is_cut_off_by_an_operation_timeout() {
     else {
         return;
     };
-    let r = tokio::time::timeout(
-        Duration::from_secs(20),
-        env.broker.read_plaintext(&ws, &n),
-    )
-    .await;
+    let r = tokio::time::timeout(Duration::from_secs(20), env.broker.read_plaintext(&ws, &n)).await;
     fault.remove().await;
     let e = r
         .expect("the read should give up on a silent KMS well within 20 s")

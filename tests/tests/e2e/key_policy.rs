@@ -29,11 +29,7 @@ async fn assert_not_enabled(env: &Env, ws: &WorkspaceId) {
 async fn removing_the_broker_statement_revokes_the_very_next_read() {
     let env = setup().await;
     let (ws, customer, text) = crate::byok_secret(&env).await;
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     drop(got);
 
@@ -88,11 +84,7 @@ async fn removing_the_broker_statement_revokes_the_very_next_read() {
 
     // Putting the statement back restores access, without re-provisioning.
     customer.set_broker_access(true).await;
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     assert_eq!(
         env.broker.list_secrets(&ws).await.unwrap()[0].status,
@@ -156,11 +148,7 @@ async fn trust_policy_changed_after_enable_fails_verify_at_assume_role() {
     customer.set_trust_external_id(Some(&ext)).await;
     assert!(env.broker.verify_byok(&ws).await.unwrap().is_ok());
     let cold = setup().await;
-    assert!(cold
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .is_ok());
+    assert!(cold.broker.read_plaintext(&ws, &name("api")).await.is_ok());
 }
 
 #[tokio::test]

@@ -112,11 +112,7 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         ]
     );
     // The platform secret still reads while BYOK is on.
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("old"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("old")).await.unwrap();
     assert_eq!(got.value.expose(), old_text.as_bytes());
 
     // Rotation without a new value re-encrypts the same value under the
@@ -128,11 +124,7 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         .unwrap();
     assert_eq!((rotated.key_mode, rotated.version), (KeyMode::Byok, 2));
     assert_eq!(rotated.key_arn, customer.key_arn);
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("old"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("old")).await.unwrap();
     assert_eq!(got.value.expose(), old_text.as_bytes());
 
     // Disabling BYOK sends new writes back to the platform key while BYOK
@@ -145,11 +137,7 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         .await
         .unwrap();
     assert_eq!(m.key_mode, KeyMode::Platform);
-    assert!(env
-        .broker
-        .read_plaintext(&ws, &name("new"))
-        .await
-        .is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("new")).await.is_ok());
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@
 // Test code: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
-mod bad_input;
 mod adversarial_request;
+mod bad_input;
 mod capture;
 mod faults;
 mod inject;

@@ -22,11 +22,7 @@ fn revoked_reason(e: &BrokerError) -> RevokedReason {
 async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     let env = setup().await;
     let (ws, customer, text) = crate::byok_secret(&env).await;
-    assert!(env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("api")).await.is_ok());
 
     customer.disable_key().await;
     let e = env
@@ -53,11 +49,7 @@ async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     assert_eq!(report.error_kind, Some("revoked"));
 
     customer.enable_key().await;
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     assert_eq!(status(&env.broker, &ws).await, SecretStatus::Active);
 }
@@ -82,11 +74,7 @@ async fn key_pending_deletion_revokes() {
     ));
 
     customer.cancel_deletion().await;
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
 }
 
