@@ -185,16 +185,21 @@ impl Binding {
     }
 
     /// Check `raw`'s scheme, userinfo, host and port against the binding;
-    /// the error says why it is denied. Plain `http` only if the
-    /// *deployment* allows it (`allow_insecure_http`, from
-    /// [`crate::access::AccessSettings`]); the binding's own legacy field
-    /// is ignored. Path and query are the access check's
+    /// the error says why it is denied. Plain `http` only to a loopback IP
+    /// literal and only if the *deployment* allows it
+    /// (`allow_insecure_http`, from [`crate::access::AccessSettings`]: local
+    /// stacks); the binding's own legacy field is ignored. Path and query are the access check's
     /// (`access::path`).
     pub fn check_url(&self, raw: &str, allow_insecure_http: bool) -> Result<AllowedUrl, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("URL does not parse: {e}"))?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
         match url.scheme() {
             "https" => {}
-            "http" if allow_insecure_http => {}
+            "http" if allow_insecure_http && loopback => {}
             s => {
                 return Err(format!(
                     "scheme {s:?} is not allowed (https only in this deployment)"
@@ -303,6 +308,9 @@ mod tests {
         );
         assert!(b.check_url("http://127.0.0.1:8081/", true).is_err());
         assert!(b.check_url("http://localhost:8080/", true).is_err());
+        // Even a deployment that allows http never sends it off the machine.
+        let public = binding(&["api.example.com"]);
+        assert!(public.check_url("http://api.example.com/", true).is_err());
     }
 
     #[test]

@@ -55,8 +55,9 @@ pub enum AccessError {
 /// table, so a table write cannot change them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AccessSettings {
-    /// Allow `http://` upstreams (local stacks only). Replaces the old
-    /// per-binding `allow_insecure_http`, which no longer grants anything.
+    /// Allow `http://` upstreams at loopback IP literals (local stacks
+    /// only; never any other host). Replaces the old per-binding
+    /// `allow_insecure_http`, which no longer grants anything.
     pub allow_insecure_http: bool,
 }
 
