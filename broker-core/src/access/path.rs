@@ -204,8 +204,11 @@ fn encode_part(out: &mut String, s: &str) {
     }
 }
 
+/// Decoded query pairs in request order, keys unique.
+pub type Pairs = Vec<(String, String)>;
+
 /// Decoded pairs and canonical text of a raw query (without `?`).
-pub fn normalise_query(raw: &str) -> Result<(Vec<(String, String)>, Option<String>), TargetError> {
+pub fn normalise_query(raw: &str) -> Result<(Pairs, Option<String>), TargetError> {
     if raw.is_empty() {
         return Ok((Vec::new(), None));
     }
