@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::headers::is_token;
 use crate::error::{BrokerError, Result};
 
 /// Hosts per binding; credentials belong to one API, a few hosts at most.
@@ -29,9 +30,16 @@ pub struct Binding {
     pub hosts: Vec<String>,
     /// Where the secret goes in the request.
     pub inject: Injection,
-    /// Allow `http://` (for local test upstreams only; https otherwise).
+    /// Legacy, grants nothing: plain http is a deployment setting
+    /// ([`crate::access::AccessSettings`]), so a table write cannot turn it
+    /// on. Still parsed because stored items outlive code.
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// If set, the only headers (case-insensitive) an agent may send with
+    /// this secret; the fixed deny-list of [`crate::access::headers`]
+    /// applies either way. `None`: any header not denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_headers: Option<Vec<String>>,
 }
 
 /// The one place a secret is put into a request.
@@ -113,9 +121,33 @@ impl Binding {
                 )));
             }
         }
+        if let Some(allow) = &self.agent_headers {
+            if allow.len() > crate::access::headers::MAX_HEADERS {
+                return Err(bad(format!(
+                    "agent_headers lists more than {} headers",
+                    crate::access::headers::MAX_HEADERS
+                )));
+            }
+            for h in allow {
+                let lower = h.to_ascii_lowercase();
+                if !is_token(h) || crate::access::headers::is_denied(&lower) {
+                    return Err(bad(format!(
+                        "agent header {h:?} is not a header agents may ever send"
+                    )));
+                }
+                if Some(lower) == self.inject.header_name() {
+                    return Err(bad(format!(
+                        "agent header {h:?} is where the secret is injected"
+                    )));
+                }
+            }
+        }
         match &self.inject {
             Injection::Header { name, template } => {
-                if !is_token(name) || FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                let lower = name.to_ascii_lowercase();
+                if !is_token(name)
+                    || FRAMING_HEADERS.contains(&lower.as_str())
+                    || crate::access::headers::is_denied(&lower)
                 {
                     return Err(bad(format!(
                         "header name {name:?} is not an injectable header"
@@ -152,15 +184,25 @@ impl Binding {
         Ok(())
     }
 
-    /// Check `raw` against the binding; the error says why it is denied.
-    pub fn check_url(&self, raw: &str) -> Result<AllowedUrl, String> {
+    /// Check `raw`'s scheme, userinfo, host and port against the binding;
+    /// the error says why it is denied. Plain `http` only to a loopback IP
+    /// literal and only if the *deployment* allows it
+    /// (`allow_insecure_http`, from [`crate::access::AccessSettings`]: local
+    /// stacks); the binding's own legacy field is ignored. Path and query are the access check's
+    /// (`access::path`).
+    pub fn check_url(&self, raw: &str, allow_insecure_http: bool) -> Result<AllowedUrl, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("URL does not parse: {e}"))?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
         match url.scheme() {
             "https" => {}
-            "http" if self.allow_insecure_http => {}
+            "http" if allow_insecure_http && loopback => {}
             s => {
                 return Err(format!(
-                    "scheme {s:?} is not allowed for this secret (https only)"
+                    "scheme {s:?} is not allowed (https only in this deployment)"
                 ))
             }
         }
@@ -205,13 +247,6 @@ fn split_port(h: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-/// RFC 9110 token characters (header names).
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +259,7 @@ mod tests {
                 template: "Bearer {secret}".into(),
             },
             allow_insecure_http: false,
+            agent_headers: None,
         }
     }
 
@@ -237,7 +273,7 @@ mod tests {
             "https://api.github.com:443/x",
             "https://uploads.example.com:8443/",
         ] {
-            assert!(b.check_url(ok).is_ok(), "{ok}");
+            assert!(b.check_url(ok, false).is_ok(), "{ok}");
         }
         for bad in [
             "http://api.github.com/user",         // downgrade
@@ -255,21 +291,26 @@ mod tests {
             "api.github.com/user",
             "",
         ] {
-            assert!(b.check_url(bad).is_err(), "{bad}");
+            assert!(b.check_url(bad, false).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn http_only_when_allowed_and_ports_explicit() {
         let mut b = binding(&["127.0.0.1:8080"]);
-        assert!(b.check_url("http://127.0.0.1:8080/").is_err());
+        assert!(b.check_url("http://127.0.0.1:8080/", false).is_err());
+        // The stored flag grants nothing: only the deployment's does.
         b.allow_insecure_http = true;
+        assert!(b.check_url("http://127.0.0.1:8080/", false).is_err());
         assert_eq!(
-            b.check_url("http://127.0.0.1:8080/x").unwrap().host,
+            b.check_url("http://127.0.0.1:8080/x", true).unwrap().host,
             "127.0.0.1:8080"
         );
-        assert!(b.check_url("http://127.0.0.1:8081/").is_err());
-        assert!(b.check_url("http://localhost:8080/").is_err());
+        assert!(b.check_url("http://127.0.0.1:8081/", true).is_err());
+        assert!(b.check_url("http://localhost:8080/", true).is_err());
+        // Even a deployment that allows http never sends it off the machine.
+        let public = binding(&["api.example.com"]);
+        assert!(public.check_url("http://api.example.com/", true).is_err());
     }
 
     #[test]
@@ -304,6 +345,17 @@ mod tests {
             ..binding(&["a.example"])
         };
         assert!(q.validate().is_err());
+        let allow = |h: &str| Binding {
+            agent_headers: Some(vec![h.to_owned()]),
+            ..binding(&["a.example"])
+        };
+        allow("accept").validate().unwrap();
+        for h in ["x-forwarded-for", "Range", "authorization", "bad name"] {
+            assert!(allow(h).validate().is_err(), "{h}");
+        }
+        assert!(header("X-HTTP-Method-Override", "{secret}")
+            .validate()
+            .is_err());
     }
 
     #[test]

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
+use crate::access::{
+    AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized, Gate,
+};
 use crate::arn::{KeyArn, RoleArn};
 use crate::assume_role::{RoleSessions, RoleTarget};
 use crate::binding::Binding;
@@ -26,11 +29,15 @@ pub struct BrokerConfig {
     pub table: String,
     /// The platform's KMS key, for workspaces without BYOK.
     pub platform_key_arn: String,
+    /// Deployment settings of the access check (plain http for local
+    /// stacks); never read from the table.
+    pub access: AccessSettings,
 }
 
 impl BrokerConfig {
     /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN`, the two
-    /// settings `infra/` passes to the Lambda functions.
+    /// settings `infra/` passes to the Lambda functions, and the access
+    /// settings ([`AccessSettings::from_env`]).
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| {
             std::env::var(name)
@@ -39,6 +46,7 @@ impl BrokerConfig {
         Ok(Self {
             table: var("KEYBROKER_TABLE")?,
             platform_key_arn: var("KEYBROKER_PLATFORM_KEY_ARN")?,
+            access: AccessSettings::from_env()?,
         })
     }
 }
@@ -84,6 +92,7 @@ pub struct Broker {
     platform_key: KeyArn,
     sessions: RoleSessions,
     calls: Arc<CallCounts>,
+    gate: Gate,
 }
 
 impl std::fmt::Debug for Broker {
@@ -130,6 +139,7 @@ impl Broker {
             platform_key,
             sessions: RoleSessions::new(sts, kms_base),
             calls,
+            gate: Gate::new(config.access),
         })
     }
 
@@ -348,21 +358,22 @@ impl Broker {
         Ok(meta)
     }
 
-    /// Decrypt a secret for one upstream request: [`Broker::load`] then
-    /// [`Broker::decrypt`] with no check in between.
-    pub async fn read_for_injection(
-        &self,
-        ws: &WorkspaceId,
-        name: &SecretName,
-    ) -> Result<Decrypted> {
+    /// Decrypt a secret for the library's own use (rotation tooling,
+    /// operators, tests): one DynamoDB read and `kms:Decrypt`, no access
+    /// check. **Never send the result upstream**: an injection goes through
+    /// [`Broker::load`], [`Broker::authorize`] and
+    /// [`Broker::decrypt_for_injection`], which is the only path the
+    /// `inject` function has.
+    pub async fn read_plaintext(&self, ws: &WorkspaceId, name: &SecretName) -> Result<Decrypted> {
         let loaded = self.load(ws, name).await?;
         self.decrypt(loaded).await
     }
 
-    /// First half of an injection: one DynamoDB read fetching the secret's
-    /// record and its workspace's settings and policy, no KMS call. The
-    /// caller checks binding and policy on the result, then decrypts, so a
-    /// denied request never reaches the customer's key.
+    /// First step of an injection: one DynamoDB read fetching the secret's
+    /// record and its workspace's settings and policy, no KMS call.
+    /// [`Broker::authorize`] checks the request on the result; only its
+    /// [`Authorized`] answer can be decrypted for injection, so a denied
+    /// request never reaches the customer's key.
     pub async fn load(&self, ws: &WorkspaceId, name: &SecretName) -> Result<LoadedSecret> {
         let (rec, settings) = self.store.get_secret_and_workspace(ws, name).await?;
         let rec = rec.ok_or_else(|| not_found_secret(name))?;
@@ -374,10 +385,37 @@ impl Broker {
         })
     }
 
-    /// Second half: `kms:Decrypt` and open. Nothing decrypted is cached, so
-    /// revocation applies to the very next read. A revoked read keeps the
-    /// record and marks it in `list`.
-    pub async fn decrypt(&self, loaded: LoadedSecret) -> Result<Decrypted> {
+    /// Second step: the one access check of the request against the
+    /// secret's binding and its workspace's policy (crate `access` module).
+    /// No AWS call.
+    pub fn authorize(
+        &self,
+        loaded: LoadedSecret,
+        request: &AccessRequest<'_>,
+    ) -> std::result::Result<Authorized, AccessError> {
+        self.gate.check(loaded, request)
+    }
+
+    /// The deployment's access settings.
+    pub fn access_settings(&self) -> AccessSettings {
+        self.gate.settings()
+    }
+
+    /// Last step: `kms:Decrypt` for a request that passed
+    /// [`Broker::authorize`]. Returns the approved request (what to send)
+    /// with the credential. Nothing decrypted is cached, so revocation
+    /// applies to the very next read.
+    pub async fn decrypt_for_injection(
+        &self,
+        authorized: Authorized,
+    ) -> Result<(ApprovedRequest, Decrypted)> {
+        let (request, loaded) = authorized.into_parts();
+        Ok((request, self.decrypt(loaded).await?))
+    }
+
+    /// `kms:Decrypt` and open. A revoked read keeps the record and marks it
+    /// in `list`.
+    async fn decrypt(&self, loaded: LoadedSecret) -> Result<Decrypted> {
         let LoadedSecret {
             ws,
             name,
@@ -405,9 +443,12 @@ impl Broker {
         })
     }
 
-    /// Replace the workspace's access policy (Cedar text; the Lambda edge
-    /// validates and evaluates it). Creates the workspace if needed.
+    /// Replace the workspace's access policy (Cedar text). Refused with
+    /// `InvalidInput` unless it parses and validates against the shipped
+    /// schema (`access::policy::SCHEMA`): the library refuses what the check
+    /// could not use. Creates the workspace if needed.
     pub async fn set_policy(&self, ws: &WorkspaceId, policy: &str) -> Result<()> {
+        crate::access::policy::parse(policy).map_err(|why| BrokerError::invalid("policy", why))?;
         self.prepare_byok(ws).await?;
         self.store.set_policy(ws, policy).await
     }

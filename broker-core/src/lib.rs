@@ -37,6 +37,19 @@
 //! DynamoDB marked revoked ([`SecretStatus::Revoked`]) so `list` shows which
 //! secrets are affected.
 //!
+//! ## Injection: one check, one typed result
+//!
+//! An injection is [`Broker::load`] (one DynamoDB read), then
+//! [`Broker::authorize`], the one access check of the request ([`access`]:
+//! agent, method, normalised URL against the binding, agent headers, the
+//! workspace's schema-validated Cedar policy), then
+//! [`Broker::decrypt_for_injection`], which takes the check's
+//! [`Authorized`] value by value and returns the [`ApprovedRequest`] to
+//! send. `Authorized` has private fields, so decrypting for injection
+//! without the check does not compile. [`Broker::read_plaintext`] decrypts
+//! with no check: it is for the library's own reads (rotation tooling,
+//! operators, tests), and the `inject` function never calls it.
+//!
 //! ## What this crate does not do
 //!
 //! It does not send credentials anywhere: the Lambda crate injects them into
@@ -53,6 +66,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access;
 mod arn;
 pub mod assume_role;
 mod aws_error;
@@ -71,6 +85,7 @@ mod secret;
 mod store;
 mod verify;
 
+pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, RoleArn};
 pub use binding::{Binding, Injection};
 pub use broker::{Broker, BrokerConfig, Decrypted, LoadedSecret};

@@ -17,16 +17,17 @@ fuzz_target!(|data: &[u8]| {
                 name: "Authorization".into(),
                 template: "Bearer {secret}".into(),
             },
-            allow_insecure_http: insecure,
+            allow_insecure_http: false,
+            agent_headers: None,
         };
-        if let Ok(allowed) = binding.check_url(raw) {
+        if let Ok(allowed) = binding.check_url(raw, insecure) {
             let url = &allowed.url;
             let host = url.host_str().expect("allowed URL has a host");
             let port = url.port_or_known_default().expect("allowed URL has a port");
-            let ok = matches!((host, port), ("api.example.com", 443) | ("127.0.0.1", 8080))
-                || (insecure && url.scheme() == "http" && (host, port) == ("api.example.com", 80));
+            let ok = matches!((host, port), ("api.example.com", 443) | ("127.0.0.1", 8080));
             assert!(ok, "{raw:?} allowed to {host}:{port}");
-            assert!(url.scheme() == "https" || insecure);
+            // Plain http only with the deployment setting, only to loopback.
+            assert!(url.scheme() == "https" || (insecure && host == "127.0.0.1"));
             assert!(url.username().is_empty() && url.password().is_none());
             let expected = if port == 8080 {
                 format!("{host}:{port}")

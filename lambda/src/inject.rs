@@ -1,44 +1,43 @@
 //! The `inject` handler: check, decrypt, send, scrub, audit, forget.
 //!
 //! Order matters. Everything that can refuse a request (event shape, names,
-//! binding, agent headers, policy) runs after one DynamoDB read and *before*
-//! `kms:Decrypt`, so a denied request never touches the customer's key and
-//! never shows up as key usage in their CloudTrail. The plaintext lives only
-//! between decrypt and send, inside this function, and is wiped on drop.
+//! then broker-core's one access check: agent, method, URL, headers,
+//! policy) runs after one DynamoDB read and *before* `kms:Decrypt`, so a
+//! denied request never touches the customer's key and never shows up as
+//! key usage in their CloudTrail. Only the check's `Authorized` value can
+//! be decrypted for injection, and what is sent is the request it approved
+//! (normalised URL, method, vetted headers), not the event's text. The
+//! plaintext lives only between decrypt and send, inside this function, and
+//! is wiped on drop.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use broker_core::{Broker, SecretName, WorkspaceId};
+use broker_core::{AccessError, AccessRequest, ApprovedRequest, Broker, SecretName, WorkspaceId};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::audit::{AuditRecord, Decision};
 use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest};
-use crate::policy;
 use crate::scrub;
 use crate::upstream::{self, Limits};
 
-/// Headers an agent may never set besides the framing ones
-/// ([`broker_core::binding::FRAMING_HEADERS`]): they carry hop or proxy
-/// state the broker does not vouch for.
-const AGENT_FORBIDDEN_EXTRA: [&str; 3] = ["trailer", "proxy-authorization", "keep-alive"];
+/// Headers dropped from upstream responses: framing belongs to the
+/// upstream hop ([`broker_core::binding::FRAMING_HEADERS`] plus hop state).
+/// Agent request headers are vetted by `broker_core::access::headers`.
+const RESPONSE_DROPPED_EXTRA: [&str; 3] = ["trailer", "proxy-authorization", "keep-alive"];
 
-/// Whether `lower` (a lowercase header name) is closed to agents, and
-/// dropped from upstream responses.
+/// Whether `lower` (a lowercase response header name) is dropped.
 fn is_forbidden_header(lower: &str) -> bool {
-    broker_core::binding::FRAMING_HEADERS.contains(&lower) || AGENT_FORBIDDEN_EXTRA.contains(&lower)
+    broker_core::binding::FRAMING_HEADERS.contains(&lower)
+        || RESPONSE_DROPPED_EXTRA.contains(&lower)
 }
-const MAX_HEADERS: usize = 64;
-const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// Shared state of the `inject` function, built once per sandbox.
 pub struct Injector {
     broker: Broker,
     http: reqwest::Client,
     limits: Limits,
-    policies: policy::PolicyCache,
 }
 
 /// A refusal or failure on its way to the agent.
@@ -61,7 +60,6 @@ impl Injector {
             http: upstream::client(&limits)?,
             broker,
             limits,
-            policies: policy::PolicyCache::default(),
         })
     }
 
@@ -123,66 +121,43 @@ impl Injector {
             .map_err(|e| refuse(ErrorType::InvalidRequest, e.to_string()))?;
         let name = SecretName::new(event.secret.as_str())
             .map_err(|e| refuse(ErrorType::InvalidRequest, e.to_string()))?;
-        check_agent(&event.agent)?;
         let req = &event.request;
-        let method = check_method(&req.method)?;
         let body = request_body(req, &self.limits)?;
 
         let loaded = self.broker.load(&ws, &name).await.map_err(broker_refusal)?;
-        let meta = loaded.metadata();
-        audit.key_arn = Some(meta.key_arn.clone());
-        let binding = meta.binding.clone().ok_or_else(|| {
-            refuse(
-                ErrorType::Denied,
-                format!("secret {name:?} has no binding: it may not be sent anywhere"),
-            )
-        })?;
-        let target = binding
-            .check_url(&req.url)
-            .map_err(|why| refuse(ErrorType::Denied, why))?;
-        audit.host = Some(target.host.clone());
-        audit.path = Some(target.url.path().to_owned());
-        let headers = agent_headers(&req.headers, binding.inject.header_name().as_deref())?;
-        if let broker_core::Injection::Query { param } = &binding.inject {
-            if target.url.query_pairs().any(|(k, _)| k == param.as_str()) {
-                return Err(refuse(
-                    ErrorType::InvalidRequest,
-                    format!(
-                        "the URL already sets query parameter {param:?}, where the secret goes"
-                    ),
-                ));
-            }
-        }
-        policy::authorize(
-            &self.policies,
-            loaded.policy(),
-            &policy::Query {
-                agent: &event.agent,
-                secret: name.as_str(),
-                host: &target.host,
-                method: method.as_str(),
-                path: target.url.path(),
-            },
-        )
-        .map_err(|why| refuse(ErrorType::Denied, why))?;
-
-        let secret = self
+        audit.key_arn = Some(loaded.metadata().key_arn.clone());
+        let agent_headers: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let authorized = self
             .broker
-            .decrypt(loaded)
+            .authorize(
+                loaded,
+                &AccessRequest {
+                    agent: &event.agent,
+                    method: &req.method,
+                    url: &req.url,
+                    headers: &agent_headers,
+                },
+            )
+            .map_err(access_refusal)?;
+        audit.host = Some(authorized.request().host().to_owned());
+        audit.path = Some(authorized.request().url().path().to_owned());
+
+        let (approved, decrypted) = self
+            .broker
+            .decrypt_for_injection(authorized)
             .await
-            .map_err(broker_refusal)?
-            .value;
+            .map_err(broker_refusal)?;
+        let secret = decrypted.value;
+        let binding = approved.binding().clone();
         let timeout = req
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.limits.max_timeout);
-        let outgoing = upstream::Outgoing {
-            method,
-            url: target.url,
-            headers,
-            body,
-            timeout,
-        };
+        let outgoing = outgoing(approved, body, timeout)?;
         let result =
             upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret).await;
         let needles = scrub::needles(
@@ -224,27 +199,39 @@ fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
     refuse(ErrorType::from(&e), e.to_string())
 }
 
-fn check_agent(agent: &str) -> Result<(), Refusal> {
-    let ok = (1..=128).contains(&agent.len())
-        && agent
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:@-".contains(&b));
-    ok.then_some(()).ok_or_else(|| {
-        refuse(
-            ErrorType::InvalidRequest,
-            "agent must be 1-128 characters of A-Z a-z 0-9 . _ : @ -",
-        )
-    })
+fn access_refusal(e: AccessError) -> Refusal {
+    match e {
+        AccessError::Invalid(why) => refuse(ErrorType::InvalidRequest, why),
+        AccessError::Denied(why) => refuse(ErrorType::Denied, why),
+    }
 }
 
-fn check_method(m: &str) -> Result<reqwest::Method, Refusal> {
-    if !METHODS.contains(&m) {
-        return Err(refuse(
-            ErrorType::InvalidRequest,
-            format!("method must be one of {}", METHODS.join(", ")),
-        ));
+/// The approved request as the HTTP client's types: exactly what the check
+/// approved, nothing from the event but the body and the timeout.
+fn outgoing(
+    approved: ApprovedRequest,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<upstream::Outgoing, Refusal> {
+    // The check only approves names and values these accept; an error here
+    // is a bug, refused rather than sent differently.
+    let unsendable = || refuse(ErrorType::InvalidRequest, "header cannot be sent");
+    let method = reqwest::Method::from_bytes(approved.method().as_bytes())
+        .map_err(|_| refuse(ErrorType::InvalidRequest, "invalid method"))?;
+    let mut headers = HeaderMap::new();
+    for (k, v) in approved.headers() {
+        headers.insert(
+            HeaderName::from_bytes(k.as_bytes()).map_err(|_| unsendable())?,
+            HeaderValue::from_str(v).map_err(|_| unsendable())?,
+        );
     }
-    reqwest::Method::from_str(m).map_err(|_| refuse(ErrorType::InvalidRequest, "invalid method"))
+    Ok(upstream::Outgoing {
+        method,
+        url: approved.url().clone(),
+        headers,
+        body,
+        timeout,
+    })
 }
 
 fn request_body(req: &UpstreamRequest, limits: &Limits) -> Result<Vec<u8>, Refusal> {
@@ -268,48 +255,4 @@ fn request_body(req: &UpstreamRequest, limits: &Limits) -> Result<Vec<u8>, Refus
         ));
     }
     Ok(body)
-}
-
-fn agent_headers(
-    given: &std::collections::BTreeMap<String, String>,
-    injected: Option<&str>,
-) -> Result<HeaderMap, Refusal> {
-    if given.len() > MAX_HEADERS {
-        return Err(refuse(
-            ErrorType::InvalidRequest,
-            format!("at most {MAX_HEADERS} headers"),
-        ));
-    }
-    let mut out = HeaderMap::new();
-    for (k, v) in given {
-        let lower = k.to_ascii_lowercase();
-        if Some(lower.as_str()) == injected {
-            return Err(refuse(
-                ErrorType::InvalidRequest,
-                format!(
-                    "header {k:?} is where the broker injects the secret; the agent may not set it"
-                ),
-            ));
-        }
-        if is_forbidden_header(&lower) {
-            return Err(refuse(
-                ErrorType::InvalidRequest,
-                format!("header {k:?} may not be set by the agent"),
-            ));
-        }
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-            refuse(
-                ErrorType::InvalidRequest,
-                format!("header name {k:?} is invalid"),
-            )
-        })?;
-        let value = HeaderValue::from_str(v).map_err(|_| {
-            refuse(
-                ErrorType::InvalidRequest,
-                format!("header {k:?} has an invalid value (control characters)"),
-            )
-        })?;
-        out.insert(name, value);
-    }
-    Ok(out)
 }

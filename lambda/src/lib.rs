@@ -23,7 +23,6 @@ pub mod admin;
 pub mod audit;
 pub mod contract;
 mod inject;
-pub mod policy;
 pub mod scrub;
 pub mod upstream;
 

@@ -230,6 +230,12 @@ impl LambdaEnv {
                 env.platform_key_arn.clone(),
             ),
             ("RUST_LOG".to_owned(), opts.rust_log.to_owned()),
+            // The local upstreams are plain http on loopback: a deployment
+            // setting, never a stored one (`AccessSettings`).
+            (
+                broker_core::AccessSettings::ALLOW_INSECURE_HTTP_VAR.to_owned(),
+                "1".to_owned(),
+            ),
         ]
         .into_iter()
         .chain(opts.env.iter().cloned())

@@ -172,6 +172,7 @@ pub async fn setup() -> Env {
         &broker_sdk_config().await,
         BrokerConfig {
             table: TABLE.into(),
+            access: Default::default(),
             platform_key_arn: platform_key_arn.clone(),
         },
     )

@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "read it for one injection (kms:Decrypt in the customer's account)",
     );
     let before = env.broker.aws_calls();
-    let got = env.broker.read_for_injection(&ws, &name).await?;
+    let got = env.broker.read_plaintext(&ws, &name).await?;
     let calls = env.broker.aws_calls() - before;
     println!(
         "    decrypted {} bytes (never printed); AWS calls: dynamodb={} kms={} sts={}",
@@ -156,7 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     step(6, "customer disables their key");
     customer.disable_key().await;
-    match env.broker.read_for_injection(&ws, &name).await {
+    match env.broker.read_plaintext(&ws, &name).await {
         Ok(_) => return Err("read succeeded after the key was disabled".into()),
         Err(e) => println!("    next read fails: [{}] {e}", e.kind()),
     }
@@ -171,7 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "customer re-enables the key: access returns without re-provisioning",
     );
     customer.enable_key().await;
-    let got = env.broker.read_for_injection(&ws, &name).await?;
+    let got = env.broker.read_plaintext(&ws, &name).await?;
     println!("    decrypted {} bytes again", got.value.len());
     drop(got);
     println!(
@@ -185,7 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     customer.set_broker_access(BrokerAccess::Revoked).await;
     let revoked_at = Instant::now();
-    match env.broker.read_for_injection(&ws, &name).await {
+    match env.broker.read_plaintext(&ws, &name).await {
         Ok(_) => return Err("read succeeded after the revocation Deny was applied".into()),
         Err(e) => println!(
             "    next read fails {:.0} ms after PutKeyPolicy returned: [{}] {e}",
@@ -201,7 +201,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "customer sets broker_access = \"enabled\": access returns without re-provisioning",
     );
     customer.set_broker_access(BrokerAccess::Enabled).await;
-    let got = env.broker.read_for_injection(&ws, &name).await?;
+    let got = env.broker.read_plaintext(&ws, &name).await?;
     println!("    decrypted {} bytes again", got.value.len());
     drop(got);
     show_list(&env.broker.list_secrets(&ws).await?);

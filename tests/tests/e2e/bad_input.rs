@@ -60,6 +60,7 @@ fn header_binding(host: &str, name: &str, template: &str) -> Binding {
             template: template.into(),
         },
         allow_insecure_http: false,
+        agent_headers: None,
     }
 }
 
@@ -331,7 +332,7 @@ async fn refused_library_calls_change_nothing_and_never_touch_kms() {
     expect_err!(
         n,
         "read a missing secret",
-        env.broker.read_for_injection(&ws, &name("ghost")).await,
+        env.broker.read_plaintext(&ws, &name("ghost")).await,
         BrokerError::NotFound { what: "secret", .. }
     );
     expect_err!(
@@ -534,11 +535,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
         );
         plant_secret_item(&env, planted, &ws, &target).await;
         let calls = env.broker.aws_calls();
-        let e = env
-            .broker
-            .read_for_injection(&ws, &target)
-            .await
-            .unwrap_err();
+        let e = env.broker.read_plaintext(&ws, &target).await.unwrap_err();
         assert!(
             matches!(&e, BrokerError::Tampered { secret, detail: d } if secret == target.as_str() && *d == detail),
             "{label}: {e:?}"
@@ -568,11 +565,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
         AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(flipped)),
     );
     plant_secret_item(&env, own, &ws, &target).await;
-    let e = env
-        .broker
-        .read_for_injection(&ws, &target)
-        .await
-        .unwrap_err();
+    let e = env.broker.read_plaintext(&ws, &target).await.unwrap_err();
     assert!(matches!(&e, BrokerError::Tampered { .. }), "{e:?}");
     n += 1;
 
@@ -581,7 +574,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
     plant_secret_item(&env, item.clone(), &other, &name("src")).await;
     let e = env
         .broker
-        .read_for_injection(&other, &name("src"))
+        .read_plaintext(&other, &name("src"))
         .await
         .unwrap_err();
     assert!(
@@ -591,10 +584,7 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
     n += 1;
 
     // The original still reads.
-    env.broker
-        .read_for_injection(&ws, &name("src"))
-        .await
-        .unwrap();
+    env.broker.read_plaintext(&ws, &name("src")).await.unwrap();
     done("blobs", n);
 }
 

@@ -39,7 +39,7 @@ async fn poll_reads(env: &Env, ws: &WorkspaceId, since: Instant, limit: Duration
     let mut reads = 0;
     loop {
         reads += 1;
-        match env.broker.read_for_injection(ws, &name("api")).await {
+        match env.broker.read_plaintext(ws, &name("api")).await {
             Err(e) => {
                 return Outcome {
                     refused: Some(e),
@@ -104,7 +104,7 @@ async fn statement_removal_is_bypassed_but_the_switch_is_not(
     );
     let got = env
         .broker
-        .read_for_injection(ws, &name("api"))
+        .read_plaintext(ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -125,7 +125,7 @@ async fn statement_removal_is_bypassed_but_the_switch_is_not(
     customer.set_broker_access(BrokerAccess::Enabled).await;
     let got = env
         .broker
-        .read_for_injection(ws, &name("api"))
+        .read_plaintext(ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -276,7 +276,7 @@ async fn revocation_latency_of_each_route() {
         let (ws, customer, _) = crate::byok_secret(&env).await;
         assert!(env
             .broker
-            .read_for_injection(&ws, &name("api"))
+            .read_plaintext(&ws, &name("api"))
             .await
             .is_ok());
         match route {
@@ -306,7 +306,7 @@ async fn revocation_latency_of_each_route() {
     let (ws, customer, _) = crate::byok_secret(&env).await;
     assert!(env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .is_ok());
     customer
@@ -339,7 +339,7 @@ async fn account_wide_key_policy_allow_survives_statement_removal_but_not_the_sw
     assert!(o.refused.is_none(), "{:?}", o.refused);
     let got = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());

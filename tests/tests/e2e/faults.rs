@@ -128,7 +128,7 @@ async fn kms_throttling_beyond_the_sdk_retries_is_throttled() {
         return;
     };
     let started = Instant::now();
-    let e = env.broker.read_for_injection(&ws, &n).await.unwrap_err();
+    let e = env.broker.read_plaintext(&ws, &n).await.unwrap_err();
     let took = started.elapsed();
     assert!(
         matches!(&e, BrokerError::Throttled { service: "kms", code } if code == "ThrottlingException"),
@@ -142,7 +142,7 @@ async fn kms_throttling_beyond_the_sdk_retries_is_throttled() {
     assert_eq!(faulted, matched);
     eprintln!("faults: throttled Decrypt, {matched} attempts in {took:?}");
     fault.remove().await;
-    env.broker.read_for_injection(&ws, &n).await.unwrap();
+    env.broker.read_plaintext(&ws, &n).await.unwrap();
 }
 
 #[tokio::test]
@@ -159,7 +159,7 @@ async fn kms_internal_errors_beyond_the_sdk_retries_are_unavailable() {
     else {
         return;
     };
-    let e = env.broker.read_for_injection(&ws, &n).await.unwrap_err();
+    let e = env.broker.read_plaintext(&ws, &n).await.unwrap_err();
     assert!(
         matches!(&e, BrokerError::Unavailable { service: "kms", detail } if detail == "KMSInternalException"),
         "{e:?}"
@@ -192,7 +192,7 @@ async fn brief_throttling_is_absorbed_by_retry_with_backoff() {
         };
         let started = Instant::now();
         env.broker
-            .read_for_injection(&ws, &n)
+            .read_plaintext(&ws, &n)
             .await
             .unwrap_or_else(|e| panic!("{blips} throttles: {e:?}"));
         assert_eq!(
@@ -231,10 +231,7 @@ async fn sts_outage_does_not_stop_reads_while_the_session_is_cached() {
     };
     let calls = env.broker.aws_calls();
     for _ in 0..3 {
-        env.broker
-            .read_for_injection(&ws, &name("api"))
-            .await
-            .unwrap();
+        env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     }
     let spent = env.broker.aws_calls() - calls;
     assert_eq!(spent.sts, 0, "{spent:?}");
@@ -246,14 +243,12 @@ async fn sts_outage_does_not_stop_reads_while_the_session_is_cached() {
         &broker_sdk_config().await,
         BrokerConfig {
             table: TABLE.into(),
+            access: Default::default(),
             platform_key_arn: env.platform_key_arn.clone(),
         },
     )
     .unwrap();
-    let e = cold
-        .read_for_injection(&ws, &name("api"))
-        .await
-        .unwrap_err();
+    let e = cold.read_plaintext(&ws, &name("api")).await.unwrap_err();
     assert!(
         matches!(&e, BrokerError::Unavailable { service: "sts", .. }),
         "{e:?}"
@@ -302,6 +297,7 @@ async fn dynamodb_down_mid_rotation_is_a_clear_error_and_changes_nothing() {
         &config_for(CLOSED),
         BrokerConfig {
             table: TABLE.into(),
+            access: Default::default(),
             platform_key_arn: env.platform_key_arn.clone(),
         },
     )
@@ -342,6 +338,7 @@ async fn with_the_whole_stack_gone_every_operation_is_unavailable_in_bounded_tim
             &config_for(CLOSED),
             BrokerConfig {
                 table: TABLE.into(),
+                access: Default::default(),
                 platform_key_arn:
                     "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000"
                         .into(),
@@ -411,8 +408,8 @@ async fn with_the_whole_stack_gone_every_operation_is_unavailable_in_bounded_tim
         ),
         ("load", bounded("load", down.load(&ws, &n)).await.map(drop)),
         (
-            "read_for_injection",
-            bounded("read_for_injection", down.read_for_injection(&ws, &n))
+            "read_plaintext",
+            bounded("read_plaintext", down.read_plaintext(&ws, &n))
                 .await
                 .map(drop),
         ),
@@ -475,11 +472,7 @@ async fn kms_that_never_answers_is_cut_off_by_an_operation_timeout() {
     else {
         return;
     };
-    let r = tokio::time::timeout(
-        Duration::from_secs(20),
-        env.broker.read_for_injection(&ws, &n),
-    )
-    .await;
+    let r = tokio::time::timeout(Duration::from_secs(20), env.broker.read_plaintext(&ws, &n)).await;
     fault.remove().await;
     let e = r
         .expect("the read should give up on a silent KMS well within 20 s")

@@ -28,7 +28,7 @@ async fn blob_copied_to_another_name_or_workspace_is_rejected() {
     plant_secret_item(&env, stolen.clone(), &ws1, &name("copy")).await;
     let e = env
         .broker
-        .read_for_injection(&ws1, &name("copy"))
+        .read_plaintext(&ws1, &name("copy"))
         .await
         .unwrap_err();
     assert!(
@@ -40,7 +40,7 @@ async fn blob_copied_to_another_name_or_workspace_is_rejected() {
     plant_secret_item(&env, stolen, &ws2, &name("src")).await;
     let e = env
         .broker
-        .read_for_injection(&ws2, &name("src"))
+        .read_plaintext(&ws2, &name("src"))
         .await
         .unwrap_err();
     assert!(matches!(e, BrokerError::ContextMismatch { .. }), "{e:?}");
@@ -81,7 +81,7 @@ async fn tampered_blobs_are_rejected_with_the_failing_check() {
         plant_secret_item(&env, with_blob(original.clone(), bytes), &ws, &name("t")).await;
         let e = env
             .broker
-            .read_for_injection(&ws, &name("t"))
+            .read_plaintext(&ws, &name("t"))
             .await
             .unwrap_err();
         assert_eq!(e.kind(), kind, "{what}: {e:?}");
@@ -93,12 +93,12 @@ async fn tampered_blobs_are_rejected_with_the_failing_check() {
     plant_secret_item(&env, lying, &ws, &name("t")).await;
     let e = env
         .broker
-        .read_for_injection(&ws, &name("t"))
+        .read_plaintext(&ws, &name("t"))
         .await
         .unwrap_err();
     assert!(matches!(e, BrokerError::Tampered { .. }), "{e:?}");
 
     // Restoring the original item restores access: nothing was lost.
     plant_secret_item(&env, original, &ws, &name("t")).await;
-    assert!(env.broker.read_for_injection(&ws, &name("t")).await.is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("t")).await.is_ok());
 }

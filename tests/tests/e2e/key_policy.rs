@@ -29,11 +29,7 @@ async fn assert_not_enabled(env: &Env, ws: &WorkspaceId) {
 async fn revocation_switch_revokes_the_very_next_read() {
     let env = setup().await;
     let (ws, customer, text) = crate::byok_secret(&env).await;
-    let got = env
-        .broker
-        .read_for_injection(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     drop(got);
 
@@ -43,7 +39,7 @@ async fn revocation_switch_revokes_the_very_next_read() {
     let mut reads = 0u32;
     let e = loop {
         reads += 1;
-        match env.broker.read_for_injection(&ws, &name("api")).await {
+        match env.broker.read_plaintext(&ws, &name("api")).await {
             Ok(_) if revoked_at.elapsed() < Duration::from_secs(10) => continue,
             Ok(_) => panic!("still readable {reads} reads and 10 s after PutKeyPolicy"),
             Err(e) => break e,
@@ -90,7 +86,7 @@ async fn revocation_switch_revokes_the_very_next_read() {
     customer.set_broker_access(BrokerAccess::Enabled).await;
     let got = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -147,7 +143,7 @@ async fn trust_policy_changed_after_enable_fails_verify_at_assume_role() {
     let cold = setup().await;
     let e = cold
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::RoleAssumptionDenied);
@@ -156,11 +152,7 @@ async fn trust_policy_changed_after_enable_fails_verify_at_assume_role() {
     customer.set_trust_external_id(Some(&ext)).await;
     assert!(env.broker.verify_byok(&ws).await.unwrap().is_ok());
     let cold = setup().await;
-    assert!(cold
-        .broker
-        .read_for_injection(&ws, &name("api"))
-        .await
-        .is_ok());
+    assert!(cold.broker.read_plaintext(&ws, &name("api")).await.is_ok());
 }
 
 #[tokio::test]

@@ -35,11 +35,7 @@ async fn canary_appears_nowhere_but_the_ciphertext() {
         .await
         .unwrap();
     assert_clean("metadata Debug", &format!("{meta:?}"), &text);
-    let got: Decrypted = env
-        .broker
-        .read_for_injection(&ws, &name("k"))
-        .await
-        .unwrap();
+    let got: Decrypted = env.broker.read_plaintext(&ws, &name("k")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     assert_clean("Decrypted Debug", &format!("{got:?} {got:#?}"), &text);
     assert_clean("Broker Debug", &format!("{:?}", env.broker), &text);
@@ -55,7 +51,7 @@ async fn canary_appears_nowhere_but_the_ciphertext() {
     customer.disable_key().await;
     errors.push(
         env.broker
-            .read_for_injection(&ws, &name("k"))
+            .read_plaintext(&ws, &name("k"))
             .await
             .unwrap_err(),
     );

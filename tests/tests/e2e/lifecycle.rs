@@ -21,7 +21,7 @@ async fn platform_mode_round_trip() {
 
     let got = env
         .broker
-        .read_for_injection(&ws, &name("openai"))
+        .read_plaintext(&ws, &name("openai"))
         .await
         .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
@@ -62,7 +62,7 @@ async fn byok_round_trip_and_one_assume_role_per_session() {
     for _ in 0..3 {
         let got = env
             .broker
-            .read_for_injection(&ws, &name("github"))
+            .read_plaintext(&ws, &name("github"))
             .await
             .unwrap();
         assert_eq!(got.value.expose(), text.as_bytes());
@@ -112,11 +112,7 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         ]
     );
     // The platform secret still reads while BYOK is on.
-    let got = env
-        .broker
-        .read_for_injection(&ws, &name("old"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("old")).await.unwrap();
     assert_eq!(got.value.expose(), old_text.as_bytes());
 
     // Rotation without a new value re-encrypts the same value under the
@@ -128,11 +124,7 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         .unwrap();
     assert_eq!((rotated.key_mode, rotated.version), (KeyMode::Byok, 2));
     assert_eq!(rotated.key_arn, customer.key_arn);
-    let got = env
-        .broker
-        .read_for_injection(&ws, &name("old"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("old")).await.unwrap();
     assert_eq!(got.value.expose(), old_text.as_bytes());
 
     // Disabling BYOK sends new writes back to the platform key while BYOK
@@ -145,11 +137,7 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         .await
         .unwrap();
     assert_eq!(m.key_mode, KeyMode::Platform);
-    assert!(env
-        .broker
-        .read_for_injection(&ws, &name("new"))
-        .await
-        .is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("new")).await.is_ok());
 }
 
 #[tokio::test]
@@ -180,7 +168,7 @@ async fn crud_contract() {
     assert!(env.broker.list_secrets(&ws).await.unwrap().is_empty());
     for e in [
         env.broker
-            .read_for_injection(&ws, &name("a"))
+            .read_plaintext(&ws, &name("a"))
             .await
             .unwrap_err(),
         env.broker.delete_secret(&ws, &name("a")).await.unwrap_err(),

@@ -22,16 +22,12 @@ fn revoked_reason(e: &BrokerError) -> RevokedReason {
 async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     let env = setup().await;
     let (ws, customer, text) = crate::byok_secret(&env).await;
-    assert!(env
-        .broker
-        .read_for_injection(&ws, &name("api"))
-        .await
-        .is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("api")).await.is_ok());
 
     customer.disable_key().await;
     let e = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
@@ -53,11 +49,7 @@ async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     assert_eq!(report.error_kind, Some("revoked"));
 
     customer.enable_key().await;
-    let got = env
-        .broker
-        .read_for_injection(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     assert_eq!(status(&env.broker, &ws).await, SecretStatus::Active);
 }
@@ -69,7 +61,7 @@ async fn key_pending_deletion_revokes() {
     customer.schedule_deletion().await;
     let e = env
         .broker
-        .read_for_injection(&ws, &name("api"))
+        .read_plaintext(&ws, &name("api"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::KeyPendingDeletion);
@@ -82,11 +74,7 @@ async fn key_pending_deletion_revokes() {
     ));
 
     customer.cancel_deletion().await;
-    let got = env
-        .broker
-        .read_for_injection(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
 }
 
@@ -167,7 +155,7 @@ async fn platform_key_disable_revokes_platform_secrets() {
         .unwrap();
     let e = env
         .broker
-        .read_for_injection(&ws, &name("p"))
+        .read_plaintext(&ws, &name("p"))
         .await
         .unwrap_err();
     assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
@@ -177,5 +165,5 @@ async fn platform_key_disable_revokes_platform_secrets() {
         .send()
         .await
         .unwrap();
-    assert!(env.broker.read_for_injection(&ws, &name("p")).await.is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("p")).await.is_ok());
 }

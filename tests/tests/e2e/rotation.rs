@@ -30,7 +30,7 @@ async fn concurrent_rotations_one_wins_one_conflicts() {
             matches!(loser, BrokerError::Conflict { what: "secret", .. }),
             "{loser:?}"
         );
-        let got = env.broker.read_for_injection(&ws, &n).await.unwrap();
+        let got = env.broker.read_plaintext(&ws, &n).await.unwrap();
         assert_eq!(
             got.value.expose(),
             winner.as_bytes(),
@@ -60,7 +60,7 @@ async fn concurrent_cold_reads_share_one_assume_role() {
     let cold = setup().await;
     let before = cold.broker.aws_calls();
     let n = name("c");
-    let reads = (0..16).map(|_| cold.broker.read_for_injection(&ws, &n));
+    let reads = (0..16).map(|_| cold.broker.read_plaintext(&ws, &n));
     for r in futures::future::join_all(reads).await {
         r.unwrap();
     }

@@ -28,7 +28,7 @@ async fn byok_works_for_a_63_character_workspace_id() {
         let (ws, _customer, text) = byok_secret_in(&env, ws).await;
         let got = env
             .broker
-            .read_for_injection(&ws, &name("api"))
+            .read_plaintext(&ws, &name("api"))
             .await
             .unwrap();
         assert_eq!(got.value.expose(), text.as_bytes(), "{ws}");
