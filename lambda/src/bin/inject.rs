@@ -20,8 +20,16 @@ async fn main() -> Result<(), Error> {
     // audit record instead of a runtime deserialization error.
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
+            // The runtime kills the function at the deadline: the handler
+            // caps the upstream call so the outcome record is written first.
+            let deadline =
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
             let response = injector
-                .handle(event.payload.get(), &event.context.request_id)
+                .handle_until(
+                    event.payload.get(),
+                    &event.context.request_id,
+                    Some(deadline),
+                )
                 .await;
             Ok::<_, Error>(serde_json::to_value(response)?)
         },
