@@ -5,6 +5,7 @@
 // Test code: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod bad_input;
 mod capture;
 mod faults;
@@ -15,6 +16,7 @@ mod leaks;
 mod lifecycle;
 mod revocation;
 mod rotation;
+mod table_writer;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 
