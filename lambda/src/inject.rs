@@ -46,6 +46,7 @@ pub struct Injector {
     http: reqwest::Client,
     limits: Limits,
     policies: policy::PolicyCache,
+    workspaces: Option<Vec<String>>,
 }
 
 /// A refusal or failure on its way to the agent.
@@ -69,7 +70,18 @@ impl Injector {
             broker,
             limits,
             policies: policy::PolicyCache::default(),
+            workspaces: None,
         })
+    }
+
+    /// Serve only these workspaces (`KEYBROKER_ALLOWED_WORKSPACES`). The
+    /// event names its workspace, so without this any principal that may
+    /// invoke the function may name any workspace; with it, the function's
+    /// invoke permission becomes the tenant boundary (one function per
+    /// tenant trust domain; docs/OPERATIONS.md, "Tenants").
+    pub fn serve_only(mut self, workspaces: Vec<String>) -> Self {
+        self.workspaces = Some(workspaces);
+        self
     }
 
     /// The broker (for call counts in tests and benchmarks).
@@ -144,6 +156,14 @@ impl Injector {
 
         let ws = WorkspaceId::new(event.workspace.as_str())
             .map_err(|e| refuse(ErrorType::InvalidRequest, e.to_string()))?;
+        if let Some(served) = &self.workspaces {
+            if !served.iter().any(|w| w == ws.as_str()) {
+                return Err(refuse(
+                    ErrorType::Denied,
+                    format!("workspace {ws} is not served by this function"),
+                ));
+            }
+        }
         let name = SecretName::new(event.secret.as_str())
             .map_err(|e| refuse(ErrorType::InvalidRequest, e.to_string()))?;
         check_agent(&event.agent)?;

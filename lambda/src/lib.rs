@@ -88,6 +88,24 @@ pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Er
     Ok(broker)
 }
 
+/// `KEYBROKER_ALLOWED_WORKSPACES`: comma-separated workspace ids the inject
+/// function serves; unset: all. A deployment setting (per function), so the
+/// tenant boundary is who may invoke which function. An empty or invalid
+/// entry fails init rather than serving everyone.
+pub fn allowed_workspaces_from_env() -> Result<Option<Vec<String>>, lambda_runtime::Error> {
+    let Ok(list) = std::env::var("KEYBROKER_ALLOWED_WORKSPACES") else {
+        return Ok(None);
+    };
+    let served = list
+        .split(',')
+        .map(|w| broker_core::WorkspaceId::new(w.trim()).map(|w| w.to_string()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            "KEYBROKER_ALLOWED_WORKSPACES must list valid workspace ids, comma-separated"
+        })?;
+    Ok(Some(served))
+}
+
 /// `KEYBROKER_MIN_BLOB_VERSION` (default 1): the oldest stored blob format
 /// the functions open. A deployment setting, so a table writer cannot lower
 /// it (docs/BLOB_FORMAT.md, "Rollback"). An unparseable value fails init.

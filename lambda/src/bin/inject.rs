@@ -10,10 +10,13 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keybroker_lambda::init_logging();
-    let injector = Injector::new(
+    let mut injector = Injector::new(
         keybroker_lambda::broker_from_env().await?,
         Limits::default(),
     )?;
+    if let Some(served) = keybroker_lambda::allowed_workspaces_from_env()? {
+        injector = injector.serve_only(served);
+    }
     let injector = &injector;
     // Raw JSON in: the handler parses it, so any malformed event (even one
     // nested past serde's depth limit) gets a typed `invalid_request` and an

@@ -17,6 +17,7 @@ mod lifecycle;
 mod revocation;
 mod rotation;
 mod table_writer;
+mod tenants;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 
