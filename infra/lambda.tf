@@ -18,6 +18,7 @@ locals {
     KEYBROKER_TABLE            = aws_dynamodb_table.broker.name
     KEYBROKER_PLATFORM_KEY_ARN = local.active_platform_key_arn
     RUST_LOG                   = var.rust_log
+    KEYBROKER_MIN_BLOB_VERSION = tostring(var.min_blob_version)
   }
 }
 

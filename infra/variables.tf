@@ -118,6 +118,18 @@ variable "rust_log" {
   }
 }
 
+variable "min_blob_version" {
+  description = "KEYBROKER_MIN_BLOB_VERSION of both functions: the oldest stored blob format they open. Set 2 once every secret was rotated (docs/BLOB_FORMAT.md, \"Rollback\"); then a DynamoDB writer cannot put back an old version 1 blob, whose binding is not authenticated."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 2], var.min_blob_version)
+    error_message = "min_blob_version must be 1 or 2."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of both functions' CloudWatch log groups. The inject log group holds the audit records (which agent used which secret where), so keep it as long as your audit policy requires. 0 keeps logs forever."
   type        = number

@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  field
 //! 0       4     magic "KBRK"
-//! 4       1     format version (1)
+//! 4       1     format version (1 or 2; this build writes 2)
 //! 5       2     algorithm id, big endian (1 = AES-256-GCM, 96-bit nonce,
 //!               128-bit tag, data key from KMS GenerateDataKey AES_256)
 //! 7       1     key mode (1 = platform key, 2 = customer BYOK key)
@@ -12,20 +12,30 @@
 //! 10+n    2     encrypted data key length m (1..=6144)
 //! 12+n    m     encrypted data key (KMS ciphertext blob)
 //! 12+n+m  12    nonce
-//! 24+n+m  ..    ciphertext || 16-byte tag
+//! 24+n+m  32    version 2 only: binding digest (SHA-256, see
+//!               [`crate::context::BindingDigest`])
+//! ..      ..    ciphertext || 16-byte tag
 //! ```
 //!
 //! Everything before the ciphertext is the *header*; the AES-GCM associated
 //! data is `header || canonical encryption context`, so flipping any header
-//! bit or moving the blob to another workspace/secret fails authentication.
-//! See docs/BLOB_FORMAT.md for the test vector.
+//! bit, moving the blob to another workspace/secret, or (version 2) changing
+//! the secret's binding fails authentication. Version 1 blobs carry no
+//! binding digest: their binding is not authenticated (they still open;
+//! rotation rewrites them as version 2). See docs/BLOB_FORMAT.md for a test
+//! vector of each version.
 
+use crate::context::BindingDigest;
 use crate::model::KeyMode;
 
 /// Magic bytes at the start of every blob.
 pub const MAGIC: &[u8; 4] = b"KBRK";
-/// The only format version this build writes and reads.
-pub const VERSION: u8 = 1;
+/// The format version this build writes: the binding is authenticated.
+pub const VERSION: u8 = 2;
+/// The first format version, still read: no binding digest.
+pub const VERSION_1: u8 = 1;
+/// Length of the binding digest in a version 2 header.
+pub const DIGEST_LEN: usize = 32;
 /// AES-256-GCM with a KMS-generated data key.
 pub const ALG_AES256_GCM: u16 = 1;
 /// Nonce length of the algorithm.
@@ -88,11 +98,23 @@ pub struct Blob {
     pub encrypted_data_key: Vec<u8>,
     /// AES-GCM nonce.
     pub nonce: [u8; NONCE_LEN],
+    /// Digest of the binding the blob was sealed with: `Some` for version 2
+    /// (the format follows from it), `None` for a version 1 blob.
+    pub binding_digest: Option<BindingDigest>,
     /// AES-GCM ciphertext followed by the tag.
     pub ciphertext: Vec<u8>,
 }
 
 impl Blob {
+    /// The format version this blob is encoded in.
+    pub fn version(&self) -> u8 {
+        if self.binding_digest.is_some() {
+            VERSION
+        } else {
+            VERSION_1
+        }
+    }
+
     /// The authenticated header bytes (everything before the ciphertext).
     /// Fails only if a field is too long for its length prefix.
     pub fn header(&self) -> Result<Vec<u8>, BlobError> {
@@ -101,9 +123,9 @@ impl Blob {
         if arn.is_empty() || arn.len() > MAX_ARN_LEN || edk.is_empty() || edk.len() > MAX_EDK_LEN {
             return Err(BlobError::BadLength);
         }
-        let mut h = Vec::with_capacity(24 + arn.len() + edk.len());
+        let mut h = Vec::with_capacity(24 + DIGEST_LEN + arn.len() + edk.len());
         h.extend_from_slice(MAGIC);
-        h.push(VERSION);
+        h.push(self.version());
         h.extend_from_slice(&ALG_AES256_GCM.to_be_bytes());
         h.push(self.key_mode.to_byte());
         h.extend_from_slice(&(arn.len() as u16).to_be_bytes());
@@ -111,6 +133,9 @@ impl Blob {
         h.extend_from_slice(&(edk.len() as u16).to_be_bytes());
         h.extend_from_slice(edk);
         h.extend_from_slice(&self.nonce);
+        if let Some(d) = &self.binding_digest {
+            h.extend_from_slice(&d.0);
+        }
         Ok(h)
     }
 
@@ -127,7 +152,8 @@ impl Blob {
         if r.take(4)? != MAGIC {
             return Err(BlobError::BadMagic);
         }
-        if r.u8()? != VERSION {
+        let version = r.u8()?;
+        if version != VERSION && version != VERSION_1 {
             return Err(BlobError::UnsupportedVersion);
         }
         if r.u16()? != ALG_AES256_GCM {
@@ -148,6 +174,13 @@ impl Blob {
         let encrypted_data_key = r.take(edk_len)?.to_vec();
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(r.take(NONCE_LEN)?);
+        let binding_digest = if version == VERSION {
+            let mut d = [0u8; DIGEST_LEN];
+            d.copy_from_slice(r.take(DIGEST_LEN)?);
+            Some(BindingDigest(d))
+        } else {
+            None
+        };
         if r.0.len() < TAG_LEN {
             return Err(BlobError::Truncated);
         }
@@ -156,6 +189,7 @@ impl Blob {
             key_arn,
             encrypted_data_key,
             nonce,
+            binding_digest,
             ciphertext: r.0.to_vec(),
         })
     }
@@ -194,25 +228,41 @@ mod tests {
             key_arn: "arn:aws:kms:us-east-1:222222222222:key/k".into(),
             encrypted_data_key: vec![7; 40],
             nonce: [9; NONCE_LEN],
+            binding_digest: Some(BindingDigest([5; DIGEST_LEN])),
             ciphertext: vec![1; 20],
         }
     }
 
+    fn sample_v1() -> Blob {
+        Blob {
+            binding_digest: None,
+            ..sample()
+        }
+    }
+
     #[test]
-    fn round_trip() {
-        let b = sample();
-        let bytes = b.encode().unwrap();
-        assert_eq!(&bytes[..4], MAGIC);
-        assert_eq!(Blob::decode(&bytes).unwrap(), b);
-        assert_eq!(bytes.len(), b.header().unwrap().len() + 20);
+    fn round_trip_both_versions() {
+        for (b, version) in [(sample(), VERSION), (sample_v1(), VERSION_1)] {
+            let bytes = b.encode().unwrap();
+            assert_eq!(&bytes[..4], MAGIC);
+            assert_eq!(bytes[4], version);
+            assert_eq!(Blob::decode(&bytes).unwrap(), b);
+            assert_eq!(bytes.len(), b.header().unwrap().len() + 20);
+        }
+        let v2 = sample().header().unwrap();
+        let v1 = sample_v1().header().unwrap();
+        assert_eq!(v2.len(), v1.len() + DIGEST_LEN);
+        assert_eq!(&v2[5..v1.len()], &v1[5..], "v2 only appends the digest");
     }
 
     #[test]
     fn every_truncation_is_rejected() {
-        let bytes = sample().encode().unwrap();
-        let full_header = sample().header().unwrap().len();
-        for cut in 0..full_header + TAG_LEN {
-            assert!(Blob::decode(&bytes[..cut]).is_err(), "cut at {cut} parsed");
+        for b in [sample(), sample_v1()] {
+            let bytes = b.encode().unwrap();
+            let full_header = b.header().unwrap().len();
+            for cut in 0..full_header + TAG_LEN {
+                assert!(Blob::decode(&bytes[..cut]).is_err(), "cut at {cut} parsed");
+            }
         }
     }
 
@@ -225,7 +275,7 @@ mod tests {
             Blob::decode(&b).unwrap_err()
         };
         assert_eq!(with(0, b'X'), BlobError::BadMagic);
-        assert_eq!(with(4, 2), BlobError::UnsupportedVersion);
+        assert_eq!(with(4, 3), BlobError::UnsupportedVersion);
         assert_eq!(with(4, 0), BlobError::UnsupportedVersion);
         assert_eq!(with(6, 2), BlobError::UnknownAlgorithm);
         assert_eq!(with(7, 3), BlobError::UnknownKeyMode);

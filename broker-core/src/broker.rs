@@ -12,7 +12,7 @@ use crate::assume_role::{RoleSessions, RoleTarget};
 use crate::binding::Binding;
 use crate::blob::Blob;
 use crate::call_count::{AwsCalls, CallCounts, CountCalls, Counter};
-use crate::context::EncryptionContext;
+use crate::context::{BindingDigest, EncryptionContext};
 use crate::envelope::{self, WrappedKey};
 use crate::error::{BrokerError, Result};
 use crate::keyring;
@@ -93,6 +93,7 @@ pub struct Broker {
     sessions: RoleSessions,
     calls: Arc<CallCounts>,
     gate: Gate,
+    min_blob_version: u8,
 }
 
 impl std::fmt::Debug for Broker {
@@ -140,7 +141,19 @@ impl Broker {
             sessions: RoleSessions::new(sts, kms_base),
             calls,
             gate: Gate::new(config.access),
+            min_blob_version: crate::blob::VERSION_1,
         })
+    }
+
+    /// Refuse to open blobs of a format version below `min` (a deployment
+    /// setting, `KEYBROKER_MIN_BLOB_VERSION` in the Lambda functions, out of
+    /// reach of anyone who can only write the table). Set it to 2 once every
+    /// secret was rotated: then a table writer can no longer put back an old
+    /// version 1 blob, whose binding is not authenticated, to send the
+    /// credential elsewhere. Default: 1 (every stored blob opens).
+    pub fn with_min_blob_version(mut self, min: u8) -> Self {
+        self.min_blob_version = min;
+        self
     }
 
     /// Open the connections the first request needs (DynamoDB, KMS) now:
@@ -293,7 +306,7 @@ impl Broker {
         let settings = self.store.get_workspace(ws).await?;
         let key = self.write_key(ws, settings.as_ref()).await?;
         let meta = new_metadata(ws, name, key.mode, &key.key_arn, binding.cloned());
-        let blob = self.seal(ws, name, value, &key).await?;
+        let blob = self.seal(ws, name, value, &key, binding).await?;
         self.store
             .write_secret(
                 &SecretRecord {
@@ -308,9 +321,19 @@ impl Broker {
     }
 
     /// Re-encrypt a secret under the workspace's *current* key mode, with a
-    /// new value or (if `None`) its current one. With `expected_version`, the
-    /// rotation only applies on top of that version; in any case a rotation
-    /// racing another one fails with `Conflict` instead of losing either.
+    /// new value or (if `None`) its current one, always in the current blob
+    /// format (this is the operation that rewrites version 1 blobs). With
+    /// `expected_version`, the rotation only applies on top of that version;
+    /// in any case a rotation racing another one fails with `Conflict`
+    /// instead of losing either.
+    ///
+    /// The stored binding is carried forward, so the current version is
+    /// opened first even when a new value is given: that authenticates the
+    /// binding (version 2) before it is sealed again, so a binding changed by
+    /// a table write is refused (`Tampered`) instead of being laundered into
+    /// a fresh blob. A version 1 blob's binding cannot be authenticated and is
+    /// carried forward as stored. There is no operation that changes a
+    /// binding: delete the secret and put it again.
     pub async fn rotate_secret(
         &self,
         ws: &WorkspaceId,
@@ -327,16 +350,13 @@ impl Broker {
                 detail: format!("expected version {v}, found {}", rec.meta.version),
             });
         }
-        let current;
-        let value = match new_value {
-            Some(v) => v,
-            None => {
-                current = self.open(ws, name, &rec, settings.as_ref()).await?;
-                &current
-            }
-        };
+        let current = self.open(ws, name, &rec, settings.as_ref()).await?;
+        let value = new_value.unwrap_or(&current);
         let key = self.write_key(ws, settings.as_ref()).await?;
-        let blob = self.seal(ws, name, value, &key).await?;
+        let blob = self
+            .seal(ws, name, value, &key, rec.meta.binding.as_ref())
+            .await?;
+        drop(current);
         let meta = SecretMetadata {
             version: rec.meta.version + 1,
             key_mode: key.mode,
@@ -547,11 +567,16 @@ impl Broker {
         name: &SecretName,
         value: &SecretValue,
         key: &WriteKey,
+        binding: Option<&Binding>,
     ) -> Result<Vec<u8>> {
-        seal_with(&key.kms, &key.key_arn, key.mode, ws, name, value).await
+        let binding = BindingDigest::of(binding);
+        seal_with(&key.kms, &key.key_arn, key.mode, ws, name, value, &binding).await
     }
 
-    /// Decrypt a stored record with the key its blob names.
+    /// Decrypt a stored record with the key its blob names, authenticating
+    /// the record's binding (version 2 blobs). Every check that needs no key
+    /// runs before `kms:Decrypt`: a record altered in the table is refused
+    /// without touching the customer's key.
     async fn open(
         &self,
         ws: &WorkspaceId,
@@ -569,6 +594,15 @@ impl Broker {
                 "record metadata and blob header disagree on the key",
             ));
         }
+        if blob.version() < self.min_blob_version {
+            return Err(tampered(
+                "blob format version is below this deployment's minimum (KEYBROKER_MIN_BLOB_VERSION)",
+            ));
+        }
+        let binding = BindingDigest::of(rec.meta.binding.as_ref());
+        // Names the failure early; the AEAD check in `open_with` is the one
+        // that counts (a rewritten header digest fails the tag).
+        envelope::check_binding(&blob, &binding).map_err(tampered)?;
         let kms = match blob.key_mode {
             KeyMode::Platform => self.platform_kms.clone(),
             KeyMode::Byok => {
@@ -578,7 +612,7 @@ impl Broker {
                 self.customer_kms(ws, settings, key.region()).await?
             }
         };
-        let result = open_with(&kms, &blob, ws, name).await;
+        let result = open_with(&kms, &blob, ws, name, &binding).await;
         if matches!(result, Err(BrokerError::Revoked { .. })) && blob.key_mode == KeyMode::Byok {
             // Re-assume next time: the customer may have fixed the link.
             self.sessions.evict(ws);
@@ -609,6 +643,7 @@ pub(crate) async fn seal_with(
     ws: &WorkspaceId,
     name: &SecretName,
     value: &SecretValue,
+    binding: &BindingDigest,
 ) -> Result<Vec<u8>> {
     let ctx = EncryptionContext {
         workspace: ws,
@@ -620,22 +655,24 @@ pub(crate) async fn seal_with(
         key_arn,
         encrypted_data_key: &dk.encrypted,
     };
-    envelope::seal(value, &dk.plaintext, &wrapped, &ctx)
+    envelope::seal(value, &dk.plaintext, &wrapped, &ctx, binding)
 }
 
-/// Unwrap the data key through `kms` and open the blob.
+/// Unwrap the data key through `kms` and open the blob, which must have
+/// been sealed with `binding` (version 2; version 1 carries none).
 pub(crate) async fn open_with(
     kms: &aws_sdk_kms::Client,
     blob: &Blob,
     ws: &WorkspaceId,
     name: &SecretName,
+    binding: &BindingDigest,
 ) -> Result<SecretValue> {
     let ctx = EncryptionContext {
         workspace: ws,
         secret: name,
     };
     let data_key = keyring::unwrap(kms, blob, &ctx).await?;
-    envelope::open(blob, &data_key, &ctx)
+    envelope::open(blob, &data_key, &ctx, binding)
 }
 
 fn not_found_secret(name: &SecretName) -> BrokerError {

@@ -442,13 +442,6 @@ fn get_s<'a>(item: &'a Item, k: &'static str) -> Result<&'a str> {
     }
 }
 
-fn get_opt_s(item: &Item, k: &str) -> Option<String> {
-    match item.get(k) {
-        Some(AttributeValue::S(v)) => Some(v.clone()),
-        _ => None,
-    }
-}
-
 fn get_n(item: &Item, k: &'static str) -> Result<u64> {
     match item.get(k) {
         Some(AttributeValue::N(v)) => v.parse().map_err(|_| malformed(k)),
@@ -456,17 +449,78 @@ fn get_n(item: &Item, k: &'static str) -> Result<u64> {
     }
 }
 
+/// Every attribute a workspace item may hold. An item with any other is
+/// refused: settings this build does not understand are not guessed at.
+/// (A new attribute must be added here by the change that writes it.)
+const WORKSPACE_ATTRIBUTES: [&str; 10] = [
+    "pk",
+    "sk",
+    "workspace",
+    "external_id",
+    "byok_enabled",
+    "role_arn",
+    "key_arn",
+    "region",
+    "updated_at",
+    "policy",
+];
+
+/// An optional string attribute: absent or `NULL` is `None`, a string is
+/// `Some`, any other type is malformed (never silently `None`).
+fn get_opt_s_strict(item: &Item, k: &'static str) -> Result<Option<String>> {
+    match item.get(k) {
+        None | Some(AttributeValue::Null(true)) => Ok(None),
+        Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+        Some(_) => Err(malformed(k)),
+    }
+}
+
+/// Parse a workspace item, failing closed. A missing, mistyped or unknown
+/// attribute is a `Storage` error, never a default: in particular a
+/// malformed `byok_enabled` must not read as "BYOK off", which would move
+/// new secrets to the platform key, out of the customer's reach. BYOK on
+/// requires a parseable role ARN, key ARN and region.
 fn parse_workspace(item: &Item) -> Result<WorkspaceSettings> {
-    Ok(WorkspaceSettings {
+    if let Some(k) = item
+        .keys()
+        .find(|k| !WORKSPACE_ATTRIBUTES.contains(&k.as_str()))
+    {
+        return Err(BrokerError::Storage {
+            detail: format!("stored record is malformed: unknown workspace attribute {k:?}"),
+        });
+    }
+    let byok_enabled = match item.get("byok_enabled") {
+        Some(AttributeValue::Bool(b)) => *b,
+        _ => return Err(malformed("byok_enabled")),
+    };
+    let settings = WorkspaceSettings {
         workspace: get_s(item, "workspace")?.to_owned(),
         external_id: get_s(item, "external_id")?.to_owned(),
-        byok_enabled: matches!(item.get("byok_enabled"), Some(AttributeValue::Bool(true))),
-        role_arn: get_opt_s(item, "role_arn"),
-        key_arn: get_opt_s(item, "key_arn"),
-        region: get_opt_s(item, "region"),
+        byok_enabled,
+        role_arn: get_opt_s_strict(item, "role_arn")?,
+        key_arn: get_opt_s_strict(item, "key_arn")?,
+        region: get_opt_s_strict(item, "region")?,
         updated_at: get_n(item, "updated_at")?,
-        policy: get_opt_s(item, "policy"),
-    })
+        policy: get_opt_s_strict(item, "policy")?,
+    };
+    if settings.byok_enabled {
+        let role = settings
+            .role_arn
+            .as_deref()
+            .ok_or_else(|| malformed("role_arn"))?;
+        crate::arn::RoleArn::parse(role).map_err(|_| malformed("role_arn"))?;
+        let key = settings
+            .key_arn
+            .as_deref()
+            .ok_or_else(|| malformed("key_arn"))?;
+        crate::arn::KeyArn::parse(key).map_err(|_| malformed("key_arn"))?;
+        let region = settings
+            .region
+            .as_deref()
+            .ok_or_else(|| malformed("region"))?;
+        crate::arn::check_region(region).map_err(|_| malformed("region"))?;
+    }
+    Ok(settings)
 }
 
 fn parse_metadata(item: &Item) -> Result<SecretMetadata> {
@@ -488,7 +542,7 @@ fn parse_metadata(item: &Item) -> Result<SecretMetadata> {
         created_at: get_n(item, "created_at")?,
         updated_at: get_n(item, "updated_at")?,
         status,
-        binding: get_opt_s(item, "binding")
+        binding: get_opt_s_strict(item, "binding")?
             .map(|j| serde_json::from_str(&j))
             .transpose()
             .map_err(|_| malformed("binding"))?,

@@ -12,6 +12,7 @@ use crate::arn::KeyArn;
 use crate::assume_role::RoleTarget;
 use crate::blob::Blob;
 use crate::broker::{open_with, seal_with, Broker};
+use crate::context::BindingDigest;
 use crate::error::{BrokerError, RevokedReason};
 use crate::model::{KeyMode, WorkspaceSettings};
 use crate::names::{SecretName, WorkspaceId};
@@ -126,7 +127,8 @@ async fn check(
     let name = SecretName::verify_canary();
     let canary = SecretValue::new(b"keybroker-verify-canary".to_vec())
         .map_err(|e| (VerifyStep::GenerateDataKey, e))?;
-    let sealed = seal_with(&kms, key_arn, KeyMode::Byok, ws, &name, &canary)
+    let unbound = BindingDigest::of(None);
+    let sealed = seal_with(&kms, key_arn, KeyMode::Byok, ws, &name, &canary, &unbound)
         .await
         .map_err(|e| (VerifyStep::GenerateDataKey, e))?;
     let blob = Blob::decode(&sealed).map_err(|e| {
@@ -136,7 +138,7 @@ async fn check(
         };
         (VerifyStep::Decrypt, e)
     })?;
-    let opened = open_with(&kms, &blob, ws, &name)
+    let opened = open_with(&kms, &blob, ws, &name, &unbound)
         .await
         .map_err(|e| (VerifyStep::Decrypt, e))?;
     if opened.expose() != canary.expose() {

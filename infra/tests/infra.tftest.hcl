@@ -78,8 +78,9 @@ run "defaults" {
       KEYBROKER_TABLE            = "keybroker"
       KEYBROKER_PLATFORM_KEY_ARN = aws_kms_key.platform["v1"].arn
       RUST_LOG                   = "info"
+      KEYBROKER_MIN_BLOB_VERSION = "1"
     })
-    error_message = "inject environment must name the table, the active platform key and RUST_LOG"
+    error_message = "inject environment must name the table, the active platform key, RUST_LOG and the minimum blob version"
   }
 
   assert {

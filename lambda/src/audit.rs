@@ -3,13 +3,65 @@
 //! subscription can alert on it). The schema is stable (`schema` field) and
 //! holds names, never values: no secret, no request or response body, no
 //! query string (a query may carry data, or the injected credential).
+//!
+//! A call that gets as far as `kms:Decrypt` writes two records: the
+//! *attempt* ([`ATTEMPT_SCHEMA`]) just before `Decrypt`, and the outcome
+//! ([`SCHEMA`]) after. If the attempt cannot be written, the request is
+//! refused and nothing is decrypted (Vault's rule: no record, no use), so a
+//! credential is never used without a record, even if the function is then
+//! killed before it can write the outcome.
 
+use std::io::Write;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-/// Schema identifier; bump on incompatible change.
+/// Schema identifier of the outcome record; bump on incompatible change.
 pub const SCHEMA: &str = "keybroker.audit.inject.v1";
+/// Schema identifier of the attempt record written before `kms:Decrypt`.
+pub const ATTEMPT_SCHEMA: &str = "keybroker.audit.inject.attempt.v1";
+
+/// The attempt record: who asked to use which secret where, under which
+/// key, correlated with the outcome record by `request_id`.
+#[derive(Debug, Serialize)]
+pub struct AttemptRecord<'a> {
+    /// [`ATTEMPT_SCHEMA`].
+    pub schema: &'static str,
+    /// Unix time in milliseconds when the attempt was recorded.
+    pub time_ms: u64,
+    /// Lambda request id.
+    pub request_id: &'a str,
+    /// Workspace.
+    pub workspace: Option<&'a str>,
+    /// Agent identity, as asserted.
+    pub agent: Option<&'a str>,
+    /// Secret name.
+    pub secret: Option<&'a str>,
+    /// Upstream host\[:port\].
+    pub host: Option<&'a str>,
+    /// Upstream method.
+    pub method: Option<&'a str>,
+    /// Upstream path, no query.
+    pub path: Option<&'a str>,
+    /// The KMS key `Decrypt` is about to use.
+    pub key_arn: Option<&'a str>,
+}
+
+/// Write one record line to stdout and flush it, reporting failure (unlike
+/// `println!`, which panics): the caller decides what a lost record means.
+pub fn write_line(line: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 /// Outcome of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,10 +118,7 @@ pub struct AuditRecord {
 impl AuditRecord {
     /// A record for a call starting now.
     pub fn start(request_id: &str) -> (Self, Instant) {
-        let time_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let time_ms = now_ms();
         let rec = Self {
             schema: SCHEMA,
             time_ms,
@@ -90,6 +139,25 @@ impl AuditRecord {
             latency_ms: 0.0,
         };
         (rec, Instant::now())
+    }
+
+    /// The attempt record of this call, as one line.
+    pub fn attempt_line(&self) -> String {
+        let rec = AttemptRecord {
+            schema: ATTEMPT_SCHEMA,
+            time_ms: now_ms(),
+            request_id: &self.request_id,
+            workspace: self.workspace.as_deref(),
+            agent: self.agent.as_deref(),
+            secret: self.secret.as_deref(),
+            host: self.host.as_deref(),
+            method: self.method.as_deref(),
+            path: self.path.as_deref(),
+            key_arn: self.key_arn.as_deref(),
+        };
+        serde_json::to_string(&rec).unwrap_or_else(|_| {
+            format!("{{\"schema\":\"{ATTEMPT_SCHEMA}\",\"error\":\"unserializable\"}}")
+        })
     }
 
     /// Serialize as one line.

@@ -10,7 +10,7 @@
 //! plaintext lives only between decrypt and send, inside this function, and
 //! is wiped on drop.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -32,12 +32,20 @@ fn is_forbidden_header(lower: &str) -> bool {
     broker_core::binding::FRAMING_HEADERS.contains(&lower)
         || RESPONSE_DROPPED_EXTRA.contains(&lower)
 }
+/// Time kept back from the invocation deadline for what follows the
+/// upstream call: scrubbing, the outcome audit record and the response.
+/// The upstream timeout is capped so that it always fits.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1000);
+/// Below this much upstream time left, the request is refused before
+/// `kms:Decrypt` rather than started without a chance to finish.
+const MIN_UPSTREAM_TIME: Duration = Duration::from_millis(100);
 
 /// Shared state of the `inject` function, built once per sandbox.
 pub struct Injector {
     broker: Broker,
     http: reqwest::Client,
     limits: Limits,
+    workspaces: Option<Vec<String>>,
 }
 
 /// A refusal or failure on its way to the agent.
@@ -60,7 +68,18 @@ impl Injector {
             http: upstream::client(&limits)?,
             broker,
             limits,
+            workspaces: None,
         })
+    }
+
+    /// Serve only these workspaces (`KEYBROKER_ALLOWED_WORKSPACES`). The
+    /// event names its workspace, so without this any principal that may
+    /// invoke the function may name any workspace; with it, the function's
+    /// invoke permission becomes the tenant boundary (one function per
+    /// tenant trust domain; docs/OPERATIONS.md, "Tenants").
+    pub fn serve_only(mut self, workspaces: Vec<String>) -> Self {
+        self.workspaces = Some(workspaces);
+        self
     }
 
     /// The broker (for call counts in tests and benchmarks).
@@ -71,9 +90,21 @@ impl Injector {
     /// Handle one invocation, given the event as raw JSON text. Always
     /// answers with an [`InjectResponse`] and always prints one audit record.
     pub async fn handle(&self, event: &str, request_id: &str) -> InjectResponse {
+        self.handle_until(event, request_id, None).await
+    }
+
+    /// [`Injector::handle`] within an invocation deadline (Lambda's
+    /// `context.deadline`): the upstream call is cut short so that the
+    /// outcome record is written before the runtime would kill the function.
+    pub async fn handle_until(
+        &self,
+        event: &str,
+        request_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> InjectResponse {
         let (mut audit, started) = AuditRecord::start(request_id);
         let calls_before = self.broker.aws_calls();
-        let response = match self.run(event, request_id, &mut audit).await {
+        let response = match self.run(event, request_id, &mut audit, deadline).await {
             Ok(r) => {
                 audit.decision = Decision::Allow;
                 audit.reason = "ok".into();
@@ -96,7 +127,10 @@ impl Injector {
         };
         audit.aws_calls = self.broker.aws_calls() - calls_before;
         audit.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        println!("{}", audit.to_line());
+        if let Err(e) = crate::audit::write_line(&audit.to_line()) {
+            // Too late to refuse: the attempt record (if any) stands.
+            tracing::error!(request_id, error = %e, "could not write the audit record");
+        }
         response
     }
 
@@ -105,6 +139,7 @@ impl Injector {
         event: &str,
         request_id: &str,
         audit: &mut AuditRecord,
+        deadline: Option<SystemTime>,
     ) -> Result<InjectResponse, Refusal> {
         let event: InjectEvent = serde_json::from_str(event).map_err(|e| {
             refuse(
@@ -119,6 +154,14 @@ impl Injector {
 
         let ws = WorkspaceId::new(event.workspace.as_str())
             .map_err(|e| refuse(ErrorType::InvalidRequest, e.to_string()))?;
+        if let Some(served) = &self.workspaces {
+            if !served.iter().any(|w| w == ws.as_str()) {
+                return Err(refuse(
+                    ErrorType::Denied,
+                    format!("workspace {ws} is not served by this function"),
+                ));
+            }
+        }
         let name = SecretName::new(event.secret.as_str())
             .map_err(|e| refuse(ErrorType::InvalidRequest, e.to_string()))?;
         let req = &event.request;
@@ -146,6 +189,8 @@ impl Injector {
         audit.host = Some(authorized.request().host().to_owned());
         audit.path = Some(authorized.request().url().path().to_owned());
 
+        upstream_budget(deadline)?;
+        record_attempt(audit)?;
         let (approved, decrypted) = self
             .broker
             .decrypt_for_injection(authorized)
@@ -156,10 +201,18 @@ impl Injector {
         let timeout = req
             .timeout_ms
             .map(Duration::from_millis)
-            .unwrap_or(self.limits.max_timeout);
+            .unwrap_or(self.limits.max_timeout)
+            .min(self.limits.max_timeout)
+            .min(upstream_budget(deadline)?);
         let outgoing = outgoing(approved, body, timeout)?;
-        let result =
-            upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret).await;
+        // A hard cap around the whole exchange (connect, headers, body),
+        // whatever the HTTP client's own timers do.
+        let result = tokio::time::timeout(
+            timeout,
+            upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret),
+        )
+        .await
+        .unwrap_or_else(|_| Err("upstream timed out".to_owned()));
         let needles = scrub::needles(
             secret.expose(),
             &[&upstream::injected_value(&binding.inject, &secret)],
@@ -193,6 +246,38 @@ impl Injector {
             error: None,
         })
     }
+}
+
+/// Write the attempt record before `kms:Decrypt`; if it cannot be written,
+/// refuse: a credential is never used without a record.
+fn record_attempt(audit: &AuditRecord) -> Result<(), Refusal> {
+    crate::audit::write_line(&audit.attempt_line()).map_err(|e| {
+        tracing::error!(request_id = %audit.request_id, error = %e, "could not write the audit attempt record; refusing before decrypt");
+        refuse(
+            ErrorType::Unavailable,
+            "the audit log cannot be written: refusing to use the credential without a record",
+        )
+    })
+}
+
+/// Upstream time left before the invocation deadline, less
+/// [`DEADLINE_MARGIN`]; refuses when too little is left. `None`: no
+/// deadline (library use), only the limits apply.
+fn upstream_budget(deadline: Option<SystemTime>) -> Result<Duration, Refusal> {
+    let Some(deadline) = deadline else {
+        return Ok(Duration::MAX);
+    };
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+        .saturating_sub(DEADLINE_MARGIN);
+    if left < MIN_UPSTREAM_TIME {
+        return Err(refuse(
+            ErrorType::UpstreamError,
+            "too little time is left before the function's deadline to call the upstream",
+        ));
+    }
+    Ok(left)
 }
 
 fn broker_refusal(e: broker_core::BrokerError) -> Refusal {

@@ -28,17 +28,49 @@ pub mod upstream;
 
 pub use inject::Injector;
 
+/// Targets allowed to log at `debug`: the broker's own code, which never
+/// logs values. Everything else (the Lambda runtime, the AWS SDK, hyper,
+/// rustls, reqwest) is capped at `info`.
+const OWN_TARGETS: [&str; 4] = ["broker_core", "keybroker_lambda", "inject", "admin"];
+
+/// The most verbose level `target` may ever log at, whatever `RUST_LOG`
+/// says. `lambda_runtime` logs the raw invocation event at `trace` (an
+/// admin `put_secret` event holds the secret value), and SDK/hyper `trace`
+/// and `debug` can log request and response bodies (a KMS `Decrypt`
+/// response holds the plaintext data key): no environment value may turn
+/// those on.
+pub fn log_ceiling(target: &str) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    let own = OWN_TARGETS.iter().any(|t| {
+        target == *t
+            || target
+                .strip_prefix(t)
+                .is_some_and(|rest| rest.starts_with("::"))
+    });
+    if own {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    }
+}
+
 /// Structured JSON logs to stderr (stdout carries audit records), level from
-/// `RUST_LOG` (default `info`).
+/// `RUST_LOG` (default `info`) under the fixed ceiling of [`log_ceiling`]:
+/// the two filters are combined with AND, so `RUST_LOG` can only lower it.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let ceiling = filter_fn(|meta| *meta.level() <= log_ceiling(meta.target()));
+    let layer = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_current_span(false)
-        .init();
+        .with_filter(from_env.and(ceiling));
+    tracing_subscriber::registry().with(layer).init();
 }
 
 /// Load AWS config and the broker settings from the environment, build the
@@ -46,10 +78,78 @@ pub fn init_logging() {
 pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let config = broker_core::BrokerConfig::from_env()?;
-    let broker = broker_core::Broker::new(&sdk, config)?;
+    let broker =
+        broker_core::Broker::new(&sdk, config)?.with_min_blob_version(min_blob_version_from_env()?);
     // `KEYBROKER_WARM_UP=off` skips it (benchmarks measure both ways).
     if std::env::var("KEYBROKER_WARM_UP").as_deref() != Ok("off") {
         broker.warm_up().await;
     }
     Ok(broker)
+}
+
+/// `KEYBROKER_ALLOWED_WORKSPACES`: comma-separated workspace ids the inject
+/// function serves; unset: all. A deployment setting (per function), so the
+/// tenant boundary is who may invoke which function. An empty or invalid
+/// entry fails init rather than serving everyone.
+pub fn allowed_workspaces_from_env() -> Result<Option<Vec<String>>, lambda_runtime::Error> {
+    let Ok(list) = std::env::var("KEYBROKER_ALLOWED_WORKSPACES") else {
+        return Ok(None);
+    };
+    let served = list
+        .split(',')
+        .map(|w| broker_core::WorkspaceId::new(w.trim()).map(|w| w.to_string()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            "KEYBROKER_ALLOWED_WORKSPACES must list valid workspace ids, comma-separated"
+        })?;
+    Ok(Some(served))
+}
+
+/// `KEYBROKER_MIN_BLOB_VERSION` (default 1): the oldest stored blob format
+/// the functions open. A deployment setting, so a table writer cannot lower
+/// it (docs/BLOB_FORMAT.md, "Rollback"). An unparseable value fails init.
+fn min_blob_version_from_env() -> Result<u8, lambda_runtime::Error> {
+    match std::env::var("KEYBROKER_MIN_BLOB_VERSION") {
+        Err(_) => Ok(broker_core::blob::VERSION_1),
+        Ok(v) => match v.parse::<u8>() {
+            Ok(n) if (broker_core::blob::VERSION_1..=broker_core::blob::VERSION).contains(&n) => {
+                Ok(n)
+            }
+            _ => Err("KEYBROKER_MIN_BLOB_VERSION must be 1 or 2".into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_ceiling;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn third_party_targets_never_go_below_info() {
+        for t in [
+            "lambda_runtime",
+            "lambda_runtime::layers::api_response",
+            "lambda_runtime_api_client",
+            "aws_smithy_runtime::client::http",
+            "aws_sdk_kms",
+            "hyper",
+            "hyper_util::client",
+            "h2",
+            "rustls",
+            "reqwest::connect",
+            "broker_core_evil",
+            "injector",
+        ] {
+            assert_eq!(log_ceiling(t), LevelFilter::INFO, "{t}");
+        }
+        for t in [
+            "broker_core",
+            "broker_core::broker",
+            "keybroker_lambda::inject",
+            "inject",
+        ] {
+            assert_eq!(log_ceiling(t), LevelFilter::DEBUG, "{t}");
+        }
+    }
 }

@@ -44,8 +44,12 @@ pub struct RunOptions {
     pub rust_log: &'static str,
     /// Extra environment for the functions.
     pub env: Vec<(String, String)>,
-    /// Command the `inject` function runs under (profiling); empty: none.
+    /// Command the `inject` function runs under (profiling, or a shell that
+    /// redirects its output); empty: none.
     pub inject_wrapper: Vec<String>,
+    /// Function timeout: the runner gives each invocation this deadline
+    /// (`Lambda-Runtime-Deadline-Ms`) and answers `Sandbox.Timedout` past it.
+    pub timeout: Duration,
 }
 
 impl Default for RunOptions {
@@ -56,6 +60,7 @@ impl Default for RunOptions {
             rust_log: "debug",
             env: Vec::new(),
             inject_wrapper: Vec::new(),
+            timeout: Duration::from_secs(20),
         }
     }
 }
@@ -254,7 +259,7 @@ impl LambdaEnv {
             } else {
                 admin_creds.clone()
             });
-            s.timeout = Duration::from_secs(20);
+            s.timeout = opts.timeout;
             s.instances = opts.instances;
             if name == "inject" {
                 s.wrapper = opts.inject_wrapper.clone();

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 use broker_core::blob::{Blob, NONCE_LEN, TAG_LEN};
+use broker_core::context::BindingDigest;
 use broker_core::{Binding, Injection, KeyMode};
 use keybroker_lambda::contract::InjectEvent;
 use proptest::prelude::*;
@@ -29,14 +30,17 @@ fn blob_strategy() -> impl Strategy<Value = Blob> {
         "[ -~]{1,300}",
         proptest::collection::vec(any::<u8>(), 1..600),
         any::<[u8; NONCE_LEN]>(),
+        // `None`: a version 1 blob; `Some`: version 2.
+        proptest::option::of(any::<[u8; 32]>()),
         proptest::collection::vec(any::<u8>(), TAG_LEN..400),
     )
         .prop_map(
-            |(key_mode, key_arn, encrypted_data_key, nonce, ciphertext)| Blob {
+            |(key_mode, key_arn, encrypted_data_key, nonce, digest, ciphertext)| Blob {
                 key_mode,
                 key_arn,
                 encrypted_data_key,
                 nonce,
+                binding_digest: digest.map(BindingDigest),
                 ciphertext,
             },
         )

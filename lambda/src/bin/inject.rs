@@ -10,18 +10,29 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keybroker_lambda::init_logging();
-    let injector = Injector::new(
+    let mut injector = Injector::new(
         keybroker_lambda::broker_from_env().await?,
         Limits::default(),
     )?;
+    if let Some(served) = keybroker_lambda::allowed_workspaces_from_env()? {
+        injector = injector.serve_only(served);
+    }
     let injector = &injector;
     // Raw JSON in: the handler parses it, so any malformed event (even one
     // nested past serde's depth limit) gets a typed `invalid_request` and an
     // audit record instead of a runtime deserialization error.
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
+            // The runtime kills the function at the deadline: the handler
+            // caps the upstream call so the outcome record is written first.
+            let deadline =
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
             let response = injector
-                .handle(event.payload.get(), &event.context.request_id)
+                .handle_until(
+                    event.payload.get(),
+                    &event.context.request_id,
+                    Some(deadline),
+                )
                 .await;
             Ok::<_, Error>(serde_json::to_value(response)?)
         },

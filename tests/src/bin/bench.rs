@@ -140,8 +140,7 @@ fn opts(instances: usize) -> RunOptions {
         profile: "release",
         instances,
         rust_log: "warn",
-        env: Vec::new(),
-        inject_wrapper: Vec::new(),
+        ..RunOptions::default()
     }
 }
 

@@ -479,8 +479,8 @@ async fn garbled_blobs_are_tampered_and_never_reach_kms() {
         ),
         ("bad magic", with(&|b| b[0] = b'X'), "bad magic"),
         (
-            "unknown version 2",
-            with(&|b| b[4] = 2),
+            "unknown version 3",
+            with(&|b| b[4] = 3),
             "unsupported blob version",
         ),
         (

@@ -8,15 +8,28 @@ use serde_json::{json, Value};
 
 use crate::ws;
 
-const AGENT: &str = "agent-7";
+pub(crate) const AGENT: &str = "agent-7";
 
 fn permit_all(agent: &str) -> String {
     format!(r#"permit(principal == Agent::"{agent}", action == Action::"inject", resource);"#)
 }
 
 /// A workspace with one bound secret (`api`) and a policy letting AGENT use it.
-async fn bound_secret(lambda: &LambdaEnv, up: &Upstream, inject: Value) -> (String, String) {
-    let ws = ws().to_string();
+pub(crate) async fn bound_secret(
+    lambda: &LambdaEnv,
+    up: &Upstream,
+    inject: Value,
+) -> (String, String) {
+    bound_secret_in(lambda, up, inject, ws().to_string()).await
+}
+
+/// [`bound_secret`] in workspace `ws` (e.g. one already onboarded to BYOK).
+pub(crate) async fn bound_secret_in(
+    lambda: &LambdaEnv,
+    up: &Upstream,
+    inject: Value,
+    ws: String,
+) -> (String, String) {
     let canary = format!("sk-live-{}", keybroker_tests::unique("CANARY"));
     lambda
         .admin(json!({
@@ -30,21 +43,21 @@ async fn bound_secret(lambda: &LambdaEnv, up: &Upstream, inject: Value) -> (Stri
     (ws, canary)
 }
 
-fn inject_event(ws: &str, url: &str) -> Value {
+pub(crate) fn inject_event(ws: &str, url: &str) -> Value {
     json!({ "workspace": ws, "secret": "api", "agent": AGENT,
             "request": { "method": "GET", "url": url, "headers": { "accept": "application/json" } } })
 }
 
-fn bearer() -> Value {
+pub(crate) fn bearer() -> Value {
     json!({ "type": "header", "name": "Authorization", "template": "Bearer {secret}" })
 }
 
-fn error_type(r: &Value) -> &str {
+pub(crate) fn error_type(r: &Value) -> &str {
     assert_eq!(r["ok"], false, "expected an error: {r}");
     r["error"]["type"].as_str().unwrap_or_default()
 }
 
-async fn start() -> (Env, LambdaEnv, Upstream) {
+pub(crate) async fn start() -> (Env, LambdaEnv, Upstream) {
     let env = setup().await;
     let lambda = LambdaEnv::start(&env).await;
     (env, lambda, Upstream::start().await)

@@ -110,3 +110,43 @@ async fn canary_appears_nowhere_but_the_ciphertext() {
     assert!(logs.contains("secret stored"), "logs were captured");
     assert_clean("logs", &logs, &text);
 }
+
+/// No `RUST_LOG` value lifts the log ceiling: with the runtime, the SDK and
+/// hyper asked for `trace`, an admin `put_secret` (whose event holds the
+/// value) and an injection (whose KMS `Decrypt` answer holds the data key)
+/// write no form of the canary to any log line of either function.
+#[tokio::test]
+async fn no_rust_log_value_logs_the_secret() {
+    use keybroker_tests::assert_no_canary;
+    use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
+
+    use crate::inject::{bearer, bound_secret, inject_event};
+
+    let env = setup().await;
+    let up = Upstream::start().await;
+    for rust_log in [
+        "trace",
+        "debug",
+        // `broker_core=info` only shows that the logger is alive.
+        "lambda_runtime=trace,aws_smithy_runtime=trace,hyper=trace,broker_core=info",
+        "lambda_runtime::layers::api_response=trace,aws_smithy_runtime_api=trace,h2=trace,rustls=trace,reqwest=trace,broker_core=info",
+    ] {
+        let opts = RunOptions {
+            rust_log,
+            ..RunOptions::default()
+        };
+        let lambda = LambdaEnv::start_with(&env, &opts).await;
+        let (ws, canary) = bound_secret(&lambda, &up, bearer()).await;
+        let r = lambda
+            .invoke("inject", &inject_event(&ws, &format!("{}/data", up.base())))
+            .await;
+        assert_eq!(r["ok"], true, "{rust_log}: {r}");
+        let output = lambda.output();
+        assert!(
+            output.contains("secret stored"),
+            "{rust_log}: the functions logged nothing"
+        );
+        assert_no_canary(&format!("logs under RUST_LOG={rust_log}"), &output, &canary);
+        lambda.stop().await;
+    }
+}

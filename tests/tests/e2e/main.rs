@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod adversarial_request;
+mod audit;
 mod bad_input;
 mod bypass;
 mod capture;
@@ -20,6 +21,8 @@ mod readiness;
 mod revocation;
 mod rotation;
 mod session_name;
+mod table_writer;
+mod tenants;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 
