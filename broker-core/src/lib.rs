@@ -72,7 +72,7 @@ mod store;
 mod verify;
 
 pub use arn::{KeyArn, RoleArn};
-pub use binding::{Binding, Injection};
+pub use binding::{Binding, Injection, OnEcho};
 pub use broker::{Broker, BrokerConfig, Decrypted, LoadedSecret};
 pub use call_count::AwsCalls;
 pub use error::{BrokerError, Result, RevokedReason};

@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
                 template: "Bearer {secret}".into(),
             },
             allow_insecure_http: insecure,
+            on_echo: Default::default(),
         };
         if let Ok(allowed) = binding.check_url(raw) {
             let url = &allowed.url;

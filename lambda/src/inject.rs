@@ -5,6 +5,9 @@
 //! `kms:Decrypt`, so a denied request never touches the customer's key and
 //! never shows up as key usage in their CloudTrail. The plaintext lives only
 //! between decrypt and send, inside this function, and is wiped on drop.
+//! What comes back is checked and shaped by [`crate::response`]: encoded or
+//! partial answers are refused, and an echoed credential withholds (or, if
+//! the binding opts in, redacts) the response.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,15 +18,26 @@ use broker_core::{Broker, SecretName, WorkspaceId};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::audit::{AuditRecord, Decision};
-use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest};
+use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest, Withheld};
+use crate::destination;
 use crate::policy;
-use crate::scrub;
-use crate::upstream::{self, Limits};
+use crate::response;
+use crate::scrub::Needles;
+use crate::upstream::{self, Limits, SendError};
 
 /// Headers an agent may never set besides the framing ones
-/// ([`broker_core::binding::FRAMING_HEADERS`]): they carry hop or proxy
-/// state the broker does not vouch for.
-const AGENT_FORBIDDEN_EXTRA: [&str; 3] = ["trailer", "proxy-authorization", "keep-alive"];
+/// ([`broker_core::binding::FRAMING_HEADERS`], which include `te`): they
+/// carry hop or proxy state the broker does not vouch for, or negotiate the
+/// response's shape, which the broker owns (`accept-encoding`: a compressed
+/// echo would pass the scan; `range`/`if-range`: slices of an echo would).
+const AGENT_FORBIDDEN_EXTRA: [&str; 6] = [
+    "trailer",
+    "proxy-authorization",
+    "keep-alive",
+    "accept-encoding",
+    "range",
+    "if-range",
+];
 
 /// Whether `lower` (a lowercase header name) is closed to agents, and
 /// dropped from upstream responses.
@@ -142,6 +156,8 @@ impl Injector {
             .map_err(|why| refuse(ErrorType::Denied, why))?;
         audit.host = Some(target.host.clone());
         audit.path = Some(target.url.path().to_owned());
+        destination::check_literal(self.limits.destinations, target.url.host())
+            .map_err(|b| refuse(ErrorType::Denied, b.to_string()))?;
         let headers = agent_headers(&req.headers, binding.inject.header_name().as_deref())?;
         if let broker_core::Injection::Query { param } = &binding.inject {
             if target.url.query_pairs().any(|(k, _)| k == param.as_str()) {
@@ -185,37 +201,43 @@ impl Injector {
         };
         let result =
             upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret).await;
-        let needles = scrub::needles(
-            secret.expose(),
-            &[&upstream::injected_value(&binding.inject, &secret)],
-        );
-        drop(secret);
-        let answer = result.map_err(|why| refuse(ErrorType::UpstreamError, why))?;
-        audit.upstream_status = Some(answer.status);
-
-        let mut headers = std::collections::BTreeMap::new();
-        for (k, mut v) in answer.headers {
-            // Framing belongs to the upstream hop, and scrubbing changes lengths.
-            if is_forbidden_header(&k) {
-                continue;
+        let injected = upstream::injected_value(&binding.inject, &secret);
+        let pair = match &binding.inject {
+            broker_core::Injection::BasicAuth { username } => {
+                Some(upstream::basic_pair(username, &secret))
             }
-            audit.scrubbed += scrub::scrub(&mut v, &needles);
-            headers.insert(k, String::from_utf8_lossy(&v).into_owned());
-        }
-        let mut body = answer.body;
-        audit.scrubbed += scrub::scrub(&mut body, &needles);
+            _ => None,
+        };
+        let mut extra: Vec<&[u8]> = vec![injected.as_slice()];
+        extra.extend(pair.as_ref().map(|p| p.as_slice()));
+        let needles = Needles::new(secret.expose(), &extra);
+        drop(secret);
+        let answer = result.map_err(|e| match e {
+            SendError::Blocked(b) => refuse(ErrorType::Denied, b.to_string()),
+            SendError::Failed(why) => refuse(ErrorType::UpstreamError, why),
+        })?;
+        audit.upstream_status = Some(answer.status);
+        response::check_framing(&answer).map_err(|why| refuse(ErrorType::UpstreamError, why))?;
+        let shaped = response::shape(answer, &needles, binding.on_echo, is_forbidden_header);
+        audit.scrubbed = shaped.found;
+        audit.echo = shaped.echo;
+        let Some((headers, body)) = shaped.content else {
+            return Ok(InjectResponse {
+                status: Some(shaped.status),
+                withheld: Some(Withheld::EchoWithheld),
+                ..InjectResponse::ok(request_id)
+            });
+        };
         let (body, body_base64) = match String::from_utf8(body) {
             Ok(text) => (Some(text), None),
             Err(e) => (None, Some(STANDARD.encode(e.as_bytes()))),
         };
         Ok(InjectResponse {
-            request_id: request_id.to_owned(),
-            ok: true,
-            status: Some(answer.status),
+            status: Some(shaped.status),
             headers: Some(headers),
             body,
             body_base64,
-            error: None,
+            ..InjectResponse::ok(request_id)
         })
     }
 }

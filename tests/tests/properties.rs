@@ -96,6 +96,7 @@ fn binding() -> Binding {
             template: "Bearer {secret}".into(),
         },
         allow_insecure_http: false,
+        on_echo: Default::default(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `inject` Lambda function: see the crate docs.
 
+use keybroker_lambda::destination::Destinations;
 use keybroker_lambda::{upstream::Limits, Injector};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -10,10 +11,12 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keybroker_lambda::init_logging();
-    let injector = Injector::new(
-        keybroker_lambda::broker_from_env().await?,
-        Limits::default(),
-    )?;
+    // A deployment setting, read once: never something a stored secret sets.
+    let limits = Limits {
+        destinations: Destinations::from_env()?,
+        ..Limits::default()
+    };
+    let injector = Injector::new(keybroker_lambda::broker_from_env().await?, limits)?;
     let injector = &injector;
     // Raw JSON in: the handler parses it, so any malformed event (even one
     // nested past serde's depth limit) gets a typed `invalid_request` and an

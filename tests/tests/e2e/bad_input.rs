@@ -60,6 +60,7 @@ fn header_binding(host: &str, name: &str, template: &str) -> Binding {
             template: template.into(),
         },
         allow_insecure_http: false,
+        on_echo: Default::default(),
     }
 }
 
