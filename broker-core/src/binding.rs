@@ -269,7 +269,11 @@ mod tests {
         let r: Binding = serde_json::from_str(&redact).unwrap();
         assert_eq!(r.on_echo, OnEcho::Redact);
         assert_eq!(serde_json::to_string(&r).unwrap(), redact);
-        for bad in [r#""on_echo":"pass""#, r#""on_echo":null"#, r#""on_echho":"redact""#] {
+        for bad in [
+            r#""on_echo":"pass""#,
+            r#""on_echo":null"#,
+            r#""on_echho":"redact""#,
+        ] {
             let text = old.replace("false}", &format!("false,{bad}}}"));
             assert!(serde_json::from_str::<Binding>(&text).is_err(), "{text}");
         }

@@ -111,7 +111,11 @@ fn v4_class(ip: Ipv4Addr) -> Option<&'static str> {
         ([127, 0, 0, 0], 8, "loopback"),
         ([169, 254, 0, 0], 16, "link-local (incl. instance metadata)"),
         ([172, 16, 0, 0], 12, "private (RFC 1918)"),
-        ([192, 0, 0, 0], 24, "IETF protocol assignment (192.0.0.0/24)"),
+        (
+            [192, 0, 0, 0],
+            24,
+            "IETF protocol assignment (192.0.0.0/24)",
+        ),
         ([192, 0, 2, 0], 24, "documentation"),
         ([192, 31, 196, 0], 24, "AS112 (192.31.196.0/24)"),
         ([192, 52, 193, 0], 24, "AMT (192.52.193.0/24)"),
@@ -146,9 +150,7 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
     // Embedded IPv4: mapped ::ffff:0:0/96, compatible ::/96, NAT64
     // 64:ff9b::/96. The embedded address decides, and a public one passes.
     let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap_or(Ipv6Addr::UNSPECIFIED);
-    if in_v6(ip, v6("::ffff:0:0"), 96)
-        || in_v6(ip, v6("::"), 96)
-        || in_v6(ip, v6("64:ff9b::"), 96)
+    if in_v6(ip, v6("::ffff:0:0"), 96) || in_v6(ip, v6("::"), 96) || in_v6(ip, v6("64:ff9b::"), 96)
     {
         return v4_class(low_v4);
     }
@@ -162,11 +164,19 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
         ("::ffff:0:0:0", 96, "IPv4-translated (::ffff:0:0:0/96)"),
         ("64:ff9b:1::", 48, "local-use NAT64 (64:ff9b:1::/48)"),
         ("100::", 64, "discard-only (100::/64)"),
-        ("2001::", 23, "IETF protocol assignment (2001::/23, incl. Teredo)"),
+        (
+            "2001::",
+            23,
+            "IETF protocol assignment (2001::/23, incl. Teredo)",
+        ),
         ("2001:db8::", 32, "documentation"),
         ("3fff::", 20, "documentation"),
         ("5f00::", 16, "segment routing (5f00::/16)"),
-        ("fc00::", 7, "private (unique local, fc00::/7, incl. fd00:ec2::254)"),
+        (
+            "fc00::",
+            7,
+            "private (unique local, fc00::/7, incl. fd00:ec2::254)",
+        ),
         ("fe80::", 10, "link-local"),
         ("fec0::", 10, "site-local (deprecated)"),
     ];
@@ -201,9 +211,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let dest = self.dest;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(blocked) = addrs.iter().find_map(|a| dest.refuses(a.ip())) {
                 return Err(Box::new(blocked) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -330,11 +339,7 @@ mod tests {
     async fn names_resolving_to_loopback_are_refused_by_the_resolver() {
         use reqwest::dns::Resolve;
         let r = GuardedResolver::new(Destinations::PublicOnly);
-        let err = r
-            .resolve("localhost".parse().unwrap())
-            .await
-            .err()
-            .unwrap();
+        let err = r.resolve("localhost".parse().unwrap()).await.err().unwrap();
         assert_eq!(blocked_cause(err.as_ref()), Some(Blocked("loopback")));
         let open = GuardedResolver::new(Destinations::AllowPrivate);
         assert!(open.resolve("localhost".parse().unwrap()).await.is_ok());

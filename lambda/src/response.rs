@@ -65,19 +65,25 @@ pub fn check_framing(answer: &Answer) -> Result<(), &'static str> {
         .iter()
         .any(|t| t.as_str() != "identity")
     {
-        return Err("upstream answered with a Content-Encoding the broker did not ask for \
-                    (it requests identity); the response is not passed on");
+        return Err(
+            "upstream answered with a Content-Encoding the broker did not ask for \
+                    (it requests identity); the response is not passed on",
+        );
     }
     if tokens("transfer-encoding")
         .iter()
         .any(|t| !matches!(t.as_str(), "chunked" | "identity"))
     {
-        return Err("upstream answered with a Transfer-Encoding other than chunked; \
-                    the response is not passed on");
+        return Err(
+            "upstream answered with a Transfer-Encoding other than chunked; \
+                    the response is not passed on",
+        );
     }
     if answer.status == 206 || answer.headers.contains_key("content-range") {
-        return Err("upstream answered with partial content (206 or Content-Range); \
-                    the broker only passes on whole responses");
+        return Err(
+            "upstream answered with partial content (206 or Content-Range); \
+                    the broker only passes on whole responses",
+        );
     }
     Ok(())
 }
@@ -106,7 +112,8 @@ pub fn shape(
         echo: Some(EchoAction::Withheld),
         found,
     };
-    if found > 0 && on_echo == OnEcho::Withhold {
+    // Redaction only when every form covers the whole value (scrub::MAX_WHOLE).
+    if found > 0 && (on_echo == OnEcho::Withhold || !needles.complete()) {
         return withheld;
     }
     let mut out = BTreeMap::new();
@@ -198,7 +205,12 @@ mod tests {
             assert_eq!(shaped.echo, Some(EchoAction::Withheld));
             assert!(shaped.found >= 1);
         }
-        let clean = shape(answer(200, &[("a", "b")], b"ok"), &n, OnEcho::Withhold, |_| false);
+        let clean = shape(
+            answer(200, &[("a", "b")], b"ok"),
+            &n,
+            OnEcho::Withhold,
+            |_| false,
+        );
         assert_eq!(clean.echo, None);
         let (h, body) = clean.content.unwrap();
         assert_eq!((h["a"].as_str(), body.as_slice()), ("b", b"ok".as_slice()));

@@ -56,6 +56,14 @@ pub const MIN_FRAGMENT: usize = 12;
 /// bytes still contains one.
 const MAX_FRAGMENTS: usize = 256;
 
+/// Values up to this long are encoded whole; a longer one (a private key, a
+/// long JWT) is encoded as its first and last `MAX_WHOLE` bytes, which any
+/// encoded echo of the whole value contains. That keeps the automaton small
+/// (it is built per injection), but redaction could then leave the middle
+/// of an encoded echo behind, so such a secret's echo is always withheld
+/// ([`Needles::complete`]).
+pub const MAX_WHOLE: usize = 128;
+
 /// Derived forms shorter than this are dropped (a short base64 run of a
 /// tiny secret would match everywhere); the raw secret is always kept.
 const MIN_FORM: usize = 6;
@@ -67,6 +75,7 @@ type Form = Zeroizing<Vec<u8>>;
 pub struct Needles {
     forms: Vec<Form>,
     matcher: Option<AhoCorasick>,
+    complete: bool,
 }
 
 impl Needles {
@@ -82,9 +91,28 @@ impl Needles {
             }
         };
         add(Some(copy(secret)), true);
+        let mut complete = true;
         for base in std::iter::once(secret).chain(extra.iter().copied()) {
-            for f in encoded_forms(base) {
+            let parts = if base.len() <= MAX_WHOLE {
+                vec![base]
+            } else {
+                complete = false;
+                vec![head(base, MAX_WHOLE), tail(base, MAX_WHOLE)]
+            };
+            for f in parts.into_iter().flat_map(encoded_forms) {
                 add(Some(f), false);
+            }
+        }
+        // A JSON document that quotes the secret, then base64-encoded (a
+        // debug dump in a cookie or token): the escaped form's base64.
+        if let Ok(text) = std::str::from_utf8(head(secret, MAX_WHOLE)) {
+            let escaped = exact(|o| json(o, text, Json::Minimal));
+            if escaped.as_slice() != head(secret, MAX_WHOLE) {
+                for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                    for align in 0..3 {
+                        add(base64_inner(&escaped, align, engine), false);
+                    }
+                }
             }
         }
         if secret.len() > MIN_FRAGMENT {
@@ -99,7 +127,18 @@ impl Needles {
             .ascii_case_insensitive(true)
             .build(forms.iter().map(|f| f.as_slice()))
             .ok();
-        Self { forms, matcher }
+        Self {
+            forms,
+            matcher,
+            complete,
+        }
+    }
+
+    /// Whether every encoded form covers the whole value, so that
+    /// [`Needles::redact`] removes whole echoes (false for values longer
+    /// than [`MAX_WHOLE`]: redact those responses by withholding them).
+    pub fn complete(&self) -> bool {
+        self.complete
     }
 
     /// How many forms are searched for.
@@ -150,6 +189,24 @@ impl Needles {
     }
 }
 
+/// The first `n` bytes of `s`, shortened to a UTF-8 boundary.
+fn head(s: &[u8], n: usize) -> &[u8] {
+    let mut end = n.min(s.len());
+    while end > 0 && end < s.len() && s[end] & 0xC0 == 0x80 {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The last `n` bytes of `s`, shortened to a UTF-8 boundary.
+fn tail(s: &[u8], n: usize) -> &[u8] {
+    let mut start = s.len().saturating_sub(n);
+    while start < s.len() && s[start] & 0xC0 == 0x80 {
+        start += 1;
+    }
+    &s[start..]
+}
+
 fn copy(s: &[u8]) -> Form {
     let mut v = Zeroizing::new(Vec::with_capacity(s.len()));
     v.extend_from_slice(s);
@@ -187,7 +244,10 @@ fn exact(encode: impl Fn(&mut dyn Sink)) -> Form {
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
 fn put_hex_byte(out: &mut dyn Sink, b: u8) {
-    out.put(&[HEX_LOWER[usize::from(b >> 4)], HEX_LOWER[usize::from(b & 15)]]);
+    out.put(&[
+        HEX_LOWER[usize::from(b >> 4)],
+        HEX_LOWER[usize::from(b & 15)],
+    ]);
 }
 
 /// `n` in lowercase hex, at least `width` digits.
@@ -237,10 +297,22 @@ fn encoded_forms(s: &[u8]) -> Vec<Form> {
     }
     out.push(exact(|o| percent(o, s, b"-._*", true)));
     if let Ok(text) = std::str::from_utf8(s) {
-        for style in [Json::Minimal, Json::Slash, Json::HtmlSafe, Json::All] {
+        for style in [
+            Json::Minimal,
+            Json::Slash,
+            Json::HtmlSafe,
+            Json::HtmlSafeSlash,
+            Json::All,
+        ] {
             out.push(exact(|o| json(o, text, style)));
         }
-        for style in [Html::Named, Html::Owasp, Html::Apos, Html::Decimal, Html::Hex] {
+        for style in [
+            Html::Named,
+            Html::Owasp,
+            Html::Apos,
+            Html::Decimal,
+            Html::Hex,
+        ] {
             out.push(exact(|o| html(o, text, style)));
         }
     }
@@ -256,7 +328,9 @@ fn base64_inner(s: &[u8], align: usize, engine: &GeneralPurpose) -> Option<Form>
     input.resize(align, 0);
     input.extend_from_slice(s);
     let mut encoded = Zeroizing::new(vec![0u8; input.len().div_ceil(3) * 4]);
-    let n = engine.encode_slice(input.as_slice(), encoded.as_mut_slice()).ok()?;
+    let n = engine
+        .encode_slice(input.as_slice(), encoded.as_mut_slice())
+        .ok()?;
     // Character i carries bits 6i..6i+6 of the input; keep those entirely
     // within the bits of `s` (8*align .. 8*(align+len)).
     let start = (8 * align).div_ceil(6);
@@ -287,6 +361,8 @@ enum Json {
     Slash,
     /// Minimal plus `<`, `>`, `&`, U+2028/9 as `\uXXXX` (Go's encoding/json).
     HtmlSafe,
+    /// Both of the above (PHP's `JSON_HEX_TAG | JSON_HEX_AMP` defaults).
+    HtmlSafeSlash,
     /// Every character as `\uXXXX` (surrogate pairs beyond the BMP).
     All,
 }
@@ -313,8 +389,10 @@ fn json(out: &mut dyn Sink, s: &str, style: Json) {
             '\t' => out.put(b"\\t"),
             '\u{8}' => out.put(b"\\b"),
             '\u{c}' => out.put(b"\\f"),
-            '/' if style == Json::Slash => out.put(b"\\/"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if style == Json::HtmlSafe => {
+            '/' if matches!(style, Json::Slash | Json::HtmlSafeSlash) => out.put(b"\\/"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}'
+                if matches!(style, Json::HtmlSafe | Json::HtmlSafeSlash) =>
+            {
                 put_u_escape(out, c as u16)
             }
             c if (c as u32) < 0x20 => put_u_escape(out, c as u16),
@@ -406,13 +484,22 @@ mod tests {
         v.push(("pct lower", b.iter().map(|c| format!("%{c:02x}")).collect()));
         v.push(("form", url::form_urlencoded::byte_serialize(b).collect()));
         v.push(("json", serde_json::to_string(s).unwrap()));
-        v.push(("json slash", serde_json::to_string(s).unwrap().replace('/', "\\/")));
+        v.push((
+            "json slash",
+            serde_json::to_string(s).unwrap().replace('/', "\\/"),
+        ));
         v.push((
             "json all",
             s.encode_utf16().map(|u| format!("\\u{u:04X}")).collect(),
         ));
-        v.push(("html dec", s.chars().map(|c| format!("&#{};", c as u32)).collect()));
-        v.push(("html hex", s.chars().map(|c| format!("&#X{:X};", c as u32)).collect()));
+        v.push((
+            "html dec",
+            s.chars().map(|c| format!("&#{};", c as u32)).collect(),
+        ));
+        v.push((
+            "html hex",
+            s.chars().map(|c| format!("&#X{:X};", c as u32)).collect(),
+        ));
         v.push((
             "html named",
             s.replace('&', "&amp;")
@@ -447,9 +534,11 @@ mod tests {
     #[test]
     fn redaction_replaces_each_occurrence_and_counts_it() {
         let n = Needles::new(SECRET.as_bytes(), &[]);
-        let mut body = format!("a={SECRET} b={}", STANDARD.encode(SECRET)).into_bytes();
+        let mut body = format!("a={SECRET} b={}.", STANDARD.encode(SECRET)).into_bytes();
         assert_eq!(n.redact(&mut body), 2);
-        assert_eq!(body, b"a=[REDACTED] b=[REDACTED]");
+        // The last base64 group also carries the bits of what follows the
+        // secret, so it is not part of the needle (2 bits of the secret).
+        assert_eq!(body, b"a=[REDACTED] b=[REDACTED]Q==.");
         assert_eq!(n.count(&body), 0);
     }
 
@@ -459,7 +548,7 @@ mod tests {
         let mut body = b"{\"login\":\"octocat\",\"hint\":\"secret-...6789\"}".to_vec();
         assert_eq!(n.redact(&mut body), 0);
         assert_eq!(n.count(b"secret-valu"), 0, "11 bytes is below MIN_FRAGMENT");
-        assert_eq!(n.count(b"..t-value-012.."), 1);
+        assert_eq!(n.count(b"..et-value-0123.."), 1);
     }
 
     #[test]
@@ -467,6 +556,13 @@ mod tests {
         let secret: Vec<u8> = (0..4096u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
         let n = Needles::new(&secret, &[]);
         assert!(n.len() < MAX_FRAGMENTS + 64, "{}", n.len());
+        assert!(!n.complete());
+        let hex: String = secret.iter().map(|c| format!("{c:02X}")).collect();
+        assert!(
+            n.count(&hex.as_bytes()[2000..]) >= 1,
+            "tail of a long hex echo"
+        );
+        assert!(n.count(STANDARD.encode(&secret[5..]).as_bytes()) >= 1);
         let stride = (secret.len() - MIN_FRAGMENT + 1).div_ceil(MAX_FRAGMENTS);
         let slice = MIN_FRAGMENT + stride - 1;
         for start in [0, 1, 17, 1000, secret.len() - slice] {
@@ -479,7 +575,10 @@ mod tests {
         let s = b"0123456789";
         for align in 0..3 {
             let inner = base64_inner(s, align, &STANDARD_NO_PAD).unwrap();
-            for (pre, post) in [(&b"\x00\x00"[..align], &b""[..]), (&b"\xff\xff"[..align], b"\xff\xff")] {
+            for (pre, post) in [
+                (&b"\x00\x00"[..align], &b""[..]),
+                (&b"\xff\xff"[..align], b"\xff\xff"),
+            ] {
                 let whole = STANDARD.encode([pre, s.as_slice(), post].concat());
                 let inner = std::str::from_utf8(&inner).unwrap();
                 assert!(whole.contains(inner), "{align}: {inner} not in {whole}");

@@ -190,8 +190,8 @@ pub async fn send(
                 .header_name()
                 .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
                 .ok_or_else(|| "bound header name is invalid".to_owned())?;
-            let mut value =
-                HeaderValue::from_bytes(injected_value(inject, secret).as_slice()).map_err(|_| {
+            let mut value = HeaderValue::from_bytes(injected_value(inject, secret).as_slice())
+                .map_err(|_| {
                     "secret cannot be placed in a header (control characters)".to_owned()
                 })?;
             // Keeps the value out of hyper's and reqwest's Debug output.
@@ -227,11 +227,7 @@ pub async fn send(
     }
     let mut response = response;
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| failed(&e))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
         if body.len() + chunk.len() > limits.max_response_bytes {
             return Err(SendError::Failed(format!(
                 "upstream response exceeds {} bytes",

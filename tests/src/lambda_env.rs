@@ -41,7 +41,8 @@ pub struct RunOptions {
     pub instances: usize,
     /// `RUST_LOG` for the functions.
     pub rust_log: &'static str,
-    /// Extra environment for the functions.
+    /// Extra environment for the functions (later entries win, so this
+    /// overrides the defaults, e.g. `KEYBROKER_ALLOW_PRIVATE_UPSTREAMS=0`).
     pub env: Vec<(String, String)>,
     /// Command the `inject` function runs under (profiling); empty: none.
     pub inject_wrapper: Vec<String>,
@@ -229,6 +230,12 @@ impl LambdaEnv {
                 env.platform_key_arn.clone(),
             ),
             ("RUST_LOG".to_owned(), opts.rust_log.to_owned()),
+            // The local upstreams listen on 127.0.0.1: this deployment
+            // allows private destinations (`opts.env` may turn it off).
+            (
+                keybroker_lambda::destination::ALLOW_PRIVATE_ENV.to_owned(),
+                "1".to_owned(),
+            ),
         ]
         .into_iter()
         .chain(opts.env.iter().cloned())

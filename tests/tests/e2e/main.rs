@@ -5,6 +5,7 @@
 // Test code: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
+mod adversarial_response;
 mod bad_input;
 mod capture;
 mod faults;
