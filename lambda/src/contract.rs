@@ -193,6 +193,26 @@ mod tests {
             ]
         );
         assert_eq!(schema["additionalProperties"], false);
+        // The response schema lists exactly the fields InjectResponse writes,
+        // and the withheld marker's values.
+        let mut full = InjectResponse::ok("r");
+        full.status = Some(200);
+        full.headers = Some(BTreeMap::new());
+        full.body = Some(String::new());
+        full.body_base64 = Some(String::new());
+        full.withheld = Some(Withheld::EchoWithheld);
+        full.error = InjectResponse::error("r", ErrorType::Denied, "m").error;
+        let written = serde_json::to_value(&full).unwrap();
+        let mut written: Vec<&String> = written.as_object().unwrap().keys().collect();
+        written.sort();
+        assert_eq!(
+            written,
+            keys(&schema["$defs"]["response"]).iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            schema["$defs"]["response"]["properties"]["withheld"]["enum"],
+            serde_json::json!([serde_json::to_value(Withheld::EchoWithheld).unwrap()])
+        );
         let example = serde_json::json!({
             "workspace": "acme", "secret": "github", "agent": "agent-7",
             "request": { "method": "GET", "url": "https://api.github.com/x", "headers": {},
