@@ -207,7 +207,9 @@ mod tests {
         written.sort();
         assert_eq!(
             written,
-            keys(&schema["$defs"]["response"]).iter().collect::<Vec<_>>()
+            keys(&schema["$defs"]["response"])
+                .iter()
+                .collect::<Vec<_>>()
         );
         assert_eq!(
             schema["$defs"]["response"]["properties"]["withheld"]["enum"],
