@@ -40,6 +40,35 @@ pub struct Binding {
     /// applies either way. `None`: any header not denied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_headers: Option<Vec<String>>,
+    /// What the broker does when the upstream echoes the credential in any
+    /// form it recognises. Absent in stored JSON when it is the default, so
+    /// bindings written before this field existed read and re-serialize
+    /// unchanged.
+    #[serde(default, skip_serializing_if = "OnEcho::is_default")]
+    pub on_echo: OnEcho,
+}
+
+/// What happens to a response that echoes the credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnEcho {
+    /// The agent gets the status and an `echo_withheld` marker, no headers
+    /// and no body. The default: an agent learns nothing from the response,
+    /// so it cannot use the upstream as an oracle for guesses.
+    #[default]
+    Withhold,
+    /// The agent gets the response with each recognised occurrence replaced
+    /// by `[REDACTED]`. Weaker: whether a candidate comes back redacted tells
+    /// a guessing agent whether it matched part of the credential, and any
+    /// form the scrubber does not predict passes through.
+    Redact,
+}
+
+impl OnEcho {
+    /// Whether this is the default ([`OnEcho::Withhold`]).
+    pub fn is_default(&self) -> bool {
+        *self == Self::Withhold
+    }
 }
 
 /// The one place a secret is put into a request.
@@ -260,6 +289,29 @@ mod tests {
             },
             allow_insecure_http: false,
             agent_headers: None,
+            on_echo: OnEcho::Withhold,
+        }
+    }
+
+    /// Bindings stored before `on_echo` existed read as `withhold` and
+    /// serialize back byte for byte; `redact` is opt-in; typos are refused.
+    #[test]
+    fn on_echo_defaults_to_withhold_and_old_json_is_unchanged() {
+        let old = r#"{"hosts":["api.example.com"],"inject":{"type":"header","name":"x-key","template":"{secret}"},"allow_insecure_http":false}"#;
+        let b: Binding = serde_json::from_str(old).unwrap();
+        assert_eq!(b.on_echo, OnEcho::Withhold);
+        assert_eq!(serde_json::to_string(&b).unwrap(), old);
+        let redact = old.replace("false}", r#"false,"on_echo":"redact"}"#);
+        let r: Binding = serde_json::from_str(&redact).unwrap();
+        assert_eq!(r.on_echo, OnEcho::Redact);
+        assert_eq!(serde_json::to_string(&r).unwrap(), redact);
+        for bad in [
+            r#""on_echo":"pass""#,
+            r#""on_echo":null"#,
+            r#""on_echho":"redact""#,
+        ] {
+            let text = old.replace("false}", &format!("false,{bad}}}"));
+            assert!(serde_json::from_str::<Binding>(&text).is_err(), "{text}");
         }
     }
 

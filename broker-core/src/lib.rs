@@ -87,7 +87,7 @@ mod verify;
 
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, RoleArn};
-pub use binding::{Binding, Injection};
+pub use binding::{Binding, Injection, OnEcho};
 pub use broker::{Broker, BrokerConfig, Decrypted, LoadedSecret};
 pub use call_count::AwsCalls;
 pub use error::{BrokerError, Result, RevokedReason};

@@ -106,8 +106,13 @@ pub struct AuditRecord {
     pub key_arn: Option<String>,
     /// Upstream status, if it answered.
     pub upstream_status: Option<u16>,
-    /// Number of credential occurrences scrubbed from the response.
+    /// Occurrences of the credential (in any recognised form) found in the
+    /// response's headers and body.
     pub scrubbed: usize,
+    /// What was done about them: `withheld` (nothing but the status reached
+    /// the agent) or `redacted`; `null` when there was no echo. Never the
+    /// value or where it was found.
+    pub echo: Option<crate::response::EchoAction>,
     /// AWS calls this invocation made (one sandbox runs one invocation at a
     /// time, so the difference of the broker's counters is exact).
     pub aws_calls: broker_core::AwsCalls,
@@ -135,6 +140,7 @@ impl AuditRecord {
             key_arn: None,
             upstream_status: None,
             scrubbed: 0,
+            echo: None,
             aws_calls: broker_core::AwsCalls::default(),
             latency_ms: 0.0,
         };

@@ -48,7 +48,9 @@ pub struct UpstreamRequest {
 pub enum ErrorType {
     /// The event is malformed or asks for something never allowed.
     InvalidRequest,
-    /// Binding or policy forbids this request. Nothing was decrypted.
+    /// Binding, policy or the deployment's destination rules forbid this
+    /// request. Nothing was sent; nothing was decrypted, except when the
+    /// bound host's DNS answer was refused at connect time.
     Denied,
     /// The key owner revoked the broker's access to the secret's key.
     Revoked,
@@ -93,12 +95,40 @@ pub struct InjectResponse {
     /// Upstream body if binary, base64 (scrubbed before encoding).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,
+    /// Set when the upstream answered but its headers and body are not
+    /// returned: they echoed the credential. `ok` stays true (the request
+    /// was made, with whatever side effects it had: do not blindly retry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withheld>,
     /// The error, when `ok` is false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
 }
 
+/// Why an upstream response's headers and body were withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Withheld {
+    /// The response contained the credential in a recognised form, and the
+    /// secret's binding says `on_echo: withhold` (the default).
+    EchoWithheld,
+}
+
 impl InjectResponse {
+    /// A success with nothing filled in yet (`ok: true`).
+    pub fn ok(request_id: &str) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            ok: true,
+            status: None,
+            headers: None,
+            body: None,
+            body_base64: None,
+            withheld: None,
+            error: None,
+        }
+    }
+
     /// An error response.
     pub fn error(request_id: &str, kind: ErrorType, message: impl Into<String>) -> Self {
         Self {
@@ -108,6 +138,7 @@ impl InjectResponse {
             headers: None,
             body: None,
             body_base64: None,
+            withheld: None,
             error: Some(ErrorBody {
                 kind,
                 message: message.into(),
@@ -162,6 +193,28 @@ mod tests {
             ]
         );
         assert_eq!(schema["additionalProperties"], false);
+        // The response schema lists exactly the fields InjectResponse writes,
+        // and the withheld marker's values.
+        let mut full = InjectResponse::ok("r");
+        full.status = Some(200);
+        full.headers = Some(BTreeMap::new());
+        full.body = Some(String::new());
+        full.body_base64 = Some(String::new());
+        full.withheld = Some(Withheld::EchoWithheld);
+        full.error = InjectResponse::error("r", ErrorType::Denied, "m").error;
+        let written = serde_json::to_value(&full).unwrap();
+        let mut written: Vec<&String> = written.as_object().unwrap().keys().collect();
+        written.sort();
+        assert_eq!(
+            written,
+            keys(&schema["$defs"]["response"])
+                .iter()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            schema["$defs"]["response"]["properties"]["withheld"]["enum"],
+            serde_json::json!([serde_json::to_value(Withheld::EchoWithheld).unwrap()])
+        );
         let example = serde_json::json!({
             "workspace": "acme", "secret": "github", "agent": "agent-7",
             "request": { "method": "GET", "url": "https://api.github.com/x", "headers": {},

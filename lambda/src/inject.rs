@@ -9,6 +9,9 @@
 //! (normalised URL, method, vetted headers), not the event's text. The
 //! plaintext lives only between decrypt and send, inside this function, and
 //! is wiped on drop.
+//! What comes back is checked and shaped by [`crate::response`]: encoded or
+//! partial answers are refused, and an echoed credential withholds (or, if
+//! the binding opts in, redacts) the response.
 
 use std::time::{Duration, SystemTime};
 
@@ -18,9 +21,11 @@ use broker_core::{AccessError, AccessRequest, ApprovedRequest, Broker, SecretNam
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::audit::{AuditRecord, Decision};
-use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest};
-use crate::scrub;
-use crate::upstream::{self, Limits};
+use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest, Withheld};
+use crate::destination;
+use crate::response;
+use crate::scrub::Needles;
+use crate::upstream::{self, Limits, SendError};
 
 /// Headers dropped from upstream responses: framing belongs to the
 /// upstream hop ([`broker_core::binding::FRAMING_HEADERS`] plus hop state).
@@ -188,6 +193,8 @@ impl Injector {
             .map_err(access_refusal)?;
         audit.host = Some(authorized.request().host().to_owned());
         audit.path = Some(authorized.request().url().path().to_owned());
+        destination::check_literal(self.limits.destinations, authorized.request().url().host())
+            .map_err(|b| refuse(ErrorType::Denied, b.to_string()))?;
 
         upstream_budget(deadline)?;
         record_attempt(audit)?;
@@ -212,38 +219,44 @@ impl Injector {
             upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret),
         )
         .await
-        .unwrap_or_else(|_| Err("upstream timed out".to_owned()));
-        let needles = scrub::needles(
-            secret.expose(),
-            &[&upstream::injected_value(&binding.inject, &secret)],
-        );
-        drop(secret);
-        let answer = result.map_err(|why| refuse(ErrorType::UpstreamError, why))?;
-        audit.upstream_status = Some(answer.status);
-
-        let mut headers = std::collections::BTreeMap::new();
-        for (k, mut v) in answer.headers {
-            // Framing belongs to the upstream hop, and scrubbing changes lengths.
-            if is_forbidden_header(&k) {
-                continue;
+        .unwrap_or_else(|_| Err(SendError::Failed("upstream timed out".to_owned())));
+        let injected = upstream::injected_value(&binding.inject, &secret);
+        let pair = match &binding.inject {
+            broker_core::Injection::BasicAuth { username } => {
+                Some(upstream::basic_pair(username, &secret))
             }
-            audit.scrubbed += scrub::scrub(&mut v, &needles);
-            headers.insert(k, String::from_utf8_lossy(&v).into_owned());
-        }
-        let mut body = answer.body;
-        audit.scrubbed += scrub::scrub(&mut body, &needles);
+            _ => None,
+        };
+        let mut extra: Vec<&[u8]> = vec![injected.as_slice()];
+        extra.extend(pair.as_ref().map(|p| p.as_slice()));
+        let needles = Needles::new(secret.expose(), &extra);
+        drop(secret);
+        let answer = result.map_err(|e| match e {
+            SendError::Blocked(b) => refuse(ErrorType::Denied, b.to_string()),
+            SendError::Failed(why) => refuse(ErrorType::UpstreamError, why),
+        })?;
+        audit.upstream_status = Some(answer.status);
+        response::check_framing(&answer).map_err(|why| refuse(ErrorType::UpstreamError, why))?;
+        let shaped = response::shape(answer, &needles, binding.on_echo, is_forbidden_header);
+        audit.scrubbed = shaped.found;
+        audit.echo = shaped.echo;
+        let Some((headers, body)) = shaped.content else {
+            return Ok(InjectResponse {
+                status: Some(shaped.status),
+                withheld: Some(Withheld::EchoWithheld),
+                ..InjectResponse::ok(request_id)
+            });
+        };
         let (body, body_base64) = match String::from_utf8(body) {
             Ok(text) => (Some(text), None),
             Err(e) => (None, Some(STANDARD.encode(e.as_bytes()))),
         };
         Ok(InjectResponse {
-            request_id: request_id.to_owned(),
-            ok: true,
-            status: Some(answer.status),
+            status: Some(shaped.status),
             headers: Some(headers),
             body,
             body_base64,
-            error: None,
+            ..InjectResponse::ok(request_id)
         })
     }
 }

@@ -6,9 +6,10 @@
 //!   identity and an upstream request, it makes that **one** request with the
 //!   credential injected where the secret's binding says, and returns the
 //!   upstream's response. The agent never sees the credential: binding and
-//!   Cedar policy are checked before `kms:Decrypt`, redirects are not
-//!   followed, responses are bounded and scrubbed of echoed credentials, and
-//!   one audit record per call goes to stdout.
+//!   Cedar policy are checked before `kms:Decrypt`, private and metadata
+//!   addresses are refused at connect time, redirects are not followed,
+//!   responses are bounded, never encoded or partial, and withheld when they
+//!   echo the credential, and one audit record per call goes to stdout.
 //! * `admin` (control plane only): prepare/enable/verify/disable BYOK,
 //!   put/rotate/delete/list secrets, set the workspace policy.
 //!
@@ -22,7 +23,9 @@
 pub mod admin;
 pub mod audit;
 pub mod contract;
+pub mod destination;
 mod inject;
+pub mod response;
 pub mod scrub;
 pub mod upstream;
 

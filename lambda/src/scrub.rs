@@ -1,128 +1,588 @@
-//! Response scrubbing: if an upstream echoes the credential (debug
-//! endpoints, error pages that reflect headers), replace it before the agent
-//! sees the response, in every form we can predict: raw, base64 (standard and
-//! URL-safe, padded or not), percent-encoded, hex (lower and upper case), and
-//! the injected header value itself.
+//! Recognising the credential in an upstream response.
+//!
+//! A bound upstream may reflect the request (debug endpoints, error pages,
+//! "echo" APIs) and so hand the credential back to the agent. This module
+//! derives every form of the credential it can cheaply predict (the
+//! *needles*) and finds them in response bytes with one multi-pattern,
+//! ASCII-case-insensitive automaton (aho-corasick: one pass over the body
+//! however many forms there are). What the response layer does with a match
+//! (withhold the response, or redact the match) is decided in
+//! [`crate::response`].
+//!
+//! Forms, for the secret and for each extra value (the injected header value,
+//! the Basic-auth `user:secret` pair):
+//! * raw;
+//! * base64, standard and URL-safe alphabets, at each of the three byte
+//!   alignments the value can sit at inside a longer base64 string (only the
+//!   characters that depend on the value alone, so padding and whatever
+//!   surrounds it do not matter);
+//! * hex (either case: matching is case-insensitive);
+//! * percent-encoding: every byte, RFC 3986 unreserved kept, `/` kept too,
+//!   `encodeURIComponent`'s set kept, and form encoding (`+` for space);
+//! * JSON string escapes: minimal, with `\/`, HTML-safe (`\u003c` …), and
+//!   every character as `\uXXXX`;
+//! * HTML escapes: named (`&amp;` … with `'` as `&#39;`, `&#x27;` or
+//!   `&apos;`, and `/` as `&#x2F;`), every character as `&#NN;` or `&#xNN;`;
+//! * raw fragments of the secret of [`MIN_FRAGMENT`] bytes, so an upstream
+//!   that echoes slices of it (to be reassembled over many requests) is
+//!   caught while the slices are at least that long.
+//!
+//! Case-insensitive matching also catches an upstream that upper- or
+//! lower-cases what it reflects. What no scrubber can catch (an arbitrary
+//! transformation, or fragments shorter than [`MIN_FRAGMENT`]) is written down
+//! in docs/THREAT_MODEL.md: the host binding is the primary control.
+//!
+//! Every derived form lives in a [`Zeroizing`] buffer sized exactly before it
+//! is written (no reallocation leaves a stale copy behind). The automaton
+//! keeps its own copy of the patterns in its transition tables, which are
+//! freed but not wiped, like the HTTP client's copy of the outgoing header.
 
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use base64::engine::general_purpose::{GeneralPurpose, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use zeroize::Zeroizing;
 
-/// What a scrubbed occurrence becomes.
+/// What a redacted occurrence becomes.
 pub const REDACTED: &[u8] = b"[REDACTED]";
 
-/// The encoded forms to look for. Derived from the secret, so wiped on drop
-/// like the secret itself.
-pub struct Needles(Vec<Zeroizing<Vec<u8>>>);
+/// Shortest raw fragment of the secret that is recognised on its own.
+/// Shorter windows would start matching public prefixes (`sk-live-`) and
+/// masked key hints; an upstream echoing shorter slices defeats scrubbing
+/// (docs/THREAT_MODEL.md).
+pub const MIN_FRAGMENT: usize = 12;
 
-/// Every form of `secret` (and of the injected `extra` value) to scrub.
-pub fn needles(secret: &[u8], extra: &[&[u8]]) -> Needles {
-    let mut out: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    let mut add = |v: Vec<u8>| {
-        let v = Zeroizing::new(v);
-        if !v.is_empty() && !out.contains(&v) {
-            out.push(v);
-        }
-    };
-    for s in std::iter::once(secret).chain(extra.iter().copied()) {
-        add(s.to_vec());
-        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
-            add(engine.encode(s).into_bytes());
-        }
-        add(url::form_urlencoded::byte_serialize(s)
-            .collect::<String>()
-            .into_bytes());
-        add(percent_encode_all(s));
-        add(hex(s, b"0123456789abcdef"));
-        add(hex(s, b"0123456789ABCDEF"));
-    }
-    // Longest first, so a long form is replaced before a shorter one inside it.
-    out.sort_by_key(|n| std::cmp::Reverse(n.len()));
-    Needles(out)
+/// Most fragment windows per secret: a long secret (a private key) gets
+/// windows at a stride, so any fragment of `MIN_FRAGMENT + stride - 1`
+/// bytes still contains one.
+const MAX_FRAGMENTS: usize = 256;
+
+/// Values up to this long are encoded whole; a longer one (a private key, a
+/// long JWT) is encoded as its first and last `MAX_WHOLE` bytes, which any
+/// encoded echo of the whole value contains. That keeps the automaton small
+/// (it is built per injection), but redaction could then leave the middle
+/// of an encoded echo behind, so such a secret's echo is always withheld
+/// ([`Needles::complete`]).
+pub const MAX_WHOLE: usize = 128;
+
+/// Derived forms shorter than this are dropped (a short base64 run of a
+/// tiny secret would match everywhere); the raw secret is always kept.
+const MIN_FORM: usize = 6;
+
+type Form = Zeroizing<Vec<u8>>;
+
+/// The forms to look for and the automaton that finds them. Derived from the
+/// secret, so the forms are wiped on drop like the secret itself. No `Debug`.
+pub struct Needles {
+    forms: Vec<Form>,
+    matcher: Option<AhoCorasick>,
+    complete: bool,
 }
 
-/// Replace every occurrence of every needle; returns how many were replaced.
-pub fn scrub(haystack: &mut Vec<u8>, needles: &Needles) -> usize {
-    let mut count = 0;
-    for n in &needles.0 {
-        let n: &[u8] = n;
-        if n.len() > haystack.len() {
+impl Needles {
+    /// Every form of `secret` and of each `extra` value (values that contain
+    /// the secret, as sent: the injected header value, the Basic pair).
+    pub fn new(secret: &[u8], extra: &[&[u8]]) -> Self {
+        let mut forms: Vec<Form> = Vec::new();
+        let mut add = |f: Option<Form>, always: bool| {
+            if let Some(f) = f {
+                if !f.is_empty() && (always || f.len() >= MIN_FORM) && !forms.contains(&f) {
+                    forms.push(f);
+                }
+            }
+        };
+        add(Some(copy(secret)), true);
+        let mut complete = true;
+        for base in std::iter::once(secret).chain(extra.iter().copied()) {
+            let parts = if base.len() <= MAX_WHOLE {
+                vec![base]
+            } else {
+                complete = false;
+                vec![head(base, MAX_WHOLE), tail(base, MAX_WHOLE)]
+            };
+            for f in parts.into_iter().flat_map(encoded_forms) {
+                add(Some(f), false);
+            }
+        }
+        // A JSON document that quotes the secret, then base64-encoded (a
+        // debug dump in a cookie or token): the escaped form's base64.
+        if let Ok(text) = std::str::from_utf8(head(secret, MAX_WHOLE)) {
+            let escaped = exact(|o| json(o, text, Json::Minimal));
+            if escaped.as_slice() != head(secret, MAX_WHOLE) {
+                for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                    for align in 0..3 {
+                        add(base64_inner(&escaped, align, engine), false);
+                    }
+                }
+            }
+        }
+        if secret.len() > MIN_FRAGMENT {
+            let windows = secret.len() - MIN_FRAGMENT + 1;
+            let stride = windows.div_ceil(MAX_FRAGMENTS).max(1);
+            for start in (0..windows).step_by(stride) {
+                add(Some(copy(&secret[start..start + MIN_FRAGMENT])), false);
+            }
+        }
+        let matcher = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
+            .build(forms.iter().map(|f| f.as_slice()))
+            .ok();
+        Self {
+            forms,
+            matcher,
+            complete,
+        }
+    }
+
+    /// Whether every encoded form covers the whole value, so that
+    /// [`Needles::redact`] removes whole echoes (false for values longer
+    /// than [`MAX_WHOLE`]: redact those responses by withholding them).
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// How many forms are searched for.
+    pub fn len(&self) -> usize {
+        self.forms.len()
+    }
+
+    /// Whether there is nothing to search for (never, for a real secret).
+    pub fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+
+    /// Non-overlapping occurrences of any form in `haystack`. If the
+    /// automaton could not be built, every non-empty haystack counts as one
+    /// occurrence: failing closed withholds rather than leaks.
+    pub fn count(&self, haystack: &[u8]) -> usize {
+        match &self.matcher {
+            Some(m) => m.find_iter(haystack).count(),
+            None => usize::from(!haystack.is_empty()),
+        }
+    }
+
+    /// Replace every occurrence with [`REDACTED`]; returns how many. Fails
+    /// closed like [`Needles::count`]: without an automaton the whole
+    /// haystack becomes one [`REDACTED`].
+    pub fn redact(&self, haystack: &mut Vec<u8>) -> usize {
+        let Some(m) = &self.matcher else {
+            if haystack.is_empty() {
+                return 0;
+            }
+            *haystack = REDACTED.to_vec();
+            return 1;
+        };
+        let mut out = Vec::with_capacity(haystack.len());
+        let mut last = 0;
+        let mut count = 0;
+        for hit in m.find_iter(haystack.as_slice()) {
+            out.extend_from_slice(&haystack[last..hit.start()]);
+            out.extend_from_slice(REDACTED);
+            last = hit.end();
+            count += 1;
+        }
+        if count > 0 {
+            out.extend_from_slice(&haystack[last..]);
+            *haystack = out;
+        }
+        count
+    }
+}
+
+/// The first `n` bytes of `s`, shortened to a UTF-8 boundary.
+fn head(s: &[u8], n: usize) -> &[u8] {
+    let mut end = n.min(s.len());
+    while end > 0 && end < s.len() && s[end] & 0xC0 == 0x80 {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The last `n` bytes of `s`, shortened to a UTF-8 boundary.
+fn tail(s: &[u8], n: usize) -> &[u8] {
+    let mut start = s.len().saturating_sub(n);
+    while start < s.len() && s[start] & 0xC0 == 0x80 {
+        start += 1;
+    }
+    &s[start..]
+}
+
+fn copy(s: &[u8]) -> Form {
+    let mut v = Zeroizing::new(Vec::with_capacity(s.len()));
+    v.extend_from_slice(s);
+    v
+}
+
+/// Somewhere an encoder writes: counting first, then filling a buffer of
+/// exactly that size, so no buffer holding part of the secret is ever
+/// reallocated (which would leave the old one unwiped).
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for usize {
+    fn put(&mut self, bytes: &[u8]) {
+        *self += bytes.len();
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Run `encode` twice: once to size the output, once to write it.
+fn exact(encode: impl Fn(&mut dyn Sink)) -> Form {
+    let mut len = 0usize;
+    encode(&mut len);
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    encode(&mut *out);
+    out
+}
+
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+fn put_hex_byte(out: &mut dyn Sink, b: u8) {
+    out.put(&[
+        HEX_LOWER[usize::from(b >> 4)],
+        HEX_LOWER[usize::from(b & 15)],
+    ]);
+}
+
+/// `n` in lowercase hex, at least `width` digits.
+fn put_hex(out: &mut dyn Sink, n: u32, width: usize) {
+    let mut digits = [0u8; 8];
+    let mut i = digits.len();
+    let mut n = n;
+    while n > 0 || digits.len() - i < width {
+        i -= 1;
+        digits[i] = HEX_LOWER[(n & 15) as usize];
+        n >>= 4;
+    }
+    out.put(&digits[i..]);
+}
+
+fn put_decimal(out: &mut dyn Sink, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put(&digits[i..]);
+}
+
+/// Every encoded form of `s` (not the raw value itself).
+fn encoded_forms(s: &[u8]) -> Vec<Form> {
+    let mut out = Vec::new();
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for align in 0..3 {
+            out.extend(base64_inner(s, align, engine));
+        }
+    }
+    out.push(exact(|o| s.iter().for_each(|&b| put_hex_byte(o, b))));
+    for keep in [
+        b"".as_slice(),
+        b"-._~".as_slice(),
+        b"-._~/".as_slice(),
+        b"-._~!'()*".as_slice(),
+    ] {
+        out.push(exact(|o| percent(o, s, keep, false)));
+    }
+    out.push(exact(|o| percent(o, s, b"-._*", true)));
+    if let Ok(text) = std::str::from_utf8(s) {
+        for style in [
+            Json::Minimal,
+            Json::Slash,
+            Json::HtmlSafe,
+            Json::HtmlSafeSlash,
+            Json::All,
+        ] {
+            out.push(exact(|o| json(o, text, style)));
+        }
+        for style in [
+            Html::Named,
+            Html::Owasp,
+            Html::Apos,
+            Html::Decimal,
+            Html::Hex,
+        ] {
+            out.push(exact(|o| html(o, text, style)));
+        }
+    }
+    out
+}
+
+/// The base64 characters of `s` that do not depend on what surrounds it,
+/// when `s` starts `align` bytes into a 3-byte group of a longer encoded
+/// string. Padding never falls inside this range, so one needle per
+/// alphabet and alignment covers padded and unpadded encodings.
+fn base64_inner(s: &[u8], align: usize, engine: &GeneralPurpose) -> Option<Form> {
+    let mut input = Zeroizing::new(Vec::with_capacity(align + s.len()));
+    input.resize(align, 0);
+    input.extend_from_slice(s);
+    let mut encoded = Zeroizing::new(vec![0u8; input.len().div_ceil(3) * 4]);
+    let n = engine
+        .encode_slice(input.as_slice(), encoded.as_mut_slice())
+        .ok()?;
+    // Character i carries bits 6i..6i+6 of the input; keep those entirely
+    // within the bits of `s` (8*align .. 8*(align+len)).
+    let start = (8 * align).div_ceil(6);
+    let end = (8 * (align + s.len()) / 6).min(n);
+    (end > start).then(|| copy(&encoded[start..end]))
+}
+
+/// Percent-encode every byte not in `keep` (alphanumerics are kept unless
+/// `keep` is empty); `plus` writes a space as `+` (form encoding).
+fn percent(out: &mut dyn Sink, s: &[u8], keep: &[u8], plus: bool) {
+    for &b in s {
+        if !keep.is_empty() && (b.is_ascii_alphanumeric() || keep.contains(&b)) {
+            out.put(&[b]);
+        } else if plus && b == b' ' {
+            out.put(b"+");
+        } else {
+            out.put(b"%");
+            put_hex_byte(out, b);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Json {
+    /// What serde_json and most encoders write.
+    Minimal,
+    /// Minimal plus `\/` (PHP's json_encode, some Java encoders).
+    Slash,
+    /// Minimal plus `<`, `>`, `&`, U+2028/9 as `\uXXXX` (Go's encoding/json).
+    HtmlSafe,
+    /// Both of the above (PHP's `JSON_HEX_TAG | JSON_HEX_AMP` defaults).
+    HtmlSafeSlash,
+    /// Every character as `\uXXXX` (surrogate pairs beyond the BMP).
+    All,
+}
+
+fn put_u_escape(out: &mut dyn Sink, unit: u16) {
+    out.put(b"\\u");
+    put_hex(out, u32::from(unit), 4);
+}
+
+fn json(out: &mut dyn Sink, s: &str, style: Json) {
+    for c in s.chars() {
+        if style == Json::All {
+            let mut units = [0u16; 2];
+            for &u in c.encode_utf16(&mut units).iter() {
+                put_u_escape(out, u);
+            }
             continue;
         }
-        let mut out = Vec::with_capacity(haystack.len());
-        let mut i = 0;
-        while i < haystack.len() {
-            if haystack[i..].starts_with(n) {
-                out.extend_from_slice(REDACTED);
-                i += n.len();
-                count += 1;
-            } else {
-                out.push(haystack[i]);
-                i += 1;
+        match c {
+            '"' => out.put(b"\\\""),
+            '\\' => out.put(b"\\\\"),
+            '\n' => out.put(b"\\n"),
+            '\r' => out.put(b"\\r"),
+            '\t' => out.put(b"\\t"),
+            '\u{8}' => out.put(b"\\b"),
+            '\u{c}' => out.put(b"\\f"),
+            '/' if matches!(style, Json::Slash | Json::HtmlSafeSlash) => out.put(b"\\/"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}'
+                if matches!(style, Json::HtmlSafe | Json::HtmlSafeSlash) =>
+            {
+                put_u_escape(out, c as u16)
+            }
+            c if (c as u32) < 0x20 => put_u_escape(out, c as u16),
+            c => {
+                let mut buf = [0u8; 4];
+                out.put(c.encode_utf8(&mut buf).as_bytes());
             }
         }
-        *haystack = out;
     }
-    count
 }
 
-fn hex(s: &[u8], digits: &[u8; 16]) -> Vec<u8> {
-    s.iter()
-        .flat_map(|b| [digits[usize::from(b >> 4)], digits[usize::from(b & 15)]])
-        .collect()
+#[derive(Clone, Copy, PartialEq)]
+enum Html {
+    /// `& < > "` named, `'` as `&#39;` (Python's html.escape, Rails).
+    Named,
+    /// Named, `'` as `&#x27;`, `/` as `&#x2F;` (OWASP's recommendation).
+    Owasp,
+    /// Named, `'` as `&apos;`.
+    Apos,
+    /// Every character as `&#NN;`.
+    Decimal,
+    /// Every character as `&#xNN;`.
+    Hex,
 }
 
-fn percent_encode_all(s: &[u8]) -> Vec<u8> {
-    s.iter()
-        .flat_map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(b) {
-                vec![*b]
-            } else {
-                format!("%{b:02X}").into_bytes()
+fn html(out: &mut dyn Sink, s: &str, style: Html) {
+    for c in s.chars() {
+        match style {
+            Html::Decimal => {
+                out.put(b"&#");
+                put_decimal(out, c as u32);
+                out.put(b";");
+                continue;
             }
-        })
-        .collect()
+            Html::Hex => {
+                out.put(b"&#x");
+                put_hex(out, c as u32, 1);
+                out.put(b";");
+                continue;
+            }
+            _ => {}
+        }
+        match c {
+            '&' => out.put(b"&amp;"),
+            '<' => out.put(b"&lt;"),
+            '>' => out.put(b"&gt;"),
+            '"' => out.put(b"&quot;"),
+            '\'' if style == Html::Owasp => out.put(b"&#x27;"),
+            '\'' if style == Html::Apos => out.put(b"&apos;"),
+            '\'' => out.put(b"&#39;"),
+            '/' if style == Html::Owasp => out.put(b"&#x2F;"),
+            c => {
+                let mut buf = [0u8; 4];
+                out.put(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    #![allow(clippy::unwrap_used)]
 
-    #[test]
-    fn every_encoding_is_scrubbed() {
-        let secret = b"sk-live/abc+def?==";
-        let n = needles(secret, &[b"Bearer sk-live/abc+def?=="]);
-        let b64 = STANDARD.encode(secret);
-        let b64url = URL_SAFE_NO_PAD.encode(secret);
-        let pct: String = url::form_urlencoded::byte_serialize(secret).collect();
-        let hexl = hex(secret, b"0123456789abcdef");
-        let mut body = format!(
-            "raw={} b64={b64} url={b64url} pct={pct} hex={} auth=Bearer {}",
-            String::from_utf8_lossy(secret),
-            String::from_utf8_lossy(&hexl),
-            String::from_utf8_lossy(secret)
-        )
-        .into_bytes();
-        let count = scrub(&mut body, &n);
-        let text = String::from_utf8(body).unwrap();
-        assert!(count >= 5, "{count}: {text}");
-        for form in [
-            "sk-live",
-            &b64,
-            &b64url,
-            &pct,
-            std::str::from_utf8(&hexl).unwrap(),
-        ] {
-            assert!(!text.contains(form), "{form} survived: {text}");
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+    const SECRET: &str = "sk-live/abc+def?==<x>&'\"q";
+
+    fn found(hay: &str) -> usize {
+        Needles::new(SECRET.as_bytes(), &[]).count(hay.as_bytes())
+    }
+
+    /// Encoders as third parties write them, independent of the code above.
+    fn reference_forms(s: &str) -> Vec<(&'static str, String)> {
+        let b = s.as_bytes();
+        let mut v = vec![("raw", s.to_owned()), ("upper", s.to_ascii_uppercase())];
+        for k in 0..3 {
+            let mut framed = b"xyz"[..k].to_vec();
+            framed.extend_from_slice(b);
+            framed.extend_from_slice(b"tail!");
+            v.push(("b64", STANDARD.encode(&framed)));
+            v.push(("b64url", URL_SAFE.encode(&framed)));
         }
-        assert!(text.starts_with("raw=[REDACTED] "));
+        v.push(("b64 exact", STANDARD.encode(b)));
+        v.push(("b64url nopad", URL_SAFE_NO_PAD.encode(b)));
+        v.push(("hex", b.iter().map(|c| format!("{c:02x}")).collect()));
+        v.push(("HEX", b.iter().map(|c| format!("{c:02X}")).collect()));
+        v.push(("pct all", b.iter().map(|c| format!("%{c:02X}")).collect()));
+        v.push(("pct lower", b.iter().map(|c| format!("%{c:02x}")).collect()));
+        v.push(("form", url::form_urlencoded::byte_serialize(b).collect()));
+        v.push(("json", serde_json::to_string(s).unwrap()));
+        v.push((
+            "json slash",
+            serde_json::to_string(s).unwrap().replace('/', "\\/"),
+        ));
+        v.push((
+            "json all",
+            s.encode_utf16().map(|u| format!("\\u{u:04X}")).collect(),
+        ));
+        v.push((
+            "html dec",
+            s.chars().map(|c| format!("&#{};", c as u32)).collect(),
+        ));
+        v.push((
+            "html hex",
+            s.chars().map(|c| format!("&#X{:X};", c as u32)).collect(),
+        ));
+        v.push((
+            "html named",
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#x27;")
+                .replace('/', "&#x2F;"),
+        ));
+        v.push(("fragment", s[3..3 + MIN_FRAGMENT].to_owned()));
+        v
     }
 
     #[test]
-    fn clean_bodies_are_untouched() {
-        let n = needles(b"secret-value", &[]);
-        let mut body = b"{\"login\":\"octocat\"}".to_vec();
-        assert_eq!(scrub(&mut body, &n), 0);
-        assert_eq!(body, b"{\"login\":\"octocat\"}");
+    fn every_predicted_form_is_found_inside_other_text() {
+        for (form, enc) in reference_forms(SECRET) {
+            let hay = format!("{{\"data\":\"prefix{enc}suffix\"}}");
+            assert!(found(&hay) >= 1, "{form} not found: {hay}");
+        }
+    }
+
+    #[test]
+    fn the_basic_pair_is_found_without_its_prefix() {
+        let pair = format!("user:{SECRET}");
+        let header = format!("Basic {}", STANDARD.encode(&pair));
+        let n = Needles::new(SECRET.as_bytes(), &[pair.as_bytes(), header.as_bytes()]);
+        for hay in [pair.clone(), STANDARD.encode(&pair), URL_SAFE.encode(&pair)] {
+            assert!(n.count(hay.as_bytes()) >= 1, "{hay}");
+        }
+    }
+
+    #[test]
+    fn redaction_replaces_each_occurrence_and_counts_it() {
+        let n = Needles::new(SECRET.as_bytes(), &[]);
+        let mut body = format!("a={SECRET} b={}.", STANDARD.encode(SECRET)).into_bytes();
+        assert_eq!(n.redact(&mut body), 2);
+        // The last base64 group also carries the bits of what follows the
+        // secret, so it is not part of the needle (2 bits of the secret).
+        assert_eq!(body, b"a=[REDACTED] b=[REDACTED]Q==.");
+        assert_eq!(n.count(&body), 0);
+    }
+
+    #[test]
+    fn clean_bodies_and_short_fragments_are_untouched() {
+        let n = Needles::new(b"secret-value-0123456789", &[]);
+        let mut body = b"{\"login\":\"octocat\",\"hint\":\"secret-...6789\"}".to_vec();
+        assert_eq!(n.redact(&mut body), 0);
+        assert_eq!(n.count(b"secret-valu"), 0, "11 bytes is below MIN_FRAGMENT");
+        assert_eq!(n.count(b"..et-value-0123.."), 1);
+    }
+
+    #[test]
+    fn long_secrets_get_strided_fragments_that_still_cover_every_slice() {
+        let secret: Vec<u8> = (0..4096u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+        let n = Needles::new(&secret, &[]);
+        assert!(n.len() < MAX_FRAGMENTS + 64, "{}", n.len());
+        assert!(!n.complete());
+        let hex: String = secret.iter().map(|c| format!("{c:02X}")).collect();
+        assert!(
+            n.count(&hex.as_bytes()[2000..]) >= 1,
+            "tail of a long hex echo"
+        );
+        assert!(n.count(STANDARD.encode(&secret[5..]).as_bytes()) >= 1);
+        let stride = (secret.len() - MIN_FRAGMENT + 1).div_ceil(MAX_FRAGMENTS);
+        let slice = MIN_FRAGMENT + stride - 1;
+        for start in [0, 1, 17, 1000, secret.len() - slice] {
+            assert!(n.count(&secret[start..start + slice]) >= 1, "{start}");
+        }
+    }
+
+    #[test]
+    fn base64_inner_characters_are_exactly_the_stable_ones() {
+        let s = b"0123456789";
+        for align in 0..3 {
+            let inner = base64_inner(s, align, &STANDARD_NO_PAD).unwrap();
+            for (pre, post) in [
+                (&b"\x00\x00"[..align], &b""[..]),
+                (&b"\xff\xff"[..align], b"\xff\xff"),
+            ] {
+                let whole = STANDARD.encode([pre, s.as_slice(), post].concat());
+                let inner = std::str::from_utf8(&inner).unwrap();
+                assert!(whole.contains(inner), "{align}: {inner} not in {whole}");
+            }
+        }
     }
 }

@@ -1,12 +1,19 @@
 //! The one upstream request: built with the credential in its bound place,
-//! sent without following redirects, bounded in time and response size.
+//! sent without following redirects, bounded in time and response size, to
+//! an address the deployment allows ([`crate::destination`]), asking for the
+//! response unencoded (`Accept-Encoding: identity`: the broker owns content
+//! negotiation, so what it scans is what the agent gets).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use broker_core::{Injection, SecretValue};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING};
+use zeroize::Zeroizing;
+
+use crate::destination::{self, Blocked, Destinations, GuardedResolver};
 
 /// Limits applied to every upstream call.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +24,8 @@ pub struct Limits {
     pub max_response_bytes: usize,
     /// Largest request body accepted from the agent.
     pub max_request_bytes: usize,
+    /// Which addresses credentials may be sent to (a deployment setting).
+    pub destinations: Destinations,
 }
 
 impl Default for Limits {
@@ -25,16 +34,21 @@ impl Default for Limits {
             max_timeout: Duration::from_secs(10),
             max_response_bytes: 1024 * 1024,
             max_request_bytes: 1024 * 1024,
+            destinations: Destinations::PublicOnly,
         }
     }
 }
 
 /// The shared HTTP client: TLS via rustls/aws-lc-rs, no redirects (a 3xx is
 /// returned to the agent, never followed with the credential), no proxy
-/// from the environment.
+/// from the environment, every DNS answer checked against
+/// [`Limits::destinations`]. reqwest is built without its `gzip`, `brotli`,
+/// `deflate` and `zstd` features, so it never decodes a body behind our back:
+/// an encoded response arrives with its `Content-Encoding` and is refused.
 pub fn client(limits: &Limits) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(GuardedResolver::new(limits.destinations))
         .connect_timeout(Duration::from_secs(5))
         .timeout(limits.max_timeout)
         .no_proxy()
@@ -42,27 +56,44 @@ pub fn client(limits: &Limits) -> Result<reqwest::Client, String> {
         .map_err(|_| "HTTP client could not be built".to_owned())
 }
 
-/// The injected form of the secret, for scrubbing (header value or query).
-pub fn injected_value(inject: &Injection, secret: &SecretValue) -> Vec<u8> {
+/// The Basic-auth pair `username:secret`, in a wiped buffer.
+pub fn basic_pair(username: &str, secret: &SecretValue) -> Zeroizing<Vec<u8>> {
     let s = secret.expose();
+    let mut pair = Zeroizing::new(Vec::with_capacity(username.len() + 1 + s.len()));
+    pair.extend_from_slice(username.as_bytes());
+    pair.push(b':');
+    pair.extend_from_slice(s);
+    pair
+}
+
+/// The value injected at `inject` (header value or query value), in a
+/// wiped buffer sized before it is written (no stale copy from growth).
+pub fn injected_value(inject: &Injection, secret: &SecretValue) -> Zeroizing<Vec<u8>> {
+    let s = secret.expose();
+    let concat = |parts: &[&[u8]]| {
+        let mut v = Zeroizing::new(Vec::with_capacity(parts.iter().map(|p| p.len()).sum()));
+        parts.iter().for_each(|p| v.extend_from_slice(p));
+        v
+    };
     match inject {
         Injection::Header { template, .. } => {
             let (pre, post) = template
                 .split_once(broker_core::binding::SECRET_PLACEHOLDER)
                 .unwrap_or((template.as_str(), ""));
-            [pre.as_bytes(), s, post.as_bytes()].concat()
+            concat(&[pre.as_bytes(), s, post.as_bytes()])
         }
         Injection::BasicAuth { username } => {
-            let pair = [username.as_bytes(), b":", s].concat();
-            let mut v = b"Basic ".to_vec();
-            v.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(pair)
-                    .as_bytes(),
-            );
+            let pair = basic_pair(username, secret);
+            let prefix = b"Basic ";
+            let mut v = Zeroizing::new(vec![0u8; prefix.len() + pair.len().div_ceil(3) * 4]);
+            v[..prefix.len()].copy_from_slice(prefix);
+            let n = STANDARD
+                .encode_slice(pair.as_slice(), &mut v[prefix.len()..])
+                .unwrap_or(0);
+            v.truncate(prefix.len() + n);
             v
         }
-        Injection::Query { .. } => s.to_vec(),
+        Injection::Query { .. } => concat(&[s]),
     }
 }
 
@@ -105,14 +136,38 @@ pub struct Outgoing {
     pub timeout: Duration,
 }
 
-/// Send `out` with the credential injected at `inject`.
+/// Why [`send`] did not return an answer.
+#[derive(Debug)]
+pub enum SendError {
+    /// The destination address is refused by the deployment: nothing was
+    /// sent (the connection was never opened).
+    Blocked(Blocked),
+    /// The request failed; the text never holds the URL or the secret.
+    Failed(String),
+}
+
+impl From<String> for SendError {
+    fn from(s: String) -> Self {
+        Self::Failed(s)
+    }
+}
+
+fn failed(e: &reqwest::Error) -> SendError {
+    match destination::blocked_cause(e) {
+        Some(b) => SendError::Blocked(b),
+        None => SendError::Failed(describe(e).to_owned()),
+    }
+}
+
+/// Send `out` with the credential injected at `inject`, with
+/// `Accept-Encoding: identity` (whatever the agent's headers said).
 pub async fn send(
     client: &reqwest::Client,
     limits: &Limits,
     out: Outgoing,
     inject: &Injection,
     secret: &SecretValue,
-) -> Result<Answer, String> {
+) -> Result<Answer, SendError> {
     let Outgoing {
         method,
         mut url,
@@ -120,6 +175,10 @@ pub async fn send(
         body,
         timeout,
     } = out;
+    // IP literals never reach the resolver: check them here too (the
+    // handler already did, before decrypting).
+    destination::check_literal(limits.destinations, url.host()).map_err(SendError::Blocked)?;
+    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     match inject {
         Injection::Query { param } => {
             let value = std::str::from_utf8(secret.expose())
@@ -131,8 +190,8 @@ pub async fn send(
                 .header_name()
                 .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
                 .ok_or_else(|| "bound header name is invalid".to_owned())?;
-            let mut value =
-                HeaderValue::from_bytes(&injected_value(inject, secret)).map_err(|_| {
+            let mut value = HeaderValue::from_bytes(injected_value(inject, secret).as_slice())
+                .map_err(|_| {
                     "secret cannot be placed in a header (control characters)".to_owned()
                 })?;
             // Keeps the value out of hyper's and reqwest's Debug output.
@@ -147,7 +206,7 @@ pub async fn send(
         .timeout(timeout.min(limits.max_timeout))
         .send()
         .await
-        .map_err(|e| describe(&e).to_owned())?;
+        .map_err(|e| failed(&e))?;
     let status = response.status().as_u16();
     let mut out_headers: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (k, v) in response.headers() {
@@ -161,23 +220,19 @@ pub async fn send(
         .content_length()
         .is_some_and(|n| n > limits.max_response_bytes as u64)
     {
-        return Err(format!(
+        return Err(SendError::Failed(format!(
             "upstream response exceeds {} bytes",
             limits.max_response_bytes
-        ));
+        )));
     }
     let mut response = response;
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| describe(&e).to_owned())?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
         if body.len() + chunk.len() > limits.max_response_bytes {
-            return Err(format!(
+            return Err(SendError::Failed(format!(
                 "upstream response exceeds {} bytes",
                 limits.max_response_bytes
-            ));
+            )));
         }
         body.extend_from_slice(&chunk);
     }

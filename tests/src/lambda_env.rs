@@ -42,7 +42,8 @@ pub struct RunOptions {
     pub instances: usize,
     /// `RUST_LOG` for the functions.
     pub rust_log: &'static str,
-    /// Extra environment for the functions.
+    /// Extra environment for the functions (later entries win, so this
+    /// overrides the defaults, e.g. `KEYBROKER_ALLOW_PRIVATE_UPSTREAMS=0`).
     pub env: Vec<(String, String)>,
     /// Command the `inject` function runs under (profiling, or a shell that
     /// redirects its output); empty: none.
@@ -239,6 +240,12 @@ impl LambdaEnv {
             // setting, never a stored one (`AccessSettings`).
             (
                 broker_core::AccessSettings::ALLOW_INSECURE_HTTP_VAR.to_owned(),
+                "1".to_owned(),
+            ),
+            // The local upstreams listen on 127.0.0.1: this deployment
+            // allows private destinations (`opts.env` may turn it off).
+            (
+                keybroker_lambda::destination::ALLOW_PRIVATE_ENV.to_owned(),
                 "1".to_owned(),
             ),
         ]

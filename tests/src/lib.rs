@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod broker_identity;
+pub mod hostile;
 pub mod lambda_env;
 
 use std::path::PathBuf;
@@ -657,7 +658,9 @@ pub fn readiness_codes(report: &serde_json::Value, level: &str) -> Vec<String> {
 /// Every form in which `canary` could leak through a text channel: raw,
 /// base64 (standard and URL-safe, padded or not, at each of the three byte
 /// alignments it can sit at inside a longer encoded value), hex in either
-/// case, and percent-encoded (every byte, either case).
+/// case, percent-encoded (every byte, either case; and form encoding), JSON
+/// escapes (as serde writes them, and every character as `\uXXXX`) and HTML
+/// escapes (named, `&#NN;`, `&#xNN;`).
 pub fn canary_forms(canary: &str) -> Vec<(&'static str, String)> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use base64::Engine;
@@ -686,18 +689,44 @@ pub fn canary_forms(canary: &str) -> Vec<(&'static str, String)> {
     let pct: String = bytes.iter().map(|b| format!("%{b:02X}")).collect();
     forms.push(("percent", pct.clone()));
     forms.push(("percent-lower", pct.to_ascii_lowercase()));
+    forms.push((
+        "form",
+        url::form_urlencoded::byte_serialize(bytes).collect(),
+    ));
+    let json = serde_json::to_string(canary).expect("a string serializes");
+    forms.push(("json", json.trim_matches('"').to_owned()));
+    forms.push(("json-slash", json.trim_matches('"').replace('/', "\\/")));
+    let units: String = canary
+        .encode_utf16()
+        .map(|u| format!("\\u{u:04x}"))
+        .collect();
+    forms.push(("json-unicode", units));
+    let named = canary
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    forms.push(("html-named", named));
+    let dec: String = canary.chars().map(|c| format!("&#{};", c as u32)).collect();
+    forms.push(("html-decimal", dec));
+    let hexent: String = canary
+        .chars()
+        .map(|c| format!("&#x{:x};", c as u32))
+        .collect();
+    forms.push(("html-hex", hexent));
+    forms.dedup_by(|a, b| a.1 == b.1);
     forms
 }
 
 /// Panic if `text` (what `what` produced) holds `canary` in any form of
-/// [`canary_forms`]. Case-sensitive except for hex and percent forms.
+/// [`canary_forms`]. Case-insensitive except for the base64 forms (whose
+/// case carries the data), so an upper- or lower-cased echo counts too.
 pub fn assert_no_canary(what: &str, text: &str, canary: &str) {
+    let lower = text.to_ascii_lowercase();
     for (form, needle) in canary_forms(canary) {
         let hit = match form {
-            "hex" | "HEX" | "percent" | "percent-lower" => text
-                .to_ascii_lowercase()
-                .contains(&needle.to_ascii_lowercase()),
-            _ => text.contains(&needle),
+            "base64" | "base64url" => text.contains(&needle),
+            _ => lower.contains(&needle.to_ascii_lowercase()),
         };
         assert!(!hit, "{what} contains the canary ({form}: {needle})");
     }

@@ -1,5 +1,6 @@
 //! The `inject` Lambda function: see the crate docs.
 
+use keybroker_lambda::destination::Destinations;
 use keybroker_lambda::{upstream::Limits, Injector};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -10,10 +11,12 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     keybroker_lambda::init_logging();
-    let mut injector = Injector::new(
-        keybroker_lambda::broker_from_env().await?,
-        Limits::default(),
-    )?;
+    // A deployment setting, read once: never something a stored secret sets.
+    let limits = Limits {
+        destinations: Destinations::from_env()?,
+        ..Limits::default()
+    };
+    let mut injector = Injector::new(keybroker_lambda::broker_from_env().await?, limits)?;
     if let Some(served) = keybroker_lambda::allowed_workspaces_from_env()? {
         injector = injector.serve_only(served);
     }

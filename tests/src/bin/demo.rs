@@ -133,8 +133,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         masked(auth.trim_start_matches("Bearer "))
     );
     println!(
-        "    agent gets status {} and a body in which the echoed credential is scrubbed:\n      {}",
-        answer["status"], answer["body"]
+        "    the upstream echoed it; the agent gets status {} and, instead of headers and body, {}",
+        answer["status"], answer["withheld"]
     );
     if answer.to_string().contains(&api_key) {
         return Err("the credential reached the agent".into());

@@ -85,14 +85,15 @@ async fn credential_goes_exactly_where_bound_and_never_back_to_the_agent() {
     assert_eq!(seen[0].header("accept"), Some("application/json"));
     assert_eq!(seen[0].uri, "/echo?q=1");
 
-    // The upstream echoed the credential in body and header: scrubbed.
+    // The upstream echoed the credential in body and header: by default the
+    // agent gets the status and the marker, no headers and no body.
     let text = r.to_string();
     assert!(
         !text.contains(&canary),
         "credential reached the agent: {text}"
     );
-    assert!(r["body"].as_str().unwrap().contains("[REDACTED]"), "{r}");
-    assert_eq!(r["headers"]["x-echo-auth"], "[REDACTED]");
+    assert_eq!(r["withheld"], "echo_withheld", "{r}");
+    assert!(r.get("body").is_none() && r.get("headers").is_none(), "{r}");
 
     let audit = lambda.audit_records();
     assert_eq!(audit.len(), 1, "one audit record per call");
@@ -103,6 +104,7 @@ async fn credential_goes_exactly_where_bound_and_never_back_to_the_agent() {
     assert_eq!(a["path"], "/echo");
     assert_eq!(a["upstream_status"], 200);
     assert!(a["scrubbed"].as_u64().unwrap() >= 2, "{a}");
+    assert_eq!(a["echo"], "withheld", "{a}");
     assert!(a["key_arn"].as_str().unwrap().starts_with("arn:aws:kms:"));
     // A warm-path injection: one DynamoDB read, one KMS Decrypt, no STS.
     assert_eq!(a["aws_calls"], json!({"kms": 1, "sts": 0, "dynamodb": 1}));

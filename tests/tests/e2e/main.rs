@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod adversarial_request;
+mod adversarial_response;
 mod audit;
 mod bad_input;
 mod bypass;
