@@ -102,11 +102,7 @@ async fn statement_removal_is_bypassed_but_the_switch_is_not(
          hole the switch exists for ({:?})",
         o.refused
     );
-    let got = env
-        .broker
-        .read_plaintext(ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     drop(got);
 
@@ -123,11 +119,7 @@ async fn statement_removal_is_bypassed_but_the_switch_is_not(
     assert_eq!(e.revoked_reason(), Some(RevokedReason::KeyAccessDenied));
 
     customer.set_broker_access(BrokerAccess::Enabled).await;
-    let got = env
-        .broker
-        .read_plaintext(ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
 }
 
@@ -274,11 +266,7 @@ async fn revocation_latency_of_each_route() {
         "ScheduleKeyDeletion",
     ] {
         let (ws, customer, _) = crate::byok_secret(&env).await;
-        assert!(env
-            .broker
-            .read_plaintext(&ws, &name("api"))
-            .await
-            .is_ok());
+        assert!(env.broker.read_plaintext(&ws, &name("api")).await.is_ok());
         match route {
             "key policy: KeybrokerUseKey removed" => {
                 customer
@@ -304,11 +292,7 @@ async fn revocation_latency_of_each_route() {
     // Trust policy: stops new sessions only. A broker holding a live
     // session keeps decrypting until the session expires (≤ 13 min here).
     let (ws, customer, _) = crate::byok_secret(&env).await;
-    assert!(env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .is_ok());
+    assert!(env.broker.read_plaintext(&ws, &name("api")).await.is_ok());
     customer
         .set_trust_external_id(Some("kb-some-other-external-id-000000000000"))
         .await;
@@ -337,11 +321,7 @@ async fn account_wide_key_policy_allow_survives_statement_removal_but_not_the_sw
     let o = poll_reads(&env, &ws, Instant::now(), Duration::from_secs(2)).await;
     report("statement removed, account-wide key-policy Allow", &o);
     assert!(o.refused.is_none(), "{:?}", o.refused);
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     drop(got);
 

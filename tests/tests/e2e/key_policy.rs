@@ -54,10 +54,7 @@ async fn revocation_switch_revokes_the_very_next_read() {
     assert_eq!(reads, 1, "the very next read must be refused");
     assert_eq!(revoked_reason(&e), RevokedReason::KeyAccessDenied, "{e:?}");
     assert_eq!(e.kind(), "revoked");
-    assert!(
-        e.to_string().contains("broker_access = \"enabled\""),
-        "{e}"
-    );
+    assert!(e.to_string().contains("broker_access = \"enabled\""), "{e}");
 
     // The record survives and `list` says why it cannot be read.
     let list = env.broker.list_secrets(&ws).await.unwrap();
@@ -84,11 +81,7 @@ async fn revocation_switch_revokes_the_very_next_read() {
 
     // Putting the statement back restores access, without re-provisioning.
     customer.set_broker_access(BrokerAccess::Enabled).await;
-    let got = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap();
+    let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     assert_eq!(
         env.broker.list_secrets(&ws).await.unwrap()[0].status,

@@ -26,11 +26,7 @@ async fn byok_works_for_a_63_character_workspace_id() {
     // session name keeps; the unit tests prove their names differ).
     for ws in [long_ws("long-"), long_ws("long-")] {
         let (ws, _customer, text) = byok_secret_in(&env, ws).await;
-        let got = env
-            .broker
-            .read_plaintext(&ws, &name("api"))
-            .await
-            .unwrap();
+        let got = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
         assert_eq!(got.value.expose(), text.as_bytes(), "{ws}");
     }
 }

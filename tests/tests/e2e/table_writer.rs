@@ -276,18 +276,11 @@ async fn an_old_v1_blob_put_back_is_refused_once_the_deployment_requires_v2() {
     )
     .await;
     // Default deployment: v1 still opens (compatibility; docs/BLOB_FORMAT.md).
-    let opened = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap();
+    let opened = env.broker.read_plaintext(&ws, &name("api")).await.unwrap();
     assert_eq!(opened.value.expose(), value.expose());
     // Required v2: refused before any KMS call.
     let strict = strict_broker(&env).await;
-    let e = strict
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap_err();
+    let e = strict.read_plaintext(&ws, &name("api")).await.unwrap_err();
     assert!(matches!(e, BrokerError::Tampered { .. }), "{e:?}");
     assert_eq!(strict.aws_calls().kms, 0, "refused before kms:Decrypt");
 }
