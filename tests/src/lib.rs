@@ -111,12 +111,21 @@ pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::Attri
 
 /// The stored item of secret `n` (strongly consistent read).
 pub async fn secret_item(env: &Env, ws: &WorkspaceId, n: &broker_core::SecretName) -> Item {
+    raw_item(env, ws, &format!("secret#{n}")).await
+}
+
+/// The stored settings item of workspace `ws` (strongly consistent read).
+pub async fn workspace_item(env: &Env, ws: &WorkspaceId) -> Item {
+    raw_item(env, ws, "workspace").await
+}
+
+async fn raw_item(env: &Env, ws: &WorkspaceId, sk: &str) -> Item {
     use aws_sdk_dynamodb::types::AttributeValue;
     env.ddb
         .get_item()
         .table_name(TABLE)
         .key("pk", AttributeValue::S(format!("ws#{ws}")))
-        .key("sk", AttributeValue::S(format!("secret#{n}")))
+        .key("sk", AttributeValue::S(sk.to_owned()))
         .consistent_read(true)
         .send()
         .await
@@ -138,6 +147,11 @@ pub async fn plant_secret_item(
     item.insert("sk".into(), AttributeValue::S(format!("secret#{n}")));
     item.insert("workspace".into(), AttributeValue::S(ws.to_string()));
     item.insert("name".into(), AttributeValue::S(n.to_string()));
+    put_raw_item(env, item).await;
+}
+
+/// Write `item` as it is, keys included: a table writer's raw `PutItem`.
+pub async fn put_raw_item(env: &Env, item: Item) {
     env.ddb
         .put_item()
         .table_name(TABLE)

@@ -333,9 +333,12 @@ async fn private_destinations_are_refused_before_any_connection() {
     permit_all(&lambda, &ws).await;
 
     let path = Attack::BodyRaw.path();
+    // https: plain http reaches only loopback literals even where the
+    // deployment allows it, and would be refused for its scheme first. The
+    // destination rule is checked before any TLS handshake.
     for (secret, url, kms) in [
-        ("literal", format!("http://127.0.0.1:{port}{path}"), 0),
-        ("name", format!("http://localhost:{port}{path}"), 1),
+        ("literal", format!("https://127.0.0.1:{port}{path}"), 0),
+        ("name", format!("https://localhost:{port}{path}"), 1),
     ] {
         let r = lambda
             .invoke("inject", &event(&ws, secret, &url, json!({})))

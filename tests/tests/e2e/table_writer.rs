@@ -21,7 +21,8 @@ use broker_core::{
 };
 use keybroker_tests::lambda_env::Upstream;
 use keybroker_tests::{
-    blob_of, broker_sdk_config, plant_secret_item, secret_item, setup, Env, Item, TABLE,
+    blob_of, broker_sdk_config, plant_secret_item, put_raw_item, secret_item, setup,
+    workspace_item, Env, Item, TABLE,
 };
 use serde_json::{json, Value};
 
@@ -330,30 +331,6 @@ async fn rotation_rewrites_v1_as_v2_and_never_seals_a_rebinding() {
     assert_eq!(blob_of(&after), blob_of(&original), "nothing was re-sealed");
 }
 
-async fn workspace_item(env: &Env, ws: &WorkspaceId) -> Item {
-    env.ddb
-        .get_item()
-        .table_name(TABLE)
-        .key("pk", AttributeValue::S(format!("ws#{ws}")))
-        .key("sk", AttributeValue::S("workspace".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("workspace exists")
-}
-
-async fn plant_workspace_item(env: &Env, item: Item) {
-    env.ddb
-        .put_item()
-        .table_name(TABLE)
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn malformed_workspace_settings_fail_closed_never_to_byok_off() {
     let env = setup().await;
@@ -400,7 +377,7 @@ async fn malformed_workspace_settings_fail_closed_never_to_byok_off() {
         ),
     ];
     for (i, (what, item)) in cases.into_iter().enumerate() {
-        plant_workspace_item(&env, item).await;
+        put_raw_item(&env, item).await;
         let n = name(&format!("new-{i}"));
         let e = env.broker.put_secret(&ws, &n, &value).await.unwrap_err();
         assert!(
@@ -413,7 +390,7 @@ async fn malformed_workspace_settings_fail_closed_never_to_byok_off() {
         );
     }
 
-    plant_workspace_item(&env, original).await;
+    put_raw_item(&env, original).await;
     let meta = env
         .broker
         .put_secret(&ws, &name("after"), &value)
