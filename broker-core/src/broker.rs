@@ -13,6 +13,7 @@ use crate::binding::Binding;
 use crate::blob::Blob;
 use crate::call_count::{AwsCalls, CallCounts, CountCalls, Counter};
 use crate::context::{BindingDigest, EncryptionContext};
+use crate::deployment::BrokerConfig;
 use crate::envelope::{self, WrappedKey};
 use crate::error::{BrokerError, Result};
 use crate::keyring;
@@ -21,35 +22,6 @@ use crate::names::{SecretName, WorkspaceId};
 use crate::secret::SecretValue;
 use crate::store::{new_metadata, SecretRecord, Store};
 use crate::verify::{self, VerifyReport};
-
-/// Deployment settings of the broker itself.
-#[derive(Debug, Clone)]
-pub struct BrokerConfig {
-    /// DynamoDB table holding workspaces and secrets.
-    pub table: String,
-    /// The platform's KMS key, for workspaces without BYOK.
-    pub platform_key_arn: String,
-    /// Deployment settings of the access check (plain http for local
-    /// stacks); never read from the table.
-    pub access: AccessSettings,
-}
-
-impl BrokerConfig {
-    /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN`, the two
-    /// settings `infra/` passes to the Lambda functions, and the access
-    /// settings ([`AccessSettings::from_env`]).
-    pub fn from_env() -> Result<Self> {
-        let var = |name: &'static str| {
-            std::env::var(name)
-                .map_err(|_| BrokerError::invalid(name, "environment variable is not set"))
-        };
-        Ok(Self {
-            table: var("KEYBROKER_TABLE")?,
-            platform_key_arn: var("KEYBROKER_PLATFORM_KEY_ARN")?,
-            access: AccessSettings::from_env()?,
-        })
-    }
-}
 
 /// A decrypted secret with the metadata of the version it came from (the
 /// key ARN and mode are what audit records need).
@@ -141,19 +113,8 @@ impl Broker {
             sessions: RoleSessions::new(sts, kms_base),
             calls,
             gate: Gate::new(config.access),
-            min_blob_version: crate::blob::VERSION_1,
+            min_blob_version: config.min_blob_version,
         })
-    }
-
-    /// Refuse to open blobs of a format version below `min` (a deployment
-    /// setting, `KEYBROKER_MIN_BLOB_VERSION` in the Lambda functions, out of
-    /// reach of anyone who can only write the table). Set it to 2 once every
-    /// secret was rotated: then a table writer can no longer put back an old
-    /// version 1 blob, whose binding is not authenticated, to send the
-    /// credential elsewhere. Default: 1 (every stored blob opens).
-    pub fn with_min_blob_version(mut self, min: u8) -> Self {
-        self.min_blob_version = min;
-        self
     }
 
     /// Open the connections the first request needs (DynamoDB, KMS) now:

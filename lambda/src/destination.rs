@@ -40,16 +40,12 @@ pub enum Destinations {
 impl Destinations {
     /// Read [`ALLOW_PRIVATE_ENV`]. A value that does not parse is an error
     /// (the function fails to start) rather than a silent default either way.
-    pub fn from_env() -> Result<Self, String> {
-        match std::env::var(ALLOW_PRIVATE_ENV) {
-            Err(std::env::VarError::NotPresent) => Ok(Self::PublicOnly),
-            Ok(v) => match v.as_str() {
-                "" | "0" | "false" => Ok(Self::PublicOnly),
-                "1" | "true" => Ok(Self::AllowPrivate),
-                _ => Err(format!("{ALLOW_PRIVATE_ENV} must be 0, 1, true or false")),
-            },
-            Err(_) => Err(format!("{ALLOW_PRIVATE_ENV} is not valid UTF-8")),
-        }
+    pub fn from_env() -> Result<Self, broker_core::BrokerError> {
+        Ok(if broker_core::deployment::env_flag(ALLOW_PRIVATE_ENV)? {
+            Self::AllowPrivate
+        } else {
+            Self::PublicOnly
+        })
     }
 
     /// Why `ip` is refused under this setting, if it is.

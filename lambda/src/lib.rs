@@ -81,8 +81,7 @@ pub fn init_logging() {
 pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let config = broker_core::BrokerConfig::from_env()?;
-    let broker =
-        broker_core::Broker::new(&sdk, config)?.with_min_blob_version(min_blob_version_from_env()?);
+    let broker = broker_core::Broker::new(&sdk, config)?;
     // `KEYBROKER_WARM_UP=off` skips it (benchmarks measure both ways).
     if std::env::var("KEYBROKER_WARM_UP").as_deref() != Ok("off") {
         broker.warm_up().await;
@@ -106,21 +105,6 @@ pub fn allowed_workspaces_from_env() -> Result<Option<Vec<String>>, lambda_runti
             "KEYBROKER_ALLOWED_WORKSPACES must list valid workspace ids, comma-separated"
         })?;
     Ok(Some(served))
-}
-
-/// `KEYBROKER_MIN_BLOB_VERSION` (default 1): the oldest stored blob format
-/// the functions open. A deployment setting, so a table writer cannot lower
-/// it (docs/BLOB_FORMAT.md, "Rollback"). An unparseable value fails init.
-fn min_blob_version_from_env() -> Result<u8, lambda_runtime::Error> {
-    match std::env::var("KEYBROKER_MIN_BLOB_VERSION") {
-        Err(_) => Ok(broker_core::blob::VERSION_1),
-        Ok(v) => match v.parse::<u8>() {
-            Ok(n) if (broker_core::blob::VERSION_1..=broker_core::blob::VERSION).contains(&n) => {
-                Ok(n)
-            }
-            _ => Err("KEYBROKER_MIN_BLOB_VERSION must be 1 or 2".into()),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -185,11 +185,7 @@ pub async fn setup() -> Env {
     .await;
     let broker = Broker::new(
         &broker_sdk_config().await,
-        BrokerConfig {
-            table: TABLE.into(),
-            access: Default::default(),
-            platform_key_arn: platform_key_arn.clone(),
-        },
+        BrokerConfig::new(TABLE, platform_key_arn.clone()),
     )
     .expect("broker config");
     Env {

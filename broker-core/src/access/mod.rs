@@ -69,19 +69,8 @@ impl AccessSettings {
 
     /// Read the settings from the environment.
     pub fn from_env() -> crate::Result<Self> {
-        let var = Self::ALLOW_INSECURE_HTTP_VAR;
-        let allow_insecure_http = match std::env::var(var).as_deref() {
-            Err(_) | Ok("") | Ok("0") | Ok("false") => false,
-            Ok("1") | Ok("true") => true,
-            Ok(_) => {
-                return Err(crate::BrokerError::invalid(
-                    var,
-                    "must be 1, true, 0, false or unset",
-                ))
-            }
-        };
         Ok(Self {
-            allow_insecure_http,
+            allow_insecure_http: crate::deployment::env_flag(Self::ALLOW_INSECURE_HTTP_VAR)?,
         })
     }
 }

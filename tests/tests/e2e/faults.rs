@@ -241,11 +241,7 @@ async fn sts_outage_does_not_stop_reads_while_the_session_is_cached() {
     // The fault is real: a broker without a cached session cannot read.
     let cold = Broker::new(
         &broker_sdk_config().await,
-        BrokerConfig {
-            table: TABLE.into(),
-            access: Default::default(),
-            platform_key_arn: env.platform_key_arn.clone(),
-        },
+        BrokerConfig::new(TABLE, env.platform_key_arn.clone()),
     )
     .unwrap();
     let e = cold.read_plaintext(&ws, &name("api")).await.unwrap_err();
@@ -295,11 +291,7 @@ async fn dynamodb_down_mid_rotation_is_a_clear_error_and_changes_nothing() {
     let before = env.broker.list_secrets(&ws).await.unwrap();
     let down = Broker::new(
         &config_for(CLOSED),
-        BrokerConfig {
-            table: TABLE.into(),
-            access: Default::default(),
-            platform_key_arn: env.platform_key_arn.clone(),
-        },
+        BrokerConfig::new(TABLE, env.platform_key_arn.clone()),
     )
     .unwrap();
     let (_, value) = canary();
@@ -333,18 +325,14 @@ async fn dynamodb_down_mid_rotation_is_a_clear_error_and_changes_nothing() {
 
 #[tokio::test]
 async fn with_the_whole_stack_gone_every_operation_is_unavailable_in_bounded_time() {
-    let down =
-        Broker::new(
-            &config_for(CLOSED),
-            BrokerConfig {
-                table: TABLE.into(),
-                access: Default::default(),
-                platform_key_arn:
-                    "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000"
-                        .into(),
-            },
-        )
-        .unwrap();
+    let down = Broker::new(
+        &config_for(CLOSED),
+        BrokerConfig::new(
+            TABLE,
+            "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-0000-0000-000000000000",
+        ),
+    )
+    .unwrap();
     let ws = WorkspaceId::new("stack-gone").unwrap();
     let n = name("api");
     let (_, value) = canary();

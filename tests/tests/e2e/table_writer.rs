@@ -249,13 +249,11 @@ async fn strict_broker(env: &Env) -> Broker {
     Broker::new(
         &broker_sdk_config().await,
         BrokerConfig {
-            table: TABLE.into(),
-            access: Default::default(),
-            platform_key_arn: env.platform_key_arn.clone(),
+            min_blob_version: VERSION,
+            ..BrokerConfig::new(TABLE, env.platform_key_arn.clone())
         },
     )
     .unwrap()
-    .with_min_blob_version(VERSION)
 }
 
 #[tokio::test]

@@ -1,0 +1,81 @@
+//! Deployment settings: what the operator decides when deploying the broker,
+//! read once from the environment at start and never from the table.
+//!
+//! Everything that widens what the broker may do (plain http, old blob
+//! formats, private destinations in the Lambda crate) lives here rather than
+//! in a stored item, so that someone who can write the DynamoDB table cannot
+//! turn it on. A value that does not parse is an error at start (the function
+//! fails to initialise), never a silent default in either direction.
+
+use crate::access::AccessSettings;
+use crate::error::{BrokerError, Result};
+
+/// Deployment settings of the broker itself.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// DynamoDB table holding workspaces and secrets.
+    pub table: String,
+    /// The platform's KMS key, for workspaces without BYOK.
+    pub platform_key_arn: String,
+    /// Settings of the access check (plain http for local stacks).
+    pub access: AccessSettings,
+    /// The oldest stored blob format version that opens. Set it to 2 once
+    /// every secret was rotated: then a table writer can no longer put back
+    /// an old version 1 blob, whose binding is not authenticated, to send
+    /// the credential elsewhere (docs/BLOB_FORMAT.md, "Rollback").
+    pub min_blob_version: u8,
+}
+
+impl BrokerConfig {
+    /// The `KEYBROKER_MIN_BLOB_VERSION` variable ([`BrokerConfig::min_blob_version`]).
+    pub const MIN_BLOB_VERSION_VAR: &'static str = "KEYBROKER_MIN_BLOB_VERSION";
+
+    /// A configuration with the defaults: https only, every blob version opens.
+    pub fn new(table: impl Into<String>, platform_key_arn: impl Into<String>) -> Self {
+        Self {
+            table: table.into(),
+            platform_key_arn: platform_key_arn.into(),
+            access: AccessSettings::default(),
+            min_blob_version: crate::blob::VERSION_1,
+        }
+    }
+
+    /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN` (required;
+    /// `infra/` passes them to the Lambda functions), the access settings
+    /// ([`AccessSettings::from_env`]) and `KEYBROKER_MIN_BLOB_VERSION`
+    /// (default 1).
+    pub fn from_env() -> Result<Self> {
+        let var = |name: &'static str| {
+            std::env::var(name)
+                .map_err(|_| BrokerError::invalid(name, "environment variable is not set"))
+        };
+        let min_blob_version = match std::env::var(Self::MIN_BLOB_VERSION_VAR) {
+            Err(_) => crate::blob::VERSION_1,
+            Ok(v) => v
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (crate::blob::VERSION_1..=crate::blob::VERSION).contains(n))
+                .ok_or_else(|| {
+                    BrokerError::invalid(Self::MIN_BLOB_VERSION_VAR, "must be 1 or 2")
+                })?,
+        };
+        Ok(Self {
+            access: AccessSettings::from_env()?,
+            min_blob_version,
+            ..Self::new(var("KEYBROKER_TABLE")?, var("KEYBROKER_PLATFORM_KEY_ARN")?)
+        })
+    }
+}
+
+/// A yes/no deployment setting: `1` or `true` is on; unset, empty, `0` or
+/// `false` is off; anything else is an error naming the variable.
+pub fn env_flag(name: &'static str) -> Result<bool> {
+    match std::env::var(name).as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("") | Ok("0") | Ok("false") => Ok(false),
+        Ok("1") | Ok("true") => Ok(true),
+        _ => Err(BrokerError::invalid(
+            name,
+            "must be 1, true, 0, false or unset",
+        )),
+    }
+}
