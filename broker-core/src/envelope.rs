@@ -136,10 +136,7 @@ pub fn open(
     ctx: &EncryptionContext<'_>,
     binding: &BindingDigest,
 ) -> Result<SecretValue> {
-    let tampered = |detail| BrokerError::Tampered {
-        secret: ctx.secret.as_str().to_owned(),
-        detail,
-    };
+    let tampered = |detail| BrokerError::tampered(ctx.secret, detail);
     check_binding(blob, binding).map_err(tampered)?;
     let mut aad = blob.header().map_err(|e| tampered(e.detail()))?;
     aad.extend_from_slice(&ctx.canonical_bytes());

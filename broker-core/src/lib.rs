@@ -80,21 +80,25 @@ pub mod envelope;
 mod error;
 pub mod external_id;
 mod keyring;
+mod loaded;
 mod model;
 mod names;
+mod sealing;
 mod secret;
 mod store;
-mod verify;
 
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
-pub use arn::{KeyArn, RoleArn};
+pub use arn::{KeyArn, Region, RoleArn};
 pub use binding::{Binding, Injection, OnEcho};
-pub use broker::{Broker, Decrypted, LoadedSecret};
+pub use broker::verify::{VerifyReport, VerifyStep};
+pub use broker::{Broker, Decrypted};
 pub use call_count::AwsCalls;
 pub use deployment::BrokerConfig;
 pub use error::{BrokerError, Result, RevokedReason};
-pub use model::{KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
+pub use loaded::LoadedSecret;
+pub use model::{
+    Byok, ByokLink, ByokStateError, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings,
+};
 pub use names::{SecretName, WorkspaceId};
 pub use secret::{SecretValue, MAX_SECRET_LEN};
 pub use store::create_table;
-pub use verify::{VerifyReport, VerifyStep};

@@ -20,7 +20,7 @@ pub mod path;
 pub mod policy;
 
 use crate::binding::{Binding, Injection};
-use crate::broker::LoadedSecret;
+use crate::loaded::LoadedSecret;
 use crate::model::SecretMetadata;
 
 /// Methods an agent may ask for.
@@ -225,7 +225,7 @@ impl Gate {
             loaded.policy(),
             &policy::Question {
                 agent: req.agent,
-                secret: &meta.name,
+                secret: meta.name.as_str(),
                 host: &allowed.host,
                 method,
                 path: &target.path,
