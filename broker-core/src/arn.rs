@@ -213,17 +213,31 @@ mod tests {
         for ok in ["us-east-1", "eu-central-2", "us-gov-west-1"] {
             assert_eq!(Region::parse(ok).unwrap(), ok);
         }
-        for bad in ["", "moon-1", "US-EAST-1", "us-east", "us-east-1a", "us east 1"] {
-            assert_eq!(Region::parse(bad).unwrap_err().kind(), "invalid_input", "{bad}");
+        for bad in [
+            "",
+            "moon-1",
+            "US-EAST-1",
+            "us-east",
+            "us-east-1a",
+            "us east 1",
+        ] {
+            assert_eq!(
+                Region::parse(bad).unwrap_err().kind(),
+                "invalid_input",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn arns_print_and_serialise_as_their_text() {
         let k = KeyArn::parse(KEY).unwrap();
-        assert!(k == KEY && k.to_string() == KEY);
+        assert!(k == KEY && format!("{k}") == KEY);
         assert_eq!(serde_json::to_value(&k).unwrap(), KEY);
         let role = "arn:aws:iam::222222222222:role/R";
-        assert_eq!(serde_json::to_value(RoleArn::parse(role).unwrap()).unwrap(), role);
+        assert_eq!(
+            serde_json::to_value(RoleArn::parse(role).unwrap()).unwrap(),
+            role
+        );
     }
 }

@@ -179,7 +179,8 @@ mod tests {
     #[test]
     fn ids_compare_with_text_and_print_as_stored() {
         let ws = WorkspaceId::new("acme").unwrap();
-        assert!(ws == "acme" && ws == *"acme" && ws == String::from("acme"));
+        let owned = String::from("acme");
+        assert!(ws == "acme" && ws == *"acme" && ws == owned);
         assert!(ws != "acme2");
         assert_eq!(ws.to_string(), "acme");
         assert_eq!(serde_json::to_string(&ws).unwrap(), "\"acme\"");

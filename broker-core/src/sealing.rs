@@ -51,7 +51,13 @@ pub(crate) async fn seal(
         key_arn: key.as_str(),
         encrypted_data_key: &dk.encrypted,
     };
-    envelope::seal(value, &dk.plaintext, &wrapped, &ctx, &BindingDigest::of(binding))
+    envelope::seal(
+        value,
+        &dk.plaintext,
+        &wrapped,
+        &ctx,
+        &BindingDigest::of(binding),
+    )
 }
 
 /// A blob that passed every check that needs no key, ready to open.

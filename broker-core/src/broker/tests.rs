@@ -19,7 +19,10 @@ fn offline_broker() -> Broker {
 async fn set_policy_refuses_a_policy_the_check_cannot_use() {
     let broker = offline_broker();
     let ws = WorkspaceId::new("acme").unwrap();
-    let oversize = format!("{}permit(principal, action, resource);", " ".repeat(MAX_POLICY_BYTES));
+    let oversize = format!(
+        "{}permit(principal, action, resource);",
+        " ".repeat(MAX_POLICY_BYTES)
+    );
     let bad = [
         "permit(principal, action, resource",
         r#"{"Version":"2012-10-17"}"#,
@@ -33,11 +36,21 @@ async fn set_policy_refuses_a_policy_the_check_cannot_use() {
     for policy in bad {
         let e = broker.set_policy(&ws, policy).await.unwrap_err();
         assert!(
-            matches!(e, BrokerError::InvalidInput { field: "policy", .. }),
+            matches!(
+                e,
+                BrokerError::InvalidInput {
+                    field: "policy",
+                    ..
+                }
+            ),
             "{policy:.60}: {e:?}"
         );
     }
-    assert_eq!(broker.aws_calls(), AwsCalls::default(), "no AWS call was made");
+    assert_eq!(
+        broker.aws_calls(),
+        AwsCalls::default(),
+        "no AWS call was made"
+    );
 }
 
 #[test]
@@ -47,5 +60,14 @@ fn a_platform_key_that_is_not_a_key_arn_is_refused() {
         .build();
     let alias = "arn:aws:kms:us-east-1:111111111111:alias/platform";
     let e = Broker::new(&sdk, BrokerConfig::new("table", alias)).unwrap_err();
-    assert!(matches!(e, BrokerError::InvalidInput { field: "key_arn", .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            BrokerError::InvalidInput {
+                field: "key_arn",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }

@@ -44,7 +44,8 @@ impl Broker {
     ) -> Result<SecretMetadata> {
         let settings = self.store.get_workspace(ws).await?;
         let key = self.write_key(ws, settings.as_ref()).await?;
-        let blob = sealing::seal(&key.kms, &key.key_arn, key.mode, ws, name, value, binding).await?;
+        let blob =
+            sealing::seal(&key.kms, &key.key_arn, key.mode, ws, name, value, binding).await?;
         let t = now();
         let meta = SecretMetadata {
             workspace: ws.clone(),
@@ -97,7 +98,8 @@ impl Broker {
         let value = new_value.unwrap_or(&current);
         let key = self.write_key(ws, settings.as_ref()).await?;
         let binding = rec.meta.binding.as_ref();
-        let blob = sealing::seal(&key.kms, &key.key_arn, key.mode, ws, name, value, binding).await?;
+        let blob =
+            sealing::seal(&key.kms, &key.key_arn, key.mode, ws, name, value, binding).await?;
         drop(current);
         let meta = SecretMetadata {
             version: rec.meta.version + 1,

@@ -59,12 +59,18 @@ pub(crate) fn n(v: u64) -> AttributeValue {
 
 /// The item key of a workspace's settings.
 pub(crate) fn workspace_key(ws: &WorkspaceId) -> Item {
-    HashMap::from([("pk".to_owned(), pk(ws)), ("sk".to_owned(), s(WORKSPACE_SK))])
+    HashMap::from([
+        ("pk".to_owned(), pk(ws)),
+        ("sk".to_owned(), s(WORKSPACE_SK)),
+    ])
 }
 
 /// The item key of a secret.
 pub(crate) fn secret_key(ws: &WorkspaceId, name: &SecretName) -> Item {
-    HashMap::from([("pk".to_owned(), pk(ws)), ("sk".to_owned(), secret_sk(name))])
+    HashMap::from([
+        ("pk".to_owned(), pk(ws)),
+        ("sk".to_owned(), secret_sk(name)),
+    ])
 }
 
 /// The stored words of a [`SecretStatus`]'s state.
@@ -132,7 +138,9 @@ pub(crate) fn secret_item(rec: &SecretRecord) -> Result<Item> {
 
 /// The `status` attribute values of a status change: the state word, and
 /// for a revocation its reason and time.
-pub(crate) fn status_attributes(status: SecretStatus) -> (&'static str, Option<(AttributeValue, AttributeValue)>) {
+pub(crate) fn status_attributes(
+    status: SecretStatus,
+) -> (&'static str, Option<(AttributeValue, AttributeValue)>) {
     match status {
         SecretStatus::Active => (ACTIVE, None),
         SecretStatus::Revoked { reason, since } => (REVOKED, Some((s(reason.as_str()), n(since)))),

@@ -21,12 +21,12 @@ use crate::error::{BrokerError, Result};
 use crate::model::{now, SecretMetadata, SecretStatus, WorkspaceSettings};
 use crate::names::{SecretName, WorkspaceId};
 
+pub(crate) use codec::SecretRecord;
 use codec::{
     byok_attributes, n, parse_metadata, parse_secret, parse_workspace, pk, s, secret_item,
     secret_key, status_attributes, workspace_item, workspace_key, Item, METADATA_PROJECTION,
     SECRET_SK_PREFIX, WORKSPACE_SK,
 };
-pub(crate) use codec::SecretRecord;
 
 /// Typed access to the broker's table.
 #[derive(Debug, Clone)]

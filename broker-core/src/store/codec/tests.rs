@@ -8,7 +8,8 @@ use crate::model::ByokLink;
 
 const ROLE: &str = "arn:aws:iam::222222222222:role/KeybrokerAccess";
 const KEY: &str = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-const PLATFORM: &str = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000";
+const PLATFORM: &str =
+    "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000";
 
 fn ws() -> WorkspaceId {
     WorkspaceId::new("acme").unwrap()
@@ -91,7 +92,14 @@ fn a_fresh_workspace_item_has_exactly_the_created_attributes() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["byok_enabled", "external_id", "pk", "sk", "updated_at", "workspace"]
+        [
+            "byok_enabled",
+            "external_id",
+            "pk",
+            "sk",
+            "updated_at",
+            "workspace"
+        ]
     );
     assert_eq!(item["pk"], s("ws#acme"));
     assert_eq!(item["sk"], s("workspace"));
@@ -126,15 +134,72 @@ fn workspace_items_fail_closed() {
     ));
     type Edit = fn(&mut Item);
     let cases: [(&str, Edit, &str); 9] = [
-        ("enabled as string", |i| { i.insert("byok_enabled".into(), s("true")); }, "byok_enabled"),
-        ("enabled missing", |i| { i.remove("byok_enabled"); }, "byok_enabled"),
-        ("enabled without role", |i| { i.remove("role_arn"); }, "role_arn"),
-        ("enabled with NULL key", |i| { i.insert("key_arn".into(), AttributeValue::Null(true)); }, "key_arn"),
-        ("key as number", |i| { i.insert("key_arn".into(), n(1)); }, "key_arn"),
-        ("alias as key", |i| { i.insert("key_arn".into(), s("arn:aws:kms:us-east-1:222222222222:alias/a")); }, "key_arn"),
-        ("bad region", |i| { i.insert("region".into(), s("moon-1")); }, "region"),
-        ("unknown attribute", |i| { i.insert("key_mode".into(), s("platform")); }, "unknown workspace attribute \"key_mode\""),
-        ("bad workspace id", |i| { i.insert("workspace".into(), s("../x")); }, "workspace"),
+        (
+            "enabled as string",
+            |i| {
+                i.insert("byok_enabled".into(), s("true"));
+            },
+            "byok_enabled",
+        ),
+        (
+            "enabled missing",
+            |i| {
+                i.remove("byok_enabled");
+            },
+            "byok_enabled",
+        ),
+        (
+            "enabled without role",
+            |i| {
+                i.remove("role_arn");
+            },
+            "role_arn",
+        ),
+        (
+            "enabled with NULL key",
+            |i| {
+                i.insert("key_arn".into(), AttributeValue::Null(true));
+            },
+            "key_arn",
+        ),
+        (
+            "key as number",
+            |i| {
+                i.insert("key_arn".into(), n(1));
+            },
+            "key_arn",
+        ),
+        (
+            "alias as key",
+            |i| {
+                i.insert(
+                    "key_arn".into(),
+                    s("arn:aws:kms:us-east-1:222222222222:alias/a"),
+                );
+            },
+            "key_arn",
+        ),
+        (
+            "bad region",
+            |i| {
+                i.insert("region".into(), s("moon-1"));
+            },
+            "region",
+        ),
+        (
+            "unknown attribute",
+            |i| {
+                i.insert("key_mode".into(), s("platform"));
+            },
+            "unknown workspace attribute \"key_mode\"",
+        ),
+        (
+            "bad workspace id",
+            |i| {
+                i.insert("workspace".into(), s("../x"));
+            },
+            "workspace",
+        ),
     ];
     for (what, edit, attr) in cases {
         let mut item = on.clone();
@@ -181,16 +246,66 @@ fn secret_items_fail_closed() {
     let good = secret_item(&record(Some(binding()), SecretStatus::Active)).unwrap();
     type Edit = fn(&mut Item);
     let cases: [(Edit, &str); 10] = [
-        (|i| { i.remove("blob"); }, "blob"),
-        (|i| { i.insert("blob".into(), s("AQID")); }, "blob"),
-        (|i| { i.insert("version".into(), s("3")); }, "version"),
-        (|i| { i.insert("version".into(), AttributeValue::N("-1".into())); }, "version"),
-        (|i| { i.insert("key_mode".into(), s("customer")); }, "key_mode"),
-        (|i| { i.insert("key_arn".into(), s("not-an-arn")); }, "key_arn"),
-        (|i| { i.insert("name".into(), s("a/b")); }, "name"),
-        (|i| { i.insert("status".into(), s("revoked")); }, "status_reason"),
-        (|i| { i.insert("status".into(), s("paused")); }, "status"),
-        (|i| { i.insert("binding".into(), s("{\"hosts\":1}")); }, "binding"),
+        (
+            |i| {
+                i.remove("blob");
+            },
+            "blob",
+        ),
+        (
+            |i| {
+                i.insert("blob".into(), s("AQID"));
+            },
+            "blob",
+        ),
+        (
+            |i| {
+                i.insert("version".into(), s("3"));
+            },
+            "version",
+        ),
+        (
+            |i| {
+                i.insert("version".into(), AttributeValue::N("-1".into()));
+            },
+            "version",
+        ),
+        (
+            |i| {
+                i.insert("key_mode".into(), s("customer"));
+            },
+            "key_mode",
+        ),
+        (
+            |i| {
+                i.insert("key_arn".into(), s("not-an-arn"));
+            },
+            "key_arn",
+        ),
+        (
+            |i| {
+                i.insert("name".into(), s("a/b"));
+            },
+            "name",
+        ),
+        (
+            |i| {
+                i.insert("status".into(), s("revoked"));
+            },
+            "status_reason",
+        ),
+        (
+            |i| {
+                i.insert("status".into(), s("paused"));
+            },
+            "status",
+        ),
+        (
+            |i| {
+                i.insert("binding".into(), s("{\"hosts\":1}"));
+            },
+            "binding",
+        ),
     ];
     for (edit, attr) in cases {
         let mut item = good.clone();
