@@ -189,7 +189,7 @@ impl BrokerError {
 
     /// The one constructor of `Tampered`: `detail` is fixed text naming the
     /// check that failed, never data from the record.
-    pub(crate) fn tampered(secret: &crate::names::SecretName, detail: &'static str) -> Self {
+    pub(crate) fn tampered(secret: impl fmt::Display, detail: &'static str) -> Self {
         Self::Tampered {
             secret: secret.to_string(),
             detail,

@@ -64,15 +64,9 @@ pub struct AccessSettings {
 impl AccessSettings {
     /// Name of the environment variable: `1` or `true` turns plain http on,
     /// unset, `0` or `false` leaves it off; anything else is an error (a
-    /// setting that does not parse fails closed, at start).
+    /// setting that does not parse fails closed, at start). Read by
+    /// `BrokerConfig::from_env`, with every other deployment setting.
     pub const ALLOW_INSECURE_HTTP_VAR: &'static str = "KEYBROKER_ALLOW_INSECURE_HTTP";
-
-    /// Read the settings from the environment.
-    pub fn from_env() -> crate::Result<Self> {
-        Ok(Self {
-            allow_insecure_http: crate::deployment::env_flag(Self::ALLOW_INSECURE_HTTP_VAR)?,
-        })
-    }
 }
 
 /// The request exactly as it will be sent, after the check.

@@ -1,14 +1,14 @@
 //! The broker: the one type callers hold, its AWS clients, and the
 //! operations that need no key (policy, list, delete). The keyed operations
 //! live beside it by concern: [`byok`] (workspace settings and which KMS
-//! client a secret needs), [`write`] (put and rotate), [`read`] (load,
+//! client a secret needs), [`write`](mod@write) (put and rotate), [`read`] (load,
 //! access check, decrypt, status recording) and [`verify`] (the BYOK
 //! canary round trip, which knows nothing of `Broker`).
 
-mod byok;
-mod read;
+pub(crate) mod byok;
+pub(crate) mod read;
 pub(crate) mod verify;
-mod write;
+pub(crate) mod write;
 
 use std::sync::Arc;
 
@@ -23,8 +23,6 @@ use crate::error::{BrokerError, Result};
 use crate::model::SecretMetadata;
 use crate::names::{SecretName, WorkspaceId};
 use crate::store::Store;
-
-pub use read::Decrypted;
 
 /// The broker: AWS clients built once, shared by all calls.
 ///

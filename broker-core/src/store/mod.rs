@@ -9,7 +9,7 @@
 //! DynamoDB call. `list` projects the blob away: metadata never carries
 //! ciphertext it does not need.
 
-mod codec;
+pub(crate) mod codec;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
