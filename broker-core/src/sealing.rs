@@ -60,6 +60,11 @@ pub(crate) async fn seal(
     )
 }
 
+/// The one mapping of a blob that does not parse to `Tampered`.
+fn parse(name: &SecretName, bytes: &[u8]) -> Result<Blob> {
+    Blob::decode(bytes).map_err(|e| BrokerError::tampered(name, e.detail()))
+}
+
 /// A blob that passed every check that needs no key, ready to open.
 #[derive(Debug)]
 pub(crate) struct Checked {
@@ -75,10 +80,14 @@ pub(crate) fn decode(
     bytes: &[u8],
     binding: Option<&Binding>,
 ) -> Result<Checked> {
-    let blob = Blob::decode(bytes).map_err(|e| BrokerError::tampered(name, e.detail()))?;
+    bound(name, parse(name, bytes)?, binding)
+}
+
+/// The blob must carry `binding` (version 2). This comparison names the
+/// failure early; the AEAD check in [`Checked::open`] is the one that
+/// counts (a rewritten header digest fails the tag).
+fn bound(name: &SecretName, blob: Blob, binding: Option<&Binding>) -> Result<Checked> {
     let binding = BindingDigest::of(binding);
-    // Names the failure early; the AEAD check in `open` is the one that
-    // counts (a rewritten header digest fails the tag).
     envelope::check_binding(&blob, &binding).map_err(|d| BrokerError::tampered(name, d))?;
     Ok(Checked { blob, binding })
 }
@@ -93,7 +102,7 @@ pub(crate) fn check(
     min_blob_version: u8,
 ) -> Result<Checked> {
     let tampered = |detail| BrokerError::tampered(name, detail);
-    let blob = Blob::decode(bytes).map_err(|e| tampered(e.detail()))?;
+    let blob = parse(name, bytes)?;
     if blob.key_mode != meta.key_mode || meta.key_arn != blob.key_arn {
         return Err(tampered(
             "record metadata and blob header disagree on the key",
@@ -104,9 +113,7 @@ pub(crate) fn check(
             "blob format version is below this deployment's minimum (KEYBROKER_MIN_BLOB_VERSION)",
         ));
     }
-    let binding = BindingDigest::of(meta.binding.as_ref());
-    envelope::check_binding(&blob, &binding).map_err(tampered)?;
-    Ok(Checked { blob, binding })
+    bound(name, blob, meta.binding.as_ref())
 }
 
 impl Checked {
@@ -128,3 +135,6 @@ impl Checked {
         envelope::open(&self.blob, &data_key, &ctx, &self.binding)
     }
 }
+
+#[cfg(test)]
+mod tests;
