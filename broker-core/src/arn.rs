@@ -3,9 +3,13 @@
 //! and only full key ARNs are accepted (no aliases, no bare key ids), because
 //! the read path compares the key id KMS answers with to the one recorded.
 
+use serde::Serialize;
+
 use crate::error::{BrokerError, Result};
+use crate::names::string_id;
 
 /// A parsed `arn:<partition>:kms:<region>:<account>:key/<key-id>`.
+/// Serialises as the ARN text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyArn {
     arn: String,
@@ -24,7 +28,7 @@ impl KeyArn {
         if arn != "arn" || !partition.starts_with("aws") || service != "kms" {
             return Err(bad("expected arn:aws:kms:<region>:<account>:key/<key-id>"));
         }
-        check_region(region).map_err(|_| bad("has no valid region"))?;
+        check_region(region).map_err(|()| bad("has no valid region"))?;
         check_account(account).map_err(|_| bad("has no 12-digit account id"))?;
         let key_id = resource
             .strip_prefix("key/")
@@ -61,6 +65,7 @@ impl KeyArn {
 }
 
 /// A parsed `arn:<partition>:iam::<account>:role/<path/>name`.
+/// Serialises as the ARN text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleArn {
     arn: String,
@@ -107,6 +112,42 @@ impl RoleArn {
     }
 }
 
+string_id!(KeyArn);
+string_id!(RoleArn);
+
+/// An AWS region name (`us-east-1`), checked by shape: where the customer
+/// key lives and which endpoint the customer-role KMS client is built for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Region(String);
+
+impl Region {
+    /// Validate and wrap; `InvalidInput` naming `region` otherwise.
+    pub fn parse(s: &str) -> Result<Self> {
+        check_region(s)
+            .map(|()| Self(s.to_owned()))
+            .map_err(|()| BrokerError::invalid("region", "is not an AWS region name"))
+    }
+
+    /// The region name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+string_id!(Region);
+
+macro_rules! serialize_as_str {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    )*};
+}
+serialize_as_str!(KeyArn, RoleArn);
+
 fn check_account(s: &str) -> std::result::Result<(), ()> {
     (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()))
         .then_some(())
@@ -114,7 +155,7 @@ fn check_account(s: &str) -> std::result::Result<(), ()> {
 }
 
 /// A region looks like `us-east-1`, `eu-central-2`, `us-gov-west-1`.
-pub(crate) fn check_region(s: &str) -> std::result::Result<(), ()> {
+fn check_region(s: &str) -> std::result::Result<(), ()> {
     let ok = (4..=32).contains(&s.len())
         && s.split('-').count() >= 3
         && s.bytes()
@@ -165,5 +206,38 @@ mod tests {
         ] {
             assert!(RoleArn::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1"] {
+            assert_eq!(Region::parse(ok).unwrap(), ok);
+        }
+        for bad in [
+            "",
+            "moon-1",
+            "US-EAST-1",
+            "us-east",
+            "us-east-1a",
+            "us east 1",
+        ] {
+            assert_eq!(
+                Region::parse(bad).unwrap_err().kind(),
+                "invalid_input",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn arns_print_and_serialise_as_their_text() {
+        let k = KeyArn::parse(KEY).unwrap();
+        assert!(k == KEY && format!("{k}") == KEY);
+        assert_eq!(serde_json::to_value(&k).unwrap(), KEY);
+        let role = "arn:aws:iam::222222222222:role/R";
+        assert_eq!(
+            serde_json::to_value(RoleArn::parse(role).unwrap()).unwrap(),
+            role
+        );
     }
 }

@@ -42,7 +42,7 @@ impl BrokerConfig {
 
     /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN` (required;
     /// `infra/` passes them to the Lambda functions), the access settings
-    /// ([`AccessSettings::from_env`]) and `KEYBROKER_MIN_BLOB_VERSION`
+    /// ([`AccessSettings::ALLOW_INSECURE_HTTP_VAR`]) and `KEYBROKER_MIN_BLOB_VERSION`
     /// (default 1).
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| {
@@ -60,7 +60,9 @@ impl BrokerConfig {
                 })?,
         };
         Ok(Self {
-            access: AccessSettings::from_env()?,
+            access: AccessSettings {
+                allow_insecure_http: env_flag(AccessSettings::ALLOW_INSECURE_HTTP_VAR)?,
+            },
             min_blob_version,
             ..Self::new(var("KEYBROKER_TABLE")?, var("KEYBROKER_PLATFORM_KEY_ARN")?)
         })

@@ -187,6 +187,15 @@ impl BrokerError {
         }
     }
 
+    /// The one constructor of `Tampered`: `detail` is fixed text naming the
+    /// check that failed, never data from the record.
+    pub(crate) fn tampered(secret: impl fmt::Display, detail: &'static str) -> Self {
+        Self::Tampered {
+            secret: secret.to_string(),
+            detail,
+        }
+    }
+
     /// Stable machine-readable kind for APIs and audit records.
     pub fn kind(&self) -> &'static str {
         match self {

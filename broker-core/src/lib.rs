@@ -62,9 +62,35 @@
 //! One enum, [`BrokerError`], grouped by what the caller does next; AWS error
 //! codes are mapped in one place (`aws_error`), by code, because several of
 //! the ones that matter are unmodelled in the Rust SDK.
+//!
+//! ## Where each decision lives
+//!
+//! - **Envelope** (encryption context, seal, the checks that run before
+//!   `kms:Decrypt`, blob → [`BrokerError::Tampered`]): [`sealing`], the one
+//!   module that builds an [`EncryptionContext`](context::EncryptionContext);
+//!   below it [`envelope`] (AES-GCM), [`blob`] (the format) and
+//!   [`keyring`] (the KMS calls, key id pinned).
+//! - **BYOK session** (platform key or customer role, which KMS client a
+//!   secret needs, enable/verify/disable): [`broker::byok`], over the
+//!   cached sessions of [`assume_role`]; the state itself is the [`Byok`]
+//!   enum, so "enabled without a role" cannot be stored or represented;
+//!   the canary round trip is [`broker::verify`].
+//! - **Revocation mapping** (which AWS error means the customer locked the
+//!   broker out, and why): [`aws_error`], into [`RevokedReason`]; the
+//!   revoked mark `list` shows is recorded by [`broker::read`].
+//! - **Access check** (binding, agent headers, Cedar policy):
+//!   [`access`], reached only through [`Broker::authorize`].
+//! - **Stored format** (items both ways, fail-closed parsing):
+//!   [`store::codec`]; the DynamoDB calls are [`store`].
+//! - **Identifiers** ([`WorkspaceId`], [`SecretName`], [`KeyArn`],
+//!   [`RoleArn`], [`Region`]): validated once at the edge and carried typed
+//!   through the model, never re-parsed.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// The map above links into crate-private modules on purpose: it is for
+// maintainers (`cargo doc --document-private-items` renders it).
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod access;
 mod arn;
@@ -80,21 +106,26 @@ pub mod envelope;
 mod error;
 pub mod external_id;
 mod keyring;
+mod loaded;
 mod model;
 mod names;
+mod sealing;
 mod secret;
 mod store;
-mod verify;
 
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
-pub use arn::{KeyArn, RoleArn};
+pub use arn::{KeyArn, Region, RoleArn};
 pub use binding::{Binding, Injection, OnEcho};
-pub use broker::{Broker, Decrypted, LoadedSecret};
+pub use broker::read::Decrypted;
+pub use broker::verify::{VerifyReport, VerifyStep};
+pub use broker::Broker;
 pub use call_count::AwsCalls;
 pub use deployment::BrokerConfig;
 pub use error::{BrokerError, Result, RevokedReason};
-pub use model::{KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
+pub use loaded::LoadedSecret;
+pub use model::{
+    Byok, ByokLink, ByokStateError, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings,
+};
 pub use names::{SecretName, WorkspaceId};
 pub use secret::{SecretValue, MAX_SECRET_LEN};
 pub use store::create_table;
-pub use verify::{VerifyReport, VerifyStep};

@@ -3,11 +3,43 @@
 //! STS session names and in customer key-policy conditions, so each is held
 //! to a charset all of those accept, checked once at the edge.
 
-use std::fmt;
-
 use serde::Serialize;
 
 use crate::error::{BrokerError, Result};
+
+/// The comparisons and printing every validated string id shares, so that
+/// callers (and test assertions such as `meta.name == "openai"`) can compare
+/// a typed id with plain text without unwrapping it.
+macro_rules! string_id {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+        impl PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+    };
+}
+pub(crate) use string_id;
 
 /// A tenant of the platform. Lowercase letters, digits and `-`, 3 to 63
 /// characters, starting with a letter or digit: the same rule the customer
@@ -45,11 +77,7 @@ impl WorkspaceId {
     }
 }
 
-impl fmt::Display for WorkspaceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_id!(WorkspaceId);
 
 /// The name of a credential within a workspace. Letters, digits, `.`, `_`
 /// and `-`, 1 to 128 characters, not starting with `.` or `__` (the broker
@@ -95,11 +123,7 @@ impl SecretName {
     }
 }
 
-impl fmt::Display for SecretName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_id!(SecretName);
 
 #[cfg(test)]
 mod tests {
@@ -144,5 +168,24 @@ mod tests {
         ] {
             assert!(SecretName::new(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_canary_name_is_reserved_but_constructible_inside() {
+        assert_eq!(SecretName::verify_canary(), VERIFY_CANARY_NAME);
+        assert!(SecretName::new(VERIFY_CANARY_NAME).is_err());
+    }
+
+    #[test]
+    fn ids_compare_with_text_and_print_as_stored() {
+        let ws = WorkspaceId::new("acme").unwrap();
+        let owned = String::from("acme");
+        assert!(ws == "acme" && ws == *"acme" && ws == owned);
+        assert!(ws != "acme2");
+        assert_eq!(ws.to_string(), "acme");
+        assert_eq!(serde_json::to_string(&ws).unwrap(), "\"acme\"");
+        let name = SecretName::new("GITHUB_TOKEN").unwrap();
+        assert!(name == "GITHUB_TOKEN" && name != "github_token");
+        assert_eq!(format!("{name}"), "GITHUB_TOKEN");
     }
 }

@@ -173,7 +173,7 @@ impl Injector {
         let body = request_body(req, &self.limits)?;
 
         let loaded = self.broker.load(&ws, &name).await.map_err(broker_refusal)?;
-        audit.key_arn = Some(loaded.metadata().key_arn.clone());
+        audit.key_arn = Some(loaded.metadata().key_arn.to_string());
         let agent_headers: Vec<(&str, &str)> = req
             .headers
             .iter()

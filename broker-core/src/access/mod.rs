@@ -20,7 +20,7 @@ pub mod path;
 pub mod policy;
 
 use crate::binding::{Binding, Injection};
-use crate::broker::LoadedSecret;
+use crate::loaded::LoadedSecret;
 use crate::model::SecretMetadata;
 
 /// Methods an agent may ask for.
@@ -64,15 +64,9 @@ pub struct AccessSettings {
 impl AccessSettings {
     /// Name of the environment variable: `1` or `true` turns plain http on,
     /// unset, `0` or `false` leaves it off; anything else is an error (a
-    /// setting that does not parse fails closed, at start).
+    /// setting that does not parse fails closed, at start). Read by
+    /// `BrokerConfig::from_env`, with every other deployment setting.
     pub const ALLOW_INSECURE_HTTP_VAR: &'static str = "KEYBROKER_ALLOW_INSECURE_HTTP";
-
-    /// Read the settings from the environment.
-    pub fn from_env() -> crate::Result<Self> {
-        Ok(Self {
-            allow_insecure_http: crate::deployment::env_flag(Self::ALLOW_INSECURE_HTTP_VAR)?,
-        })
-    }
 }
 
 /// The request exactly as it will be sent, after the check.
@@ -225,7 +219,7 @@ impl Gate {
             loaded.policy(),
             &policy::Question {
                 agent: req.agent,
-                secret: &meta.name,
+                secret: meta.name.as_str(),
                 host: &allowed.host,
                 method,
                 path: &target.path,

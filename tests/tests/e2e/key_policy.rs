@@ -21,8 +21,8 @@ fn revoked_reason(e: &BrokerError) -> RevokedReason {
 /// stored nothing.
 async fn assert_not_enabled(env: &Env, ws: &WorkspaceId) {
     let w = env.broker.workspace(ws).await.unwrap();
-    assert!(!w.byok_enabled, "{w:?}");
-    assert_eq!(w.role_arn, None);
+    assert!(!w.byok_enabled(), "{w:?}");
+    assert_eq!(w.role_arn(), None);
 }
 
 #[tokio::test]

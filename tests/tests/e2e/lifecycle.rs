@@ -46,8 +46,8 @@ async fn byok_round_trip_and_one_assume_role_per_session() {
         .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
         .await
         .unwrap();
-    assert!(enabled.byok_enabled);
-    assert_eq!(enabled.region.as_deref(), Some("us-east-1"));
+    assert!(enabled.byok_enabled());
+    assert_eq!(enabled.region().map(|r| r.as_str()), Some("us-east-1"));
 
     let (text, value) = canary();
     let meta = env
@@ -99,8 +99,10 @@ async fn existing_secrets_keep_their_mode_until_rotated() {
         .await
         .unwrap();
     let modes = |list: Vec<broker_core::SecretMetadata>| {
-        let mut v: Vec<(String, KeyMode)> =
-            list.into_iter().map(|m| (m.name, m.key_mode)).collect();
+        let mut v: Vec<(String, KeyMode)> = list
+            .into_iter()
+            .map(|m| (m.name.to_string(), m.key_mode))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };

@@ -131,8 +131,8 @@ async fn enable_byok_refuses_a_broken_link_and_stores_nothing() {
 
     // None of it was stored: the workspace is still in platform mode.
     let w = env.broker.workspace(&ws).await.unwrap();
-    assert!(!w.byok_enabled);
-    assert_eq!(w.role_arn, None);
+    assert!(!w.byok_enabled());
+    assert_eq!(w.role_arn(), None);
     let (_, v) = canary();
     let m = env.broker.put_secret(&ws, &name("x"), &v).await.unwrap();
     assert_eq!(m.key_mode, broker_core::KeyMode::Platform);

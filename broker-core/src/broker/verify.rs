@@ -8,14 +8,12 @@
 
 use serde::Serialize;
 
-use crate::arn::KeyArn;
-use crate::assume_role::RoleTarget;
-use crate::blob::Blob;
-use crate::broker::{open_with, seal_with, Broker};
-use crate::context::BindingDigest;
+use crate::arn::{KeyArn, RoleArn};
+use crate::assume_role::{RoleSessions, RoleTarget};
 use crate::error::{BrokerError, RevokedReason};
-use crate::model::{KeyMode, WorkspaceSettings};
+use crate::model::{ByokLink, KeyMode};
 use crate::names::{SecretName, WorkspaceId};
+use crate::sealing;
 use crate::secret::SecretValue;
 
 /// The links of the BYOK chain, in the order they are checked.
@@ -36,11 +34,11 @@ pub enum VerifyStep {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     /// Workspace checked.
-    pub workspace: String,
+    pub workspace: WorkspaceId,
     /// Role assumed.
-    pub role_arn: String,
+    pub role_arn: RoleArn,
     /// Key used.
-    pub key_arn: String,
+    pub key_arn: KeyArn,
     /// External id the role's trust policy must require.
     pub external_id: String,
     /// First link that failed; `None` when all passed.
@@ -61,27 +59,29 @@ impl VerifyReport {
     }
 }
 
+/// Run the canary round trip for `link` with fresh credentials (the cache
+/// in `sessions` is bypassed, so the trust policy is tested as it is now).
 pub(crate) async fn run(
-    broker: &Broker,
+    sessions: &RoleSessions,
     ws: &WorkspaceId,
-    settings: &WorkspaceSettings,
+    external_id: &str,
+    link: &ByokLink,
 ) -> VerifyReport {
-    let role_arn = settings.role_arn.clone().unwrap_or_default();
-    let key_arn = settings.key_arn.clone().unwrap_or_default();
     let mut report = VerifyReport {
-        workspace: ws.to_string(),
-        role_arn: role_arn.clone(),
-        key_arn: key_arn.clone(),
-        external_id: settings.external_id.clone(),
+        workspace: ws.clone(),
+        role_arn: link.role.clone(),
+        key_arn: link.key.clone(),
+        external_id: external_id.to_owned(),
         failed_step: None,
         error: None,
         error_kind: None,
         hint: String::new(),
     };
-    match check(broker, ws, settings, &role_arn, &key_arn).await {
+    match check(sessions, ws, external_id, link).await {
         Ok(()) => {
             report.hint = format!(
-                "BYOK verified: assumed {role_arn} with the workspace external id, generated and decrypted a data key under {key_arn}"
+                "BYOK verified: assumed {} with the workspace external id, generated and decrypted a data key under {}",
+                link.role, link.key
             );
         }
         Err((step, e)) => {
@@ -95,59 +95,51 @@ pub(crate) async fn run(
 }
 
 async fn check(
-    broker: &Broker,
+    sessions: &RoleSessions,
     ws: &WorkspaceId,
-    settings: &WorkspaceSettings,
-    role_arn: &str,
-    key_arn: &str,
+    external_id: &str,
+    link: &ByokLink,
 ) -> Result<(), (VerifyStep, BrokerError)> {
-    let key = KeyArn::parse(key_arn).map_err(|e| (VerifyStep::Region, e))?;
-    let region = settings.region.as_deref().unwrap_or(key.region());
-    if region != key.region() {
+    let key = &link.key;
+    if link.region != key.region() {
         return Err((
             VerifyStep::Region,
             BrokerError::invalid(
                 "region",
                 format!(
-                    "the key is in {} but the workspace region is {region}",
-                    key.region()
+                    "the key is in {} but the workspace region is {}",
+                    key.region(),
+                    link.region
                 ),
             ),
         ));
     }
     let target = RoleTarget {
-        role_arn,
-        external_id: &settings.external_id,
-        region,
+        role_arn: link.role.as_str(),
+        external_id,
+        region: link.region.as_str(),
     };
-    let kms = broker
-        .fresh_customer_kms(ws, &target)
+    let kms = sessions
+        .fresh_kms_client(ws, &target)
         .await
         .map_err(|e| (VerifyStep::AssumeRole, e))?;
     let name = SecretName::verify_canary();
     let canary = SecretValue::new(b"keybroker-verify-canary".to_vec())
         .map_err(|e| (VerifyStep::GenerateDataKey, e))?;
-    let unbound = BindingDigest::of(None);
-    let sealed = seal_with(&kms, key_arn, KeyMode::Byok, ws, &name, &canary, &unbound)
+    let sealed = sealing::seal(&kms, key, KeyMode::Byok, ws, &name, &canary, None)
         .await
         .map_err(|e| (VerifyStep::GenerateDataKey, e))?;
-    let blob = Blob::decode(&sealed).map_err(|e| {
-        let e = BrokerError::Tampered {
-            secret: name.to_string(),
-            detail: e.detail(),
-        };
-        (VerifyStep::Decrypt, e)
-    })?;
-    let opened = open_with(&kms, &blob, ws, &name, &unbound)
-        .await
-        .map_err(|e| (VerifyStep::Decrypt, e))?;
+    let opened = async {
+        sealing::decode(&name, &sealed, None)?
+            .open(&kms, ws, &name)
+            .await
+    }
+    .await
+    .map_err(|e| (VerifyStep::Decrypt, e))?;
     if opened.expose() != canary.expose() {
         return Err((
             VerifyStep::Decrypt,
-            BrokerError::Tampered {
-                secret: name.to_string(),
-                detail: "canary round trip returned different bytes",
-            },
+            BrokerError::tampered(&name, "canary round trip returned different bytes"),
         ));
     }
     Ok(())

@@ -1,9 +1,5 @@
-//! DynamoDB persistence: one table, one partition per workspace.
-//!
-//! ```text
-//! pk = "ws#<workspace>"   sk = "workspace"       BYOK settings, external id
-//! pk = "ws#<workspace>"   sk = "secret#<name>"   blob + metadata of one secret
-//! ```
+//! DynamoDB persistence: one table, one partition per workspace (the item
+//! format itself is [`codec`]'s).
 //!
 //! Every write is conditional: creating requires the item to be absent,
 //! rotating requires the version the writer read (optimistic concurrency, so
@@ -13,56 +9,30 @@
 //! DynamoDB call. `list` projects the blob away: metadata never carries
 //! ciphertext it does not need.
 
-use std::collections::HashMap;
+pub(crate) mod codec;
 
-use aws_sdk_dynamodb::primitives::Blob as DdbBlob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
     ScalarAttributeType,
 };
 
 use crate::aws_error::{classify, error_code, Service};
-use crate::binding::Binding;
-use crate::error::{BrokerError, Result, RevokedReason};
-use crate::model::{now, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
+use crate::error::{BrokerError, Result};
+use crate::model::{now, SecretMetadata, SecretStatus, WorkspaceSettings};
 use crate::names::{SecretName, WorkspaceId};
 
-type Item = HashMap<String, AttributeValue>;
-
-const WORKSPACE_SK: &str = "workspace";
-const SECRET_SK_PREFIX: &str = "secret#";
-/// Attributes `list` reads: all but the blob.
-const METADATA_PROJECTION: &str =
-    "workspace, #n, version, key_mode, key_arn, created_at, updated_at, #s, status_reason, status_since, binding";
-
-/// A secret's stored form: metadata plus the encrypted blob.
-#[derive(Debug, Clone)]
-pub(crate) struct SecretRecord {
-    pub meta: SecretMetadata,
-    pub blob: Vec<u8>,
-}
+pub(crate) use codec::SecretRecord;
+use codec::{
+    byok_attributes, n, parse_metadata, parse_secret, parse_workspace, pk, s, secret_item,
+    secret_key, status_attributes, workspace_item, workspace_key, Item, METADATA_PROJECTION,
+    SECRET_SK_PREFIX, WORKSPACE_SK,
+};
 
 /// Typed access to the broker's table.
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     ddb: aws_sdk_dynamodb::Client,
     table: String,
-}
-
-fn pk(ws: &WorkspaceId) -> AttributeValue {
-    AttributeValue::S(format!("ws#{ws}"))
-}
-
-fn secret_sk(name: &SecretName) -> AttributeValue {
-    AttributeValue::S(format!("{SECRET_SK_PREFIX}{name}"))
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
 }
 
 fn ddb_err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
@@ -106,8 +76,7 @@ impl Store {
             .ddb
             .get_item()
             .table_name(&self.table)
-            .key("pk", pk(ws))
-            .key("sk", s(WORKSPACE_SK))
+            .set_key(Some(workspace_key(ws)))
             .consistent_read(true)
             .send()
             .await
@@ -117,23 +86,17 @@ impl Store {
 
     /// Create the workspace record; `Conflict` if it exists.
     pub(crate) async fn create_workspace(&self, w: &WorkspaceSettings) -> Result<()> {
-        let ws = WorkspaceId::new(w.workspace.clone())?;
         self.ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", pk(&ws))
-            .item("sk", s(WORKSPACE_SK))
-            .item("workspace", s(&w.workspace))
-            .item("external_id", s(&w.external_id))
-            .item("byok_enabled", AttributeValue::Bool(w.byok_enabled))
-            .item("updated_at", n(w.updated_at))
+            .set_item(Some(workspace_item(w)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
             .map_err(|e| {
                 write_err(&e, || BrokerError::Conflict {
                     what: "workspace",
-                    name: w.workspace.clone(),
+                    name: w.workspace.to_string(),
                     detail: "already exists".into(),
                 })
             })?;
@@ -142,22 +105,20 @@ impl Store {
 
     /// Store BYOK settings on an existing workspace, keeping its external id.
     pub(crate) async fn set_byok(&self, w: &WorkspaceSettings) -> Result<()> {
-        let ws = WorkspaceId::new(w.workspace.clone())?;
-        let opt = |v: &Option<String>| v.clone().map(s).unwrap_or(AttributeValue::Null(true));
+        let [e, r, k, g] = byok_attributes(&w.byok).map(|(_, v)| v);
         self.ddb
             .update_item()
             .table_name(&self.table)
-            .key("pk", pk(&ws))
-            .key("sk", s(WORKSPACE_SK))
+            .set_key(Some(workspace_key(&w.workspace)))
             .update_expression(
                 "SET byok_enabled = :e, role_arn = :r, key_arn = :k, #region = :g, updated_at = :u",
             )
             .condition_expression("attribute_exists(pk) AND external_id = :x")
             .expression_attribute_names("#region", "region")
-            .expression_attribute_values(":e", AttributeValue::Bool(w.byok_enabled))
-            .expression_attribute_values(":r", opt(&w.role_arn))
-            .expression_attribute_values(":k", opt(&w.key_arn))
-            .expression_attribute_values(":g", opt(&w.region))
+            .expression_attribute_values(":e", e)
+            .expression_attribute_values(":r", r)
+            .expression_attribute_values(":k", k)
+            .expression_attribute_values(":g", g)
             .expression_attribute_values(":u", n(w.updated_at))
             .expression_attribute_values(":x", s(&w.external_id))
             .send()
@@ -165,7 +126,7 @@ impl Store {
             .map_err(|e| {
                 write_err(&e, || BrokerError::Conflict {
                     what: "workspace",
-                    name: w.workspace.clone(),
+                    name: w.workspace.to_string(),
                     detail: "changed concurrently (external id differs or record gone)".into(),
                 })
             })?;
@@ -178,11 +139,9 @@ impl Store {
         ws: &WorkspaceId,
         name: &SecretName,
     ) -> Result<(Option<SecretRecord>, Option<WorkspaceSettings>)> {
-        let key =
-            |sk: AttributeValue| HashMap::from([("pk".to_owned(), pk(ws)), ("sk".to_owned(), sk)]);
         let mut request = KeysAndAttributes::builder()
-            .keys(key(secret_sk(name)))
-            .keys(key(s(WORKSPACE_SK)))
+            .keys(secret_key(ws, name))
+            .keys(workspace_key(ws))
             .consistent_read(true)
             .build()
             .map_err(|_| BrokerError::Storage {
@@ -229,28 +188,11 @@ impl Store {
         rec: &SecretRecord,
         expected_version: Option<u64>,
     ) -> Result<()> {
-        let m = &rec.meta;
-        let ws = WorkspaceId::new(m.workspace.clone())?;
-        let name = SecretName::new(m.name.clone())?;
         let mut req = self
             .ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", pk(&ws))
-            .item("sk", secret_sk(&name))
-            .item("workspace", s(&m.workspace))
-            .item("name", s(&m.name))
-            .item("version", n(m.version))
-            .item("key_mode", s(m.key_mode.as_str()))
-            .item("key_arn", s(&m.key_arn))
-            .item("blob", AttributeValue::B(DdbBlob::new(rec.blob.clone())))
-            .item("created_at", n(m.created_at))
-            .item("updated_at", n(m.updated_at))
-            .item("status", s("active"));
-        if let Some(b) = &m.binding {
-            let json = serde_json::to_string(b).map_err(|_| malformed("binding"))?;
-            req = req.item("binding", s(json));
-        }
+            .set_item(Some(secret_item(rec)?));
         req = match expected_version {
             None => req.condition_expression("attribute_not_exists(pk)"),
             Some(v) => req
@@ -260,7 +202,7 @@ impl Store {
         req.send().await.map_err(|e| {
             write_err(&e, || BrokerError::Conflict {
                 what: "secret",
-                name: m.name.clone(),
+                name: rec.meta.name.to_string(),
                 detail: match expected_version {
                     None => "already exists; rotate it instead".into(),
                     Some(v) => format!("expected version {v}, but it was changed concurrently"),
@@ -277,26 +219,23 @@ impl Store {
         meta: &SecretMetadata,
         status: SecretStatus,
     ) -> Result<()> {
-        let ws = WorkspaceId::new(meta.workspace.clone())?;
-        let name = SecretName::new(meta.name.clone())?;
         let req = self
             .ddb
             .update_item()
             .table_name(&self.table)
-            .key("pk", pk(&ws))
-            .key("sk", secret_sk(&name))
+            .set_key(Some(secret_key(&meta.workspace, &meta.name)))
             .condition_expression("version = :v")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":v", n(meta.version));
-        let req = match status {
-            SecretStatus::Active => req
+        let req = match status_attributes(status) {
+            (state, None) => req
                 .update_expression("SET #s = :s REMOVE status_reason, status_since")
-                .expression_attribute_values(":s", s("active")),
-            SecretStatus::Revoked { reason, since } => req
+                .expression_attribute_values(":s", s(state)),
+            (state, Some((reason, since))) => req
                 .update_expression("SET #s = :s, status_reason = :r, status_since = :t")
-                .expression_attribute_values(":s", s("revoked"))
-                .expression_attribute_values(":r", s(reason.as_str()))
-                .expression_attribute_values(":t", n(since)),
+                .expression_attribute_values(":s", s(state))
+                .expression_attribute_values(":r", reason)
+                .expression_attribute_values(":t", since),
         };
         match req.send().await {
             Ok(_) => Ok(()),
@@ -308,7 +247,7 @@ impl Store {
     /// A read of a key that never exists: opens the connection (TLS
     /// handshake) to DynamoDB during init instead of on the first request.
     pub(crate) async fn warm_up(&self) -> Result<()> {
-        let key = HashMap::from([
+        let key = Item::from([
             ("pk".to_owned(), s("keybroker#warmup")),
             ("sk".to_owned(), s("warmup")),
         ]);
@@ -332,8 +271,7 @@ impl Store {
         self.ddb
             .update_item()
             .table_name(&self.table)
-            .key("pk", pk(ws))
-            .key("sk", s(WORKSPACE_SK))
+            .set_key(Some(workspace_key(ws)))
             .update_expression("SET policy = :p, updated_at = :u")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":p", s(policy))
@@ -383,8 +321,7 @@ impl Store {
         self.ddb
             .delete_item()
             .table_name(&self.table)
-            .key("pk", pk(ws))
-            .key("sk", secret_sk(name))
+            .set_key(Some(secret_key(ws, name)))
             .condition_expression("attribute_exists(pk)")
             .send()
             .await
@@ -427,157 +364,4 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .await
         .map_err(|e| ddb_err(&e))?;
     Ok(())
-}
-
-fn malformed(what: &str) -> BrokerError {
-    BrokerError::Storage {
-        detail: format!("stored record is malformed: {what}"),
-    }
-}
-
-fn get_s<'a>(item: &'a Item, k: &'static str) -> Result<&'a str> {
-    match item.get(k) {
-        Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(malformed(k)),
-    }
-}
-
-fn get_n(item: &Item, k: &'static str) -> Result<u64> {
-    match item.get(k) {
-        Some(AttributeValue::N(v)) => v.parse().map_err(|_| malformed(k)),
-        _ => Err(malformed(k)),
-    }
-}
-
-/// Every attribute a workspace item may hold. An item with any other is
-/// refused: settings this build does not understand are not guessed at.
-/// (A new attribute must be added here by the change that writes it.)
-const WORKSPACE_ATTRIBUTES: [&str; 10] = [
-    "pk",
-    "sk",
-    "workspace",
-    "external_id",
-    "byok_enabled",
-    "role_arn",
-    "key_arn",
-    "region",
-    "updated_at",
-    "policy",
-];
-
-/// An optional string attribute: absent or `NULL` is `None`, a string is
-/// `Some`, any other type is malformed (never silently `None`).
-fn get_opt_s_strict(item: &Item, k: &'static str) -> Result<Option<String>> {
-    match item.get(k) {
-        None | Some(AttributeValue::Null(true)) => Ok(None),
-        Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
-        Some(_) => Err(malformed(k)),
-    }
-}
-
-/// Parse a workspace item, failing closed. A missing, mistyped or unknown
-/// attribute is a `Storage` error, never a default: in particular a
-/// malformed `byok_enabled` must not read as "BYOK off", which would move
-/// new secrets to the platform key, out of the customer's reach. BYOK on
-/// requires a parseable role ARN, key ARN and region.
-fn parse_workspace(item: &Item) -> Result<WorkspaceSettings> {
-    if let Some(k) = item
-        .keys()
-        .find(|k| !WORKSPACE_ATTRIBUTES.contains(&k.as_str()))
-    {
-        return Err(BrokerError::Storage {
-            detail: format!("stored record is malformed: unknown workspace attribute {k:?}"),
-        });
-    }
-    let byok_enabled = match item.get("byok_enabled") {
-        Some(AttributeValue::Bool(b)) => *b,
-        _ => return Err(malformed("byok_enabled")),
-    };
-    let settings = WorkspaceSettings {
-        workspace: get_s(item, "workspace")?.to_owned(),
-        external_id: get_s(item, "external_id")?.to_owned(),
-        byok_enabled,
-        role_arn: get_opt_s_strict(item, "role_arn")?,
-        key_arn: get_opt_s_strict(item, "key_arn")?,
-        region: get_opt_s_strict(item, "region")?,
-        updated_at: get_n(item, "updated_at")?,
-        policy: get_opt_s_strict(item, "policy")?,
-    };
-    if settings.byok_enabled {
-        let role = settings
-            .role_arn
-            .as_deref()
-            .ok_or_else(|| malformed("role_arn"))?;
-        crate::arn::RoleArn::parse(role).map_err(|_| malformed("role_arn"))?;
-        let key = settings
-            .key_arn
-            .as_deref()
-            .ok_or_else(|| malformed("key_arn"))?;
-        crate::arn::KeyArn::parse(key).map_err(|_| malformed("key_arn"))?;
-        let region = settings
-            .region
-            .as_deref()
-            .ok_or_else(|| malformed("region"))?;
-        crate::arn::check_region(region).map_err(|_| malformed("region"))?;
-    }
-    Ok(settings)
-}
-
-fn parse_metadata(item: &Item) -> Result<SecretMetadata> {
-    let status = match get_s(item, "status")? {
-        "active" => SecretStatus::Active,
-        "revoked" => SecretStatus::Revoked {
-            reason: RevokedReason::parse(get_s(item, "status_reason")?)
-                .ok_or_else(|| malformed("status_reason"))?,
-            since: get_n(item, "status_since")?,
-        },
-        _ => return Err(malformed("status")),
-    };
-    Ok(SecretMetadata {
-        workspace: get_s(item, "workspace")?.to_owned(),
-        name: get_s(item, "name")?.to_owned(),
-        version: get_n(item, "version")?,
-        key_mode: KeyMode::parse(get_s(item, "key_mode")?).ok_or_else(|| malformed("key_mode"))?,
-        key_arn: get_s(item, "key_arn")?.to_owned(),
-        created_at: get_n(item, "created_at")?,
-        updated_at: get_n(item, "updated_at")?,
-        status,
-        binding: get_opt_s_strict(item, "binding")?
-            .map(|j| serde_json::from_str(&j))
-            .transpose()
-            .map_err(|_| malformed("binding"))?,
-    })
-}
-
-fn parse_secret(item: &Item) -> Result<SecretRecord> {
-    let blob = match item.get("blob") {
-        Some(AttributeValue::B(b)) => b.as_ref().to_vec(),
-        _ => return Err(malformed("blob")),
-    };
-    Ok(SecretRecord {
-        meta: parse_metadata(item)?,
-        blob,
-    })
-}
-
-/// Fresh metadata for a first write.
-pub(crate) fn new_metadata(
-    ws: &WorkspaceId,
-    name: &SecretName,
-    key_mode: KeyMode,
-    key_arn: &str,
-    binding: Option<Binding>,
-) -> SecretMetadata {
-    let t = now();
-    SecretMetadata {
-        workspace: ws.to_string(),
-        name: name.to_string(),
-        version: 1,
-        key_mode,
-        key_arn: key_arn.to_owned(),
-        created_at: t,
-        updated_at: t,
-        status: SecretStatus::Active,
-        binding,
-    }
 }

@@ -1,0 +1,153 @@
+//! The broker: the one type callers hold, its AWS clients, and the
+//! operations that need no key (policy, list, delete). The keyed operations
+//! live beside it by concern: [`byok`] (workspace settings and which KMS
+//! client a secret needs), [`write`](mod@write) (put and rotate), [`read`] (load,
+//! access check, decrypt, status recording) and [`verify`] (the BYOK
+//! canary round trip, which knows nothing of `Broker`).
+
+pub(crate) mod byok;
+pub(crate) mod read;
+pub(crate) mod verify;
+pub(crate) mod write;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::access::Gate;
+use crate::arn::KeyArn;
+use crate::assume_role::RoleSessions;
+use crate::call_count::{AwsCalls, CallCounts, CountCalls, Counter};
+use crate::deployment::BrokerConfig;
+use crate::error::{BrokerError, Result};
+use crate::model::SecretMetadata;
+use crate::names::{SecretName, WorkspaceId};
+use crate::store::Store;
+
+/// The broker: AWS clients built once, shared by all calls.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Broker {
+    store: Store,
+    platform_kms: aws_sdk_kms::Client,
+    platform_key: KeyArn,
+    sessions: RoleSessions,
+    calls: Arc<CallCounts>,
+    gate: Gate,
+    min_blob_version: u8,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("platform_key", &self.platform_key.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Build the clients from a loaded AWS config (endpoint overrides such as
+    /// `AWS_ENDPOINT_URL` carry over, which is how tests reach the local stack).
+    pub fn new(sdk: &SdkConfig, config: BrokerConfig) -> Result<Self> {
+        let platform_key = KeyArn::parse(&config.platform_key_arn)?;
+        let calls = Arc::new(CallCounts::default());
+        let counter = |c| CountCalls::new(calls.clone(), c);
+        let kms_base = aws_sdk_kms::config::Builder::from(sdk)
+            .interceptor(counter(Counter::Kms))
+            .timeout_config(aws_timeouts())
+            .build();
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(sdk)
+                .interceptor(counter(Counter::Sts))
+                .timeout_config(aws_timeouts())
+                .build(),
+        );
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(counter(Counter::DynamoDb))
+                .timeout_config(aws_timeouts())
+                .build(),
+        );
+        Ok(Self {
+            store: Store::new(ddb, config.table),
+            platform_kms: aws_sdk_kms::Client::from_conf(kms_base.clone()),
+            platform_key,
+            sessions: RoleSessions::new(sts, kms_base),
+            calls,
+            gate: Gate::new(config.access),
+            min_blob_version: config.min_blob_version,
+        })
+    }
+
+    /// Open the connections the first request needs (DynamoDB, KMS) now:
+    /// on Lambda, a cold sandbox otherwise spends most of its first request
+    /// in TLS handshakes. Call it during init; failures are logged and
+    /// otherwise ignored (the request path reports real errors).
+    pub async fn warm_up(&self) {
+        let (ddb, kms) = tokio::join!(
+            self.store.warm_up(),
+            self.platform_kms
+                .describe_key()
+                .key_id(self.platform_key.as_str())
+                .send()
+        );
+        if let Err(e) = ddb {
+            tracing::debug!(error = %e, "DynamoDB warm-up failed");
+        }
+        if let Err(e) = kms {
+            let e = crate::aws_error::classify(crate::aws_error::Service::Kms, None, &e);
+            tracing::debug!(error = %e, "KMS warm-up failed");
+        }
+    }
+
+    /// AWS calls made so far by this broker's clients.
+    pub fn aws_calls(&self) -> AwsCalls {
+        self.calls.snapshot()
+    }
+
+    /// Replace the workspace's access policy (Cedar text). Refused with
+    /// `InvalidInput` unless it parses and validates against the shipped
+    /// schema (`access::policy::SCHEMA`): the library refuses what the check
+    /// could not use. Creates the workspace if needed.
+    pub async fn set_policy(&self, ws: &WorkspaceId, policy: &str) -> Result<()> {
+        crate::access::policy::parse(policy).map_err(|why| BrokerError::invalid("policy", why))?;
+        self.prepare_byok(ws).await?;
+        self.store.set_policy(ws, policy).await
+    }
+
+    /// Metadata of every secret in the workspace, blobs excluded.
+    pub async fn list_secrets(&self, ws: &WorkspaceId) -> Result<Vec<SecretMetadata>> {
+        self.store.list_secrets(ws).await
+    }
+
+    /// Delete a secret; `NotFound` if absent.
+    pub async fn delete_secret(&self, ws: &WorkspaceId, name: &SecretName) -> Result<()> {
+        self.store.delete_secret(ws, name).await?;
+        tracing::info!(workspace = %ws, secret = %name, "secret deleted");
+        Ok(())
+    }
+}
+
+/// Bounds on every AWS call. The SDK sets none by default beyond connect,
+/// so an endpoint that accepts a connection and never answers would hold a
+/// request until the Lambda itself times out. Each attempt gets 3 s (KMS,
+/// STS and DynamoDB answer in milliseconds), the whole operation with the
+/// SDK's retries 8 s, inside the inject function's 15 s budget; a timeout
+/// surfaces as `Unavailable`.
+fn aws_timeouts() -> aws_smithy_types::timeout::TimeoutConfig {
+    aws_smithy_types::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(3))
+        .operation_timeout(std::time::Duration::from_secs(8))
+        .build()
+}
+
+fn not_found_secret(name: &SecretName) -> BrokerError {
+    BrokerError::NotFound {
+        what: "secret",
+        name: name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,30 @@
+//! The result of the read path's one DynamoDB read, handed from the broker
+//! to the access check and back. Its own module so that neither `broker`
+//! nor `access` has to import the other's internals (the check reads it;
+//! only the broker decrypts it).
+
+use crate::model::{SecretMetadata, WorkspaceSettings};
+use crate::names::{SecretName, WorkspaceId};
+use crate::store::SecretRecord;
+
+/// A secret's record and its workspace's settings, loaded but not
+/// decrypted: what binding and policy checks look at.
+#[derive(Debug)]
+pub struct LoadedSecret {
+    pub(crate) ws: WorkspaceId,
+    pub(crate) name: SecretName,
+    pub(crate) rec: SecretRecord,
+    pub(crate) settings: Option<WorkspaceSettings>,
+}
+
+impl LoadedSecret {
+    /// The stored metadata, including the binding.
+    pub fn metadata(&self) -> &SecretMetadata {
+        &self.rec.meta
+    }
+
+    /// The workspace's policy text, if any.
+    pub fn policy(&self) -> Option<&str> {
+        self.settings.as_ref().and_then(|s| s.policy.as_deref())
+    }
+}
