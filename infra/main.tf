@@ -4,6 +4,7 @@
 #   kms.tf      platform KMS key(s) for workspaces without BYOK
 #   iam.tf      one execution role per function, least privilege
 #   lambda.tf   the inject and admin functions and their log groups
+#   monitoring.tf CloudWatch alarms on the metrics in the audit records
 #
 # Every IAM and KMS policy document lives in ./policies/*.json.tftpl and is
 # rendered here with templatefile() using plain ${name} placeholders only. The

@@ -245,3 +245,28 @@ variable "tags" {
   default     = {}
   nullable    = false
 }
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified when a keybroker alarm (monitoring.tf: revocations, errors) changes state; null: alarms without notification."
+  type        = string
+  default     = null
+}
+
+variable "alarm_period_seconds" {
+  description = "Period of the keybroker alarms, in seconds (a multiple of 60)."
+  type        = number
+  default     = 300
+  nullable    = false
+
+  validation {
+    condition     = var.alarm_period_seconds >= 60 && var.alarm_period_seconds % 60 == 0
+    error_message = "alarm_period_seconds must be a multiple of 60, at least 60."
+  }
+}
+
+variable "error_alarm_threshold" {
+  description = "The errors alarm fires when more than this many calls fail (Errors metric) in one period. 0: any failure."
+  type        = number
+  default     = 0
+  nullable    = false
+}

@@ -6,6 +6,9 @@ use broker_core::{Binding, Broker, BrokerError, SecretName, SecretValue, Workspa
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::admin_audit::{sha256_hex, AdminRecord, Caller, Changes};
+use crate::edge_error::{ErrorBody, ErrorType};
+
 /// One admin operation (`"op"` selects it).
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -83,10 +86,23 @@ pub enum AdminRequest {
     },
 }
 
-impl std::fmt::Debug for AdminRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print a value: name the operation only.
-        let op = match self {
+/// Every operation name, as the `op` field spells it.
+pub const OPERATIONS: [&str; 9] = [
+    "prepare_byok",
+    "enable_byok",
+    "verify_byok",
+    "disable_byok",
+    "put_secret",
+    "rotate_secret",
+    "delete_secret",
+    "list_secrets",
+    "set_policy",
+];
+
+impl AdminRequest {
+    /// The operation's name (one of [`OPERATIONS`]).
+    pub fn operation(&self) -> &'static str {
+        match self {
             Self::PrepareByok { .. } => "prepare_byok",
             Self::EnableByok { .. } => "enable_byok",
             Self::VerifyByok { .. } => "verify_byok",
@@ -96,34 +112,179 @@ impl std::fmt::Debug for AdminRequest {
             Self::DeleteSecret { .. } => "delete_secret",
             Self::ListSecrets { .. } => "list_secrets",
             Self::SetPolicy { .. } => "set_policy",
-        };
-        write!(f, "AdminRequest({op})")
+        }
+    }
+
+    /// The workspace named by the event.
+    fn workspace(&self) -> &str {
+        match self {
+            Self::PrepareByok { workspace }
+            | Self::EnableByok { workspace, .. }
+            | Self::VerifyByok { workspace }
+            | Self::DisableByok { workspace }
+            | Self::PutSecret { workspace, .. }
+            | Self::RotateSecret { workspace, .. }
+            | Self::DeleteSecret { workspace, .. }
+            | Self::ListSecrets { workspace }
+            | Self::SetPolicy { workspace, .. } => workspace,
+        }
+    }
+}
+
+impl std::fmt::Debug for AdminRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a value: name the operation only.
+        write!(f, "AdminRequest({})", self.operation())
+    }
+}
+
+/// Why an admin call failed: the library refused, the event was not an
+/// admin request, or this function failed after the library answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The library's error, mapped like inject's ([`ErrorType::of`]).
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// The event is not valid JSON or not a known operation with its
+    /// fields. serde's message names the field; the caller sent the event,
+    /// so echoing it back to them leaks nothing new (it is never audited).
+    #[error("invalid event: malformed admin event: {0}")]
+    Malformed(#[source] serde_json::Error),
+    /// The operation ran, but its result could not be turned into JSON:
+    /// a bug here, not a storage failure. A write may have happened.
+    #[error("the operation ran but its result could not be serialised; re-read (list_secrets) before retrying")]
+    Unserialisable,
+}
+
+impl AdminError {
+    /// The edge's error type for this failure.
+    pub fn kind(&self) -> ErrorType {
+        match self {
+            Self::Broker(e) => ErrorType::of(e),
+            Self::Malformed(_) => ErrorType::InvalidRequest,
+            Self::Unserialisable => ErrorType::Internal,
+        }
     }
 }
 
 /// Handle one admin invocation: `{"ok": true, "result": ...}` or
-/// `{"ok": false, "error": {"type", "message"}}`.
-pub async fn handle(broker: &Broker, event: &str) -> Value {
+/// `{"ok": false, "error": {"type", "message", "retry", ...}}` (the same
+/// error body as inject's), and write one audit record
+/// ([`crate::admin_audit`]) whatever the outcome.
+pub async fn handle(broker: &Broker, event: &str, request_id: &str, caller: Caller) -> Value {
+    let mut audit = AdminRecord::start(request_id, caller);
     let result = match serde_json::from_str::<AdminRequest>(event) {
-        Ok(req) => run(broker, req).await,
-        Err(e) => Err(BrokerError::InvalidInput {
-            field: "event",
-            reason: format!("malformed admin event: {e}"),
-        }),
+        Ok(req) => {
+            describe(&req, &mut audit);
+            run(broker, req, &mut audit.changes).await
+        }
+        Err(e) => {
+            describe_malformed(event, &mut audit);
+            Err(AdminError::Malformed(e))
+        }
     };
+    audit.finish(result.as_ref().err().map(AdminError::kind));
+    if let Err(e) = crate::audit::write_line(&audit.to_line()) {
+        tracing::error!(request_id, error = %e, "could not write the admin audit record");
+    }
     match result {
         Ok(v) => json!({ "ok": true, "result": v }),
-        Err(e) => json!({ "ok": false, "error": { "type": e.kind(), "message": e.to_string() } }),
+        Err(e) => json!({ "ok": false, "error": ErrorBody::new(e.kind(), e.to_string()) }),
     }
 }
 
-fn to_json<T: serde::Serialize>(v: T) -> Result<Value, BrokerError> {
-    serde_json::to_value(v).map_err(|_| BrokerError::Storage {
-        detail: "result could not be serialized".into(),
-    })
+/// Fill the record from the request: names only when they are valid ids
+/// (an invalid one is what was refused, and could be anything), and what
+/// the call asks to change, never a value or a policy's text.
+fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
+    audit.operation = Some(req.operation());
+    audit.workspace = valid_workspace(req.workspace());
+    let secret = |s: &str| SecretName::new(s).ok().map(|n| n.to_string());
+    let changes = &mut audit.changes;
+    audit.target = match req {
+        AdminRequest::PrepareByok { .. }
+        | AdminRequest::VerifyByok { .. }
+        | AdminRequest::DisableByok { .. } => Some("byok".to_owned()),
+        AdminRequest::EnableByok {
+            role_arn,
+            key_arn,
+            region,
+            ..
+        } => {
+            changes.role_arn = Some(role_arn.clone());
+            changes.byok_key_arn = Some(key_arn.clone());
+            changes.region = region.clone();
+            Some("byok".to_owned())
+        }
+        AdminRequest::PutSecret {
+            secret: name,
+            binding,
+            ..
+        } => {
+            let json = serde_json::to_value(binding).unwrap_or_default();
+            changes.binding_hosts = json["hosts"].as_array().map(|hosts| {
+                hosts
+                    .iter()
+                    .filter_map(|h| h.as_str().map(str::to_owned))
+                    .collect()
+            });
+            changes.binding_sha256 = serde_json::to_vec(binding).ok().map(|b| sha256_hex(&b));
+            secret(name)
+        }
+        AdminRequest::RotateSecret {
+            secret: name,
+            value,
+            ..
+        } => {
+            changes.value_replaced = Some(value.is_some());
+            secret(name)
+        }
+        AdminRequest::DeleteSecret { secret: name, .. } => secret(name),
+        AdminRequest::ListSecrets { .. } => None,
+        AdminRequest::SetPolicy { policy, .. } => {
+            changes.policy_sha256 = Some(sha256_hex(policy.as_bytes()));
+            changes.policy_bytes = Some(policy.len());
+            Some("policy".to_owned())
+        }
+    };
 }
 
-async fn run(broker: &Broker, req: AdminRequest) -> Result<Value, BrokerError> {
+/// A malformed event still says what it tried, where that is safe to
+/// record: a known operation name and a valid workspace id.
+fn describe_malformed(event: &str, audit: &mut AdminRecord) {
+    let Ok(v) = serde_json::from_str::<Value>(event) else {
+        return;
+    };
+    audit.operation = v["op"]
+        .as_str()
+        .and_then(|op| OPERATIONS.iter().find(|known| **known == op).copied());
+    audit.workspace = v["workspace"].as_str().and_then(valid_workspace);
+}
+
+fn valid_workspace(ws: &str) -> Option<String> {
+    WorkspaceId::new(ws).ok().map(|w| w.to_string())
+}
+
+fn to_json<T: serde::Serialize>(v: T) -> Result<Value, AdminError> {
+    serde_json::to_value(v).map_err(|_| AdminError::Unserialisable)
+}
+
+/// What a stored secret's metadata (as returned) says changed.
+fn record_secret(changes: &mut Changes, meta: &Value, rotated: bool) {
+    let to = meta["version"].as_u64();
+    changes.version_to = to;
+    if rotated {
+        // A rotation writes exactly the next version (conditional write).
+        changes.version_from = to.and_then(|v| v.checked_sub(1));
+    }
+    changes.key_arn = meta["key_arn"].as_str().map(str::to_owned);
+}
+
+async fn run(
+    broker: &Broker,
+    req: AdminRequest,
+    changes: &mut Changes,
+) -> Result<Value, AdminError> {
     let ws = |s: &str| WorkspaceId::new(s);
     let name = |s: &str| SecretName::new(s);
     match req {
@@ -153,11 +314,13 @@ async fn run(broker: &Broker, req: AdminRequest) -> Result<Value, BrokerError> {
             binding,
         } => {
             let value = SecretValue::from_string(value)?;
-            to_json(
+            let meta = to_json(
                 broker
                     .put_bound_secret(&ws(&workspace)?, &name(&secret)?, &value, &binding)
                     .await?,
-            )
+            )?;
+            record_secret(changes, &meta, false);
+            Ok(meta)
         }
         AdminRequest::RotateSecret {
             workspace,
@@ -166,7 +329,7 @@ async fn run(broker: &Broker, req: AdminRequest) -> Result<Value, BrokerError> {
             expected_version,
         } => {
             let value = value.map(SecretValue::from_string).transpose()?;
-            to_json(
+            let meta = to_json(
                 broker
                     .rotate_secret(
                         &ws(&workspace)?,
@@ -175,12 +338,15 @@ async fn run(broker: &Broker, req: AdminRequest) -> Result<Value, BrokerError> {
                         expected_version,
                     )
                     .await?,
-            )
+            )?;
+            record_secret(changes, &meta, true);
+            Ok(meta)
         }
         AdminRequest::DeleteSecret { workspace, secret } => {
             broker
                 .delete_secret(&ws(&workspace)?, &name(&secret)?)
                 .await?;
+            changes.deleted = Some(true);
             Ok(json!({ "deleted": secret }))
         }
         AdminRequest::ListSecrets { workspace } => {

@@ -16,6 +16,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::metrics::{Function, Metrics};
+
 /// Schema identifier of the outcome record; bump on incompatible change.
 pub const SCHEMA: &str = "keybroker.audit.inject.v1";
 /// Schema identifier of the attempt record written before `kms:Decrypt`.
@@ -47,6 +49,14 @@ pub struct AttemptRecord<'a> {
     pub key_arn: Option<&'a str>,
 }
 
+/// Unix time in milliseconds (audit `time_ms`, EMF `Timestamp`).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// Write one record line to stdout and flush it, reporting failure (unlike
 /// `println!`, which panics): the caller decides what a lost record means.
 pub fn write_line(line: &str) -> std::io::Result<()> {
@@ -54,13 +64,6 @@ pub fn write_line(line: &str) -> std::io::Result<()> {
     out.write_all(line.as_bytes())?;
     out.write_all(b"\n")?;
     out.flush()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Outcome of the call.
@@ -118,6 +121,11 @@ pub struct AuditRecord {
     pub aws_calls: broker_core::AwsCalls,
     /// Wall time of the whole call.
     pub latency_ms: f64,
+    /// The error type, `None` on success: written as the record's EMF
+    /// `Outcome` dimension and metrics ([`crate::metrics`]); `reason`
+    /// holds the same name.
+    #[serde(skip)]
+    pub outcome: Option<crate::edge_error::ErrorType>,
 }
 
 impl AuditRecord {
@@ -143,6 +151,7 @@ impl AuditRecord {
             echo: None,
             aws_calls: broker_core::AwsCalls::default(),
             latency_ms: 0.0,
+            outcome: None,
         };
         (rec, Instant::now())
     }
@@ -166,9 +175,10 @@ impl AuditRecord {
         })
     }
 
-    /// Serialize as one line.
+    /// Serialize as one line, with its CloudWatch metrics (EMF).
     pub fn to_line(&self) -> String {
-        serde_json::to_string(self)
+        let metrics = Metrics::of(Function::Inject, self.time_ms, self.outcome);
+        crate::metrics::line(self, metrics)
             .unwrap_or_else(|_| format!("{{\"schema\":\"{SCHEMA}\",\"error\":\"unserializable\"}}"))
     }
 }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::edge_error::{ErrorBody, ErrorType, Retry};
+
 /// One injection: make `request` with `secret` injected where it is bound.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,40 +42,6 @@ pub struct UpstreamRequest {
     /// Timeout for this request, capped by the function's maximum.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-}
-
-/// Error categories an agent runtime can branch on. Stable strings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorType {
-    /// The event is malformed or asks for something never allowed.
-    InvalidRequest,
-    /// Binding, policy or the deployment's destination rules forbid this
-    /// request. Nothing was sent; nothing was decrypted, except when the
-    /// bound host's DNS answer was refused at connect time.
-    Denied,
-    /// The key owner revoked the broker's access to the secret's key.
-    Revoked,
-    /// No such secret.
-    NotFound,
-    /// The upstream failed, timed out or answered too much.
-    UpstreamError,
-    /// AWS throttled the broker; retry later.
-    Throttled,
-    /// An AWS dependency is unavailable; retry later.
-    Unavailable,
-    /// The stored secret failed integrity checks; an operator must look.
-    Integrity,
-}
-
-/// A typed error. `message` never contains the secret.
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorBody {
-    /// Category.
-    #[serde(rename = "type")]
-    pub kind: ErrorType,
-    /// What went wrong and, where possible, what to do.
-    pub message: String,
 }
 
 /// What the agent gets back.
@@ -139,24 +107,7 @@ impl InjectResponse {
             body: None,
             body_base64: None,
             withheld: None,
-            error: Some(ErrorBody {
-                kind,
-                message: message.into(),
-            }),
-        }
-    }
-}
-
-impl From<&broker_core::BrokerError> for ErrorType {
-    fn from(e: &broker_core::BrokerError) -> Self {
-        use broker_core::BrokerError as E;
-        match e {
-            E::Revoked { .. } => Self::Revoked,
-            E::NotFound { .. } => Self::NotFound,
-            E::InvalidInput { .. } => Self::InvalidRequest,
-            E::Throttled { .. } => Self::Throttled,
-            E::Tampered { .. } | E::ContextMismatch { .. } => Self::Integrity,
-            _ => Self::Unavailable,
+            error: Some(ErrorBody::new(kind, message)),
         }
     }
 }
@@ -228,16 +179,26 @@ mod tests {
             .iter()
             .map(|v| v.as_str().unwrap().to_owned())
             .collect();
-        for kind in [
-            ErrorType::InvalidRequest,
-            ErrorType::Denied,
-            ErrorType::Revoked,
-            ErrorType::NotFound,
-            ErrorType::UpstreamError,
-            ErrorType::Throttled,
-            ErrorType::Unavailable,
-            ErrorType::Integrity,
+        assert_eq!(errors.len(), ErrorType::ALL.len());
+        let error_fields = keys(&schema["$defs"]["response"]["properties"]["error"]);
+        let mut written = serde_json::to_value(ErrorBody::new(ErrorType::Throttled, "m")).unwrap();
+        let mut written: Vec<String> = written.as_object_mut().unwrap().keys().cloned().collect();
+        written.sort();
+        assert_eq!(written, error_fields);
+        let advice =
+            &schema["$defs"]["response"]["properties"]["error"]["properties"]["retry"]["enum"];
+        for retry in [
+            Retry::Backoff,
+            Retry::Reread,
+            Retry::IfIdempotent,
+            Retry::Never,
         ] {
+            assert!(advice
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::to_value(retry).unwrap()));
+        }
+        for kind in ErrorType::ALL {
             let name = serde_json::to_value(kind).unwrap();
             assert!(
                 errors.contains(&name.as_str().unwrap().to_owned()),

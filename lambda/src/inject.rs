@@ -68,7 +68,7 @@ fn refuse(kind: ErrorType, message: impl Into<String>) -> Refusal {
 
 impl Injector {
     /// Wire the broker and an HTTP client with `limits`.
-    pub fn new(broker: Broker, limits: Limits) -> Result<Self, String> {
+    pub fn new(broker: Broker, limits: Limits) -> Result<Self, upstream::ClientBuildError> {
         Ok(Self {
             http: upstream::client(&limits)?,
             broker,
@@ -116,14 +116,9 @@ impl Injector {
                 r
             }
             Err(r) => {
-                audit.reason = serde_json::to_value(r.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                if !matches!(
-                    r.kind,
-                    ErrorType::Denied | ErrorType::InvalidRequest | ErrorType::NotFound
-                ) {
+                audit.reason = r.kind.as_str().to_owned();
+                audit.outcome = Some(r.kind);
+                if !r.kind.is_refusal() {
                     audit.decision = Decision::Error;
                 }
                 audit.detail = Some(r.message.clone());
@@ -219,7 +214,7 @@ impl Injector {
             upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret),
         )
         .await
-        .unwrap_or_else(|_| Err(SendError::Failed("upstream timed out".to_owned())));
+        .unwrap_or(Err(SendError::TimedOut));
         let injected = upstream::injected_value(&binding.inject, &secret);
         let pair = match &binding.inject {
             broker_core::Injection::BasicAuth { username } => {
@@ -233,10 +228,11 @@ impl Injector {
         drop(secret);
         let answer = result.map_err(|e| match e {
             SendError::Blocked(b) => refuse(ErrorType::Denied, b.to_string()),
-            SendError::Failed(why) => refuse(ErrorType::UpstreamError, why),
+            other => refuse(ErrorType::UpstreamError, other.to_string()),
         })?;
         audit.upstream_status = Some(answer.status);
-        response::check_framing(&answer).map_err(|why| refuse(ErrorType::UpstreamError, why))?;
+        response::check_framing(&answer)
+            .map_err(|why| refuse(ErrorType::UpstreamError, why.to_string()))?;
         let shaped = response::shape(answer, &needles, binding.on_echo, is_forbidden_header);
         audit.scrubbed = shaped.found;
         audit.echo = shaped.echo;
@@ -294,7 +290,7 @@ fn upstream_budget(deadline: Option<SystemTime>) -> Result<Duration, Refusal> {
 }
 
 fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
-    refuse(ErrorType::from(&e), e.to_string())
+    refuse(ErrorType::of(&e), e.to_string())
 }
 
 fn access_refusal(e: AccessError) -> Refusal {

@@ -21,10 +21,13 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod admin_audit;
 pub mod audit;
 pub mod contract;
 pub mod destination;
+pub mod edge_error;
 mod inject;
+pub mod metrics;
 pub mod response;
 pub mod scrub;
 pub mod upstream;

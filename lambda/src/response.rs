@@ -45,10 +45,35 @@ pub struct Shaped {
     pub found: usize,
 }
 
+/// A response the broker cannot vouch for. The message names the rule,
+/// never a header value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// A `Content-Encoding` other than identity: the scan for the
+    /// credential would look at compressed bytes.
+    #[error(
+        "upstream answered with a Content-Encoding the broker did not ask for \
+         (it requests identity); the response is not passed on"
+    )]
+    Encoded,
+    /// A `Transfer-Encoding` other than chunked.
+    #[error(
+        "upstream answered with a Transfer-Encoding other than chunked; \
+         the response is not passed on"
+    )]
+    TransferEncoding,
+    /// 206 or `Content-Range`: a slice could cut an echo in two.
+    #[error(
+        "upstream answered with partial content (206 or Content-Range); \
+         the broker only passes on whole responses"
+    )]
+    Partial,
+}
+
 /// Refuse responses the broker cannot vouch for: encoded or partial.
 /// The message names the rule, never a header value (the upstream writes
 /// those, and may have put the credential there).
-pub fn check_framing(answer: &Answer) -> Result<(), &'static str> {
+pub fn check_framing(answer: &Answer) -> Result<(), FramingError> {
     let tokens = |name: &str| {
         answer
             .headers
@@ -65,25 +90,16 @@ pub fn check_framing(answer: &Answer) -> Result<(), &'static str> {
         .iter()
         .any(|t| t.as_str() != "identity")
     {
-        return Err(
-            "upstream answered with a Content-Encoding the broker did not ask for \
-                    (it requests identity); the response is not passed on",
-        );
+        return Err(FramingError::Encoded);
     }
     if tokens("transfer-encoding")
         .iter()
         .any(|t| !matches!(t.as_str(), "chunked" | "identity"))
     {
-        return Err(
-            "upstream answered with a Transfer-Encoding other than chunked; \
-                    the response is not passed on",
-        );
+        return Err(FramingError::TransferEncoding);
     }
     if answer.status == 206 || answer.headers.contains_key("content-range") {
-        return Err(
-            "upstream answered with partial content (206 or Content-Range); \
-                    the broker only passes on whole responses",
-        );
+        return Err(FramingError::Partial);
     }
     Ok(())
 }

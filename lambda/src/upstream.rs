@@ -45,7 +45,7 @@ impl Default for Limits {
 /// [`Limits::destinations`]. reqwest is built without its `gzip`, `brotli`,
 /// `deflate` and `zstd` features, so it never decodes a body behind our back:
 /// an encoded response arrives with its `Content-Encoding` and is refused.
-pub fn client(limits: &Limits) -> Result<reqwest::Client, String> {
+pub fn client(limits: &Limits) -> Result<reqwest::Client, ClientBuildError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(GuardedResolver::new(limits.destinations))
@@ -53,8 +53,14 @@ pub fn client(limits: &Limits) -> Result<reqwest::Client, String> {
         .timeout(limits.max_timeout)
         .no_proxy()
         .build()
-        .map_err(|_| "HTTP client could not be built".to_owned())
+        .map_err(|_| ClientBuildError)
 }
+
+/// The HTTP client could not be built (TLS or resolver setup failed): the
+/// function cannot start. reqwest's message is not kept.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP client could not be built")]
+pub struct ClientBuildError;
 
 /// The Basic-auth pair `username:secret`, in a wiped buffer.
 pub fn basic_pair(username: &str, secret: &SecretValue) -> Zeroizing<Vec<u8>> {
@@ -107,20 +113,6 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// Why the upstream call failed. Never carries the URL (it may hold an
-/// injected query credential) or reqwest's own message.
-pub fn describe(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "upstream timed out"
-    } else if e.is_connect() {
-        "could not connect to upstream"
-    } else if e.is_body() || e.is_decode() {
-        "upstream response could not be read"
-    } else {
-        "upstream request failed"
-    }
-}
-
 /// The request as the agent asked for it, already checked, without the
 /// credential.
 pub struct Outgoing {
@@ -136,26 +128,58 @@ pub struct Outgoing {
     pub timeout: Duration,
 }
 
-/// Why [`send`] did not return an answer.
-#[derive(Debug)]
+/// Why [`send`] did not return an answer. Never carries the URL (it may
+/// hold an injected query credential), the secret or reqwest's own message.
+#[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The destination address is refused by the deployment: nothing was
     /// sent (the connection was never opened).
+    #[error(transparent)]
     Blocked(Blocked),
-    /// The request failed; the text never holds the URL or the secret.
-    Failed(String),
+    /// The exchange took longer than its timeout.
+    #[error("upstream timed out")]
+    TimedOut,
+    /// No connection could be made.
+    #[error("could not connect to upstream")]
+    Connect,
+    /// The response body could not be read.
+    #[error("upstream response could not be read")]
+    Read,
+    /// Any other transport failure.
+    #[error("upstream request failed")]
+    Failed,
+    /// The response is larger than the function returns.
+    #[error("upstream response exceeds {limit} bytes")]
+    TooLarge {
+        /// [`Limits::max_response_bytes`].
+        limit: usize,
+    },
+    /// The binding injects into a query, and the secret is not UTF-8.
+    #[error("secret is not UTF-8 and cannot go in a query parameter")]
+    QueryNotUtf8,
+    /// The binding's header name is not a valid HTTP header name.
+    #[error("bound header name is invalid")]
+    BadHeaderName,
+    /// The injected value holds bytes a header may not carry.
+    #[error("secret cannot be placed in a header (control characters)")]
+    BadHeaderValue,
 }
 
-impl From<String> for SendError {
-    fn from(s: String) -> Self {
-        Self::Failed(s)
-    }
-}
-
-fn failed(e: &reqwest::Error) -> SendError {
-    match destination::blocked_cause(e) {
-        Some(b) => SendError::Blocked(b),
-        None => SendError::Failed(describe(e).to_owned()),
+impl SendError {
+    /// Classify a reqwest failure: the deployment's destination rule if it
+    /// was the cause, otherwise what kind of transport failure it was.
+    fn of(e: &reqwest::Error) -> Self {
+        if let Some(b) = destination::blocked_cause(e) {
+            Self::Blocked(b)
+        } else if e.is_timeout() {
+            Self::TimedOut
+        } else if e.is_connect() {
+            Self::Connect
+        } else if e.is_body() || e.is_decode() {
+            Self::Read
+        } else {
+            Self::Failed
+        }
     }
 }
 
@@ -181,19 +205,17 @@ pub async fn send(
     headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     match inject {
         Injection::Query { param } => {
-            let value = std::str::from_utf8(secret.expose())
-                .map_err(|_| "secret is not UTF-8 and cannot go in a query parameter".to_owned())?;
+            let value =
+                std::str::from_utf8(secret.expose()).map_err(|_| SendError::QueryNotUtf8)?;
             url.query_pairs_mut().append_pair(param, value);
         }
         Injection::Header { .. } | Injection::BasicAuth { .. } => {
             let name = inject
                 .header_name()
                 .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-                .ok_or_else(|| "bound header name is invalid".to_owned())?;
+                .ok_or(SendError::BadHeaderName)?;
             let mut value = HeaderValue::from_bytes(injected_value(inject, secret).as_slice())
-                .map_err(|_| {
-                    "secret cannot be placed in a header (control characters)".to_owned()
-                })?;
+                .map_err(|_| SendError::BadHeaderValue)?;
             // Keeps the value out of hyper's and reqwest's Debug output.
             value.set_sensitive(true);
             headers.insert(name, value);
@@ -206,7 +228,7 @@ pub async fn send(
         .timeout(timeout.min(limits.max_timeout))
         .send()
         .await
-        .map_err(|e| failed(&e))?;
+        .map_err(|e| SendError::of(&e))?;
     let status = response.status().as_u16();
     let mut out_headers: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (k, v) in response.headers() {
@@ -220,19 +242,17 @@ pub async fn send(
         .content_length()
         .is_some_and(|n| n > limits.max_response_bytes as u64)
     {
-        return Err(SendError::Failed(format!(
-            "upstream response exceeds {} bytes",
-            limits.max_response_bytes
-        )));
+        return Err(SendError::TooLarge {
+            limit: limits.max_response_bytes,
+        });
     }
     let mut response = response;
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| SendError::of(&e))? {
         if body.len() + chunk.len() > limits.max_response_bytes {
-            return Err(SendError::Failed(format!(
-                "upstream response exceeds {} bytes",
-                limits.max_response_bytes
-            )));
+            return Err(SendError::TooLarge {
+                limit: limits.max_response_bytes,
+            });
         }
         body.extend_from_slice(&chunk);
     }

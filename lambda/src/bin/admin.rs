@@ -14,7 +14,16 @@ async fn main() -> Result<(), Error> {
     // Raw JSON in, parsed by the handler (see bin/inject.rs).
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
-            Ok::<_, Error>(keybroker_lambda::admin::handle(broker, event.payload.get()).await)
+            let caller = keybroker_lambda::admin_audit::Caller::from_context(&event.context);
+            Ok::<_, Error>(
+                keybroker_lambda::admin::handle(
+                    broker,
+                    event.payload.get(),
+                    &event.context.request_id,
+                    caller,
+                )
+                .await,
+            )
         },
     ))
     .await

@@ -355,7 +355,7 @@ async fn an_erroring_forbid_denies_and_invalid_policies_never_apply() {
                 &json!({ "op": "set_policy", "workspace": f.ws, "policy": bad }),
             )
             .await;
-        assert_eq!(r["error"]["type"], "invalid_input", "{bad}: {r}");
+        assert_eq!(r["error"]["type"], "invalid_request", "{bad}: {r}");
     }
     f.refused("old policy still applies", &e, DENIED).await;
 

@@ -188,7 +188,7 @@ async fn policy_is_deny_by_default() {
             &json!({ "op": "set_policy", "workspace": ws, "policy": "permit(" }),
         )
         .await;
-    assert_eq!(bad["error"]["type"], "invalid_input", "{bad}");
+    assert_eq!(bad["error"]["type"], "invalid_request", "{bad}");
     let still = lambda
         .invoke(
             "inject",
