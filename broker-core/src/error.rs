@@ -86,8 +86,11 @@ impl fmt::Display for RevokedReason {
 }
 
 /// Everything that can go wrong in the broker, grouped by what to do next.
+///
+/// Deliberately not `#[non_exhaustive]`: the Lambda edge maps every variant
+/// to an error type and retry advice with an exhaustive `match`, so adding a
+/// variant fails to compile there until someone decides what agents are told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum BrokerError {
     /// The key owner has locked the broker out. Fail closed; do not retry
     /// until the customer restores access. The stored record is kept.

@@ -70,12 +70,9 @@ pub enum Retry {
 pub const THROTTLED_RETRY_AFTER_MS: u64 = 1000;
 
 impl ErrorType {
-    /// The one mapping from a library error to the edge's type.
-    ///
-    /// `BrokerError` is `#[non_exhaustive]` (broker-core), so Rust requires
-    /// a wildcard arm outside that crate; every variant known today is
-    /// listed, and an unknown future one fails closed as `internal`
-    /// (never retried) instead of being guessed at.
+    /// The one mapping from a library error to the edge's type. Exhaustive,
+    /// with no wildcard arm: a new `BrokerError` variant does not compile
+    /// until it is given a type (and so its retry advice) here.
     pub fn of(e: &BrokerError) -> Self {
         match e {
             BrokerError::Revoked { .. } => Self::Revoked,
@@ -88,7 +85,6 @@ impl ErrorType {
             // broker-core already maps DynamoDB's transient failures to
             // `Throttled`/`Unavailable`; what is left is permanent.
             BrokerError::Storage { .. } => Self::Storage,
-            _ => Self::Internal,
         }
     }
 
