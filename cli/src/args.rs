@@ -13,7 +13,9 @@ use crate::input::Source;
 /// through the deployed functions' Lambda Invoke API, so IAM on the
 /// functions decides who may do what. It never reads the table or calls KMS.
 #[derive(Debug, Parser)]
-#[command(name = "keybroker", version, after_long_help = crate::exit::help_text())]
+// A later global flag overrides an earlier one (a wrapper script's defaults
+// can be overridden on its command line).
+#[command(name = "keybroker", version, args_override_self = true, after_long_help = crate::exit::help_text())]
 pub struct Cli {
     /// Print the function's JSON reply unchanged instead of a table.
     #[arg(long, global = true, help_heading = "Global options")]

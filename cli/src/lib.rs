@@ -75,7 +75,12 @@ fn verify_code(view: View, result: &serde_json::Value) -> u8 {
     if view != View::Verify || result["failed_step"].is_null() {
         return exit::OK;
     }
-    exit::for_type(result["error_kind"].as_str().unwrap_or(""))
+    let kind = result["error_kind"].as_str().unwrap_or("");
+    eprintln!(
+        "keybroker: BYOK verification failed at {}: {kind}",
+        result["failed_step"]
+    );
+    exit::for_type(kind)
 }
 
 fn print(bytes: &[u8]) {

@@ -93,6 +93,7 @@ fn cell(key: &str, v: &Value) -> String {
     match v {
         Value::Null => "-".to_owned(),
         Value::String(s) if key == "policy" => format!("({} bytes; --json shows it)", s.len()),
+        Value::Object(_) if key == "status" => status(v),
         Value::String(s) => s.clone(),
         Value::Number(n) if key.ends_with("_at") => n.as_u64().map_or_else(|| n.to_string(), utc),
         other => other.to_string(),
