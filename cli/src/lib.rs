@@ -76,10 +76,8 @@ fn verify_code(view: View, result: &serde_json::Value) -> u8 {
         return exit::OK;
     }
     let kind = result["error_kind"].as_str().unwrap_or("");
-    eprintln!(
-        "keybroker: BYOK verification failed at {}: {kind}",
-        result["failed_step"]
-    );
+    let step = result["failed_step"].as_str().unwrap_or("?");
+    eprintln!("keybroker: BYOK verification failed at {step}: {kind}");
     exit::for_type(kind)
 }
 

@@ -165,7 +165,12 @@ mod tests {
     fn records_align_and_summarise_policies() {
         let out = record(
             &json!({ "workspace": "acme", "byok_enabled": true, "role_arn": null,
-                                  "updated_at": 0, "policy": "permit(principal, action, resource);" }),
+                     "updated_at": 0, "policy": "permit(principal, action, resource);",
+                     "status": { "state": "revoked", "reason": "key_disabled", "since": 1 } }),
+        );
+        assert!(
+            out.contains("status        revoked (key_disabled)\n"),
+            "{out}"
         );
         assert!(out.contains("workspace     acme\n"), "{out}");
         assert!(out.contains("role_arn      -\n"), "{out}");

@@ -479,3 +479,77 @@ async fn values_on_the_command_line_or_empty_are_refused_before_any_call() {
     .await;
     lambda.stop().await;
 }
+
+/// The paginated-operation driver over the real admin function, as
+/// `rewrap` and `check_workspace` will use it: a source built from a request
+/// and a reply reader completes, and a page the broker refuses stops the
+/// run with that error's exit code and the token to resume from.
+#[tokio::test]
+async fn the_page_driver_runs_over_the_real_admin_function() {
+    use keybroker_cli::error::CliError;
+    use keybroker_cli::invoke::{Broker, Payload, Reply, Target};
+    use keybroker_cli::pages::{drive, progress_bar, AdminPages, Page};
+
+    let env = setup().await;
+    let lambda = LambdaEnv::start(&env).await;
+    let ws = ws().to_string();
+    lambda
+        .admin(
+            json!({ "op": "put_secret", "workspace": ws, "secret": "api", "value": "sk-page-test",
+                       "binding": { "hosts": ["api.example.com"],
+                                    "inject": { "type": "query", "param": "key" } } }),
+        )
+        .await;
+    let broker = Broker::connect(&Target {
+        admin: "admin".to_owned(),
+        inject: "inject".to_owned(),
+        endpoint_url: Some(lambda.runner().endpoint().to_owned()),
+        region: None,
+        profile: None,
+    })
+    .await;
+    let read = |r: &Reply| {
+        Ok(Page {
+            done: r.json["result"].as_array().map_or(0, |a| a.len() as u64),
+            total: None,
+            next: None,
+            reply: r.json.clone(),
+        })
+    };
+    let mut asked = Vec::new();
+    let mut source = AdminPages {
+        broker: &broker,
+        request: |token: Option<&Value>| {
+            asked.push(token.cloned());
+            Payload::new(&json!({ "op": "list_secrets", "workspace": ws }))
+        },
+        read,
+    };
+    let bar = progress_bar("listing", true);
+    let replies = drive(&mut source, None, &bar).await.unwrap();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["result"][0]["name"], "api", "{}", replies[0]);
+    assert_eq!(bar.position(), 1);
+    assert_eq!(asked, [None]);
+
+    let mut refused = AdminPages {
+        broker: &broker,
+        request: |_: Option<&Value>| {
+            Payload::new(&json!({ "op": "list_secrets", "workspace": "Not A Workspace!" }))
+        },
+        read,
+    };
+    let err = drive(
+        &mut refused,
+        Some(json!({ "after": "x" })),
+        &progress_bar("listing", true),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 10, "{err}");
+    let CliError::Interrupted { resume, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(resume, r#"{"after":"x"}"#);
+    lambda.stop().await;
+}
