@@ -11,6 +11,7 @@ mod audit;
 mod bad_input;
 mod bypass;
 mod capture;
+mod cli;
 mod edge_errors;
 mod faults;
 mod inject;

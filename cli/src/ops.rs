@@ -1,0 +1,415 @@
+//! Each subcommand as a request: which function, which payload (the exact
+//! JSON of docs/INVOCATION.md) and how its reply is shown. This match is the
+//! one place the CLI knows the wire format of an operation.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::args::{BindingArgs, Command, Inject, OnEcho};
+use crate::error::CliError;
+use crate::input::{read_policy, read_value, Source};
+use crate::invoke::{Function, Payload};
+
+/// How a successful reply is shown to a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `result` as `key  value` lines.
+    Record,
+    /// `result` as a table of secrets.
+    SecretTable,
+    /// `result` is a verification report: exits with the failed link's code.
+    Verify,
+    /// The inject function's reply: status, headers, body.
+    Injection,
+}
+
+/// One invocation to make.
+#[derive(Debug)]
+pub struct Plan {
+    /// Which function.
+    pub function: Function,
+    /// The request.
+    pub payload: Payload,
+    /// How to show the reply.
+    pub view: View,
+}
+
+impl Plan {
+    fn admin(request: &impl Serialize, view: View) -> Result<Self, CliError> {
+        Ok(Self {
+            function: Function::Admin,
+            payload: Payload::new(request)?,
+            view,
+        })
+    }
+}
+
+/// A request carrying a value: borrows it, so it is serialized straight
+/// into the payload's zeroizing buffer and never copied into a `Value`.
+#[derive(Serialize)]
+struct WithValue<'a> {
+    op: &'static str,
+    workspace: &'a str,
+    secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binding: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_version: Option<u64>,
+}
+
+/// The request for `command`. Reads values, policies and bindings from
+/// their files or stdin first.
+pub fn plan(command: &Command) -> Result<Plan, CliError> {
+    use Command as C;
+    use View::Record;
+    match command {
+        C::PrepareByok(a) => Plan::admin(
+            &json!({ "op": "prepare_byok", "workspace": a.workspace }),
+            Record,
+        ),
+        C::EnableByok(a) => Plan::admin(
+            &json!({ "op": "enable_byok", "workspace": a.ws.workspace, "role_arn": a.role_arn,
+                     "key_arn": a.key_arn, "region": a.key_region }),
+            Record,
+        ),
+        C::VerifyByok(a) => Plan::admin(
+            &json!({ "op": "verify_byok", "workspace": a.workspace }),
+            View::Verify,
+        ),
+        C::DisableByok(a) => Plan::admin(
+            &json!({ "op": "disable_byok", "workspace": a.workspace }),
+            Record,
+        ),
+        C::PutSecret(a) => {
+            let binding = binding(&a.binding)?;
+            let source = a.value.source().ok_or(CliError::Argument {
+                flag: "--value-file/--value-stdin",
+                reason: "put-secret needs a value".to_owned(),
+            })?;
+            let value = read_value(&source)?;
+            Plan::admin(
+                &WithValue {
+                    op: "put_secret",
+                    workspace: &a.secret.ws.workspace,
+                    secret: &a.secret.secret,
+                    value: Some(value.expose()),
+                    binding: Some(&binding),
+                    expected_version: None,
+                },
+                Record,
+            )
+        }
+        C::RotateSecret(a) => {
+            let value = a.value.source().map(|s| read_value(&s)).transpose()?;
+            Plan::admin(
+                &WithValue {
+                    op: "rotate_secret",
+                    workspace: &a.secret.ws.workspace,
+                    secret: &a.secret.secret,
+                    value: value.as_ref().map(|v| v.expose()),
+                    binding: None,
+                    expected_version: a.expected_version,
+                },
+                Record,
+            )
+        }
+        C::DeleteSecret(a) => Plan::admin(
+            &json!({ "op": "delete_secret", "workspace": a.ws.workspace, "secret": a.secret }),
+            Record,
+        ),
+        C::ListSecrets(a) => Plan::admin(
+            &json!({ "op": "list_secrets", "workspace": a.workspace }),
+            View::SecretTable,
+        ),
+        C::SetPolicy(a) => {
+            let source =
+                Source::from_flags(a.policy_file.clone(), a.policy_stdin).unwrap_or(Source::Stdin);
+            let policy = read_policy(&source)?;
+            Plan::admin(
+                &json!({ "op": "set_policy", "workspace": a.ws.workspace, "policy": policy }),
+                Record,
+            )
+        }
+        C::Inject(a) => Ok(Plan {
+            function: Function::Inject,
+            payload: Payload::new(&inject_event(a)?)?,
+            view: View::Injection,
+        }),
+    }
+}
+
+/// The binding JSON: the file as given, or built from the flags.
+fn binding(a: &BindingArgs) -> Result<Value, CliError> {
+    let bad = |reason: String| CliError::Argument {
+        flag: "binding",
+        reason,
+    };
+    if let Some(path) = &a.binding_file {
+        let text = read_file(path, "--binding-file")?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{} is not JSON: {e}", path.display())))?;
+        return if v.is_object() {
+            Ok(v)
+        } else {
+            Err(bad(format!("{} is not a JSON object", path.display())))
+        };
+    }
+    if a.host.is_empty() {
+        return Err(bad("give --host (repeatable) or --binding-file".to_owned()));
+    }
+    let inject = match (&a.header, &a.basic_auth, &a.query_param) {
+        (Some(name), None, None) => {
+            json!({ "type": "header", "name": name, "template": a.template })
+        }
+        (None, Some(user), None) => json!({ "type": "basic_auth", "username": user }),
+        (None, None, Some(param)) => json!({ "type": "query", "param": param }),
+        _ => {
+            return Err(bad(
+                "give exactly one of --header, --basic-auth, --query-param".to_owned(),
+            ))
+        }
+    };
+    let mut b = Map::new();
+    b.insert("hosts".into(), json!(a.host));
+    b.insert("inject".into(), inject);
+    if !a.agent_header.is_empty() {
+        b.insert("agent_headers".into(), json!(a.agent_header));
+    }
+    if let Some(on_echo) = a.on_echo {
+        let v = match on_echo {
+            OnEcho::Withhold => "withhold",
+            OnEcho::Redact => "redact",
+        };
+        b.insert("on_echo".into(), json!(v));
+    }
+    Ok(Value::Object(b))
+}
+
+fn inject_event(a: &Inject) -> Result<Value, CliError> {
+    let mut headers = BTreeMap::new();
+    for h in &a.headers {
+        let (name, value) = h.split_once(':').ok_or(CliError::Argument {
+            flag: "--request-header",
+            reason: "expected `Name: value`".to_owned(),
+        })?;
+        headers.insert(name.trim().to_owned(), value.trim_start().to_owned());
+    }
+    let mut request = json!({ "method": a.method, "url": a.url, "headers": headers });
+    if let Some(path) = &a.body_file {
+        request["body"] = Value::String(read_file(path, "--body-file")?);
+    }
+    if let Some(t) = a.timeout_ms {
+        request["timeout_ms"] = json!(t);
+    }
+    Ok(
+        json!({ "workspace": a.secret.ws.workspace, "secret": a.secret.secret,
+               "agent": a.agent, "request": request }),
+    )
+}
+
+fn read_file(path: &Path, flag: &'static str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::Argument {
+        flag,
+        reason: format!("{}: {e}", path.display()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use clap::Parser;
+
+    fn payload(argv: &[&str]) -> Value {
+        let cli = Cli::try_parse_from(argv).unwrap();
+        serde_json::from_slice(plan(&cli.command).unwrap().payload.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn requests_are_the_documented_wire_json() {
+        assert_eq!(
+            payload(&["keybroker", "list-secrets", "-w", "acme"]),
+            json!({ "op": "list_secrets", "workspace": "acme" })
+        );
+        assert_eq!(
+            payload(&[
+                "keybroker",
+                "enable-byok",
+                "-w",
+                "acme",
+                "--role-arn",
+                "r",
+                "--key-arn",
+                "k"
+            ]),
+            json!({ "op": "enable_byok", "workspace": "acme", "role_arn": "r", "key_arn": "k", "region": null })
+        );
+        assert_eq!(
+            payload(&[
+                "keybroker",
+                "rotate-secret",
+                "-w",
+                "acme",
+                "-s",
+                "gh",
+                "--expected-version",
+                "3"
+            ]),
+            json!({ "op": "rotate_secret", "workspace": "acme", "secret": "gh", "expected_version": 3 })
+        );
+        assert_eq!(
+            payload(&[
+                "keybroker",
+                "inject",
+                "-w",
+                "acme",
+                "-s",
+                "gh",
+                "--agent",
+                "a7",
+                "--url",
+                "https://api.example.com/x",
+                "-H",
+                "accept: application/json"
+            ]),
+            json!({ "workspace": "acme", "secret": "gh", "agent": "a7",
+                    "request": { "method": "GET", "url": "https://api.example.com/x",
+                                 "headers": { "accept": "application/json" } } })
+        );
+    }
+
+    #[test]
+    fn bindings_from_flags() {
+        let dir = std::env::temp_dir().join(format!("keybroker-cli-ops-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let value = dir.join("v");
+        std::fs::write(&value, "tok\n").unwrap();
+        let v = value.to_str().unwrap();
+        let p = payload(&[
+            "keybroker",
+            "put-secret",
+            "-w",
+            "acme",
+            "-s",
+            "gh",
+            "--value-file",
+            v,
+            "--host",
+            "api.github.com",
+            "--header",
+            "Authorization",
+            "--on-echo",
+            "redact",
+        ]);
+        assert_eq!(p["value"], "tok");
+        assert_eq!(
+            p["binding"],
+            json!({ "hosts": ["api.github.com"], "on_echo": "redact",
+                    "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" } })
+        );
+        let p = payload(&[
+            "keybroker",
+            "put-secret",
+            "-w",
+            "a",
+            "-s",
+            "b",
+            "--value-file",
+            v,
+            "--host",
+            "h",
+            "--query-param",
+            "key",
+            "--agent-header",
+            "accept",
+        ]);
+        assert_eq!(
+            p["binding"],
+            json!({ "hosts": ["h"], "agent_headers": ["accept"], "inject": { "type": "query", "param": "key" } })
+        );
+        // No injection point: refused before anything is read or sent.
+        let cli = Cli::try_parse_from([
+            "keybroker",
+            "put-secret",
+            "-w",
+            "a",
+            "-s",
+            "b",
+            "--value-file",
+            v,
+            "--host",
+            "h",
+        ])
+        .unwrap();
+        assert_eq!(
+            plan(&cli.command).unwrap_err().exit_code(),
+            crate::exit::LOCAL_INPUT
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The attack: a value on the command line. There is no flag for it,
+    /// and put-secret refuses to run without a file or stdin.
+    #[test]
+    fn no_value_is_ever_taken_from_argv() {
+        for argv in [
+            &[
+                "keybroker",
+                "put-secret",
+                "-w",
+                "a",
+                "-s",
+                "b",
+                "--host",
+                "h",
+                "--header",
+                "x",
+                "--value",
+                "sk-x",
+            ][..],
+            &[
+                "keybroker",
+                "put-secret",
+                "-w",
+                "a",
+                "-s",
+                "b",
+                "--host",
+                "h",
+                "--header",
+                "x",
+                "sk-x",
+            ],
+            &[
+                "keybroker",
+                "put-secret",
+                "-w",
+                "a",
+                "-s",
+                "b",
+                "--host",
+                "h",
+                "--header",
+                "x",
+            ],
+            &[
+                "keybroker",
+                "rotate-secret",
+                "-w",
+                "a",
+                "-s",
+                "b",
+                "--value",
+                "sk-x",
+            ],
+        ] {
+            let e = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(e.exit_code(), i32::from(crate::exit::USAGE), "{argv:?}");
+        }
+    }
+}
