@@ -37,20 +37,42 @@ pub fn render_policy(template: &str, vars: &[(&str, &str)]) -> String {
 }
 
 /// Render a policy template (`path` relative to the repository root, e.g.
-/// `infra/policies/inject-role-policy.json.tftpl`) the way `templatefile`
-/// does for plain `${name}` placeholders, so the policy under test is the
-/// shipped one. Panics on a placeholder left unrendered or invalid JSON.
+/// `infra/policies/inject-role-policy.json.tftpl`) with the repo's one
+/// renderer, `scripts/policy_render.py` (the one the check scripts use and
+/// cross-check byte for byte against Terraform's `templatefile()`), so the
+/// policy under test is the shipped one rendered the shipped way. Panics on
+/// a placeholder without a value or invalid JSON.
 pub fn render_template(path: &str, vars: &[(&str, &str)]) -> String {
-    let file = repo_root().join(path);
-    let mut text =
-        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
-    for (k, v) in vars {
-        text = text.replace(&format!("${{{k}}}"), v);
-    }
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let root = repo_root();
+    let script = root.join("scripts/policy_render.py");
+    let values: serde_json::Map<String, serde_json::Value> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg("render")
+        .arg(root.join(path))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run python3 {}: {e}", script.display()));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(serde_json::Value::Object(values).to_string().as_bytes())
+        .expect("write values");
+    let out = child.wait_with_output().expect("renderer output");
     assert!(
-        !text.contains("${"),
-        "unrendered placeholder in {path}:\n{text}"
+        out.status.success(),
+        "rendering {path} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let text = String::from_utf8(out.stdout).expect("rendered policy is UTF-8");
     serde_json::from_str::<serde_json::Value>(&text)
         .unwrap_or_else(|e| panic!("{path} renders to invalid JSON: {e}\n{text}"));
     text
