@@ -24,6 +24,7 @@
 // Test and demo code: a panic is how it reports failure.
 #![allow(clippy::unwrap_used)]
 
+pub mod assert;
 pub mod broker_identity;
 pub mod canary;
 pub mod customer;
@@ -34,6 +35,7 @@ pub mod policy;
 pub mod readiness;
 pub mod stack;
 
+pub use assert::{assert_error_response, assert_revoked, revoked_reason};
 pub use broker_identity::{BrokerRole, ADMIN_ROLE_ARN, BROKER_PRINCIPALS, INJECT_ROLE_ARN};
 pub use canary::{assert_no_canary, assert_no_canary_bytes, canary_forms};
 pub use customer::{Customer, CUSTOMER_ROLE_NAME};
