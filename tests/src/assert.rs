@@ -29,10 +29,16 @@ pub fn assert_revoked<T: std::fmt::Debug>(
     e
 }
 
-/// A Lambda response (`inject` or `admin`) must be `ok: false` with
-/// `error.type` `error_type`, and hold `canary` in no form anywhere.
-pub fn assert_error_response(what: &str, r: &serde_json::Value, error_type: &str, canary: &str) {
-    assert_eq!(r["ok"], false, "{what}: expected an error: {r}");
-    assert_eq!(r["error"]["type"], error_type, "{what}: {r}");
+/// The `error.type` of a Lambda response (`inject` or `admin`), which must
+/// be an error (`ok: false`).
+pub fn error_type(r: &serde_json::Value) -> &str {
+    assert_eq!(r["ok"], false, "expected an error: {r}");
+    r["error"]["type"].as_str().unwrap_or_default()
+}
+
+/// A Lambda response must be an error of type `want`, and hold `canary` in
+/// no form anywhere (message, fields, whatever else it carries).
+pub fn assert_error_response(what: &str, r: &serde_json::Value, want: &str, canary: &str) {
+    assert_eq!(error_type(r), want, "{what}: {r}");
     assert_no_canary(what, &r.to_string(), canary);
 }

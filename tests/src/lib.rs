@@ -35,7 +35,7 @@ pub mod policy;
 pub mod readiness;
 pub mod stack;
 
-pub use assert::{assert_error_response, assert_revoked, revoked_reason};
+pub use assert::{assert_error_response, assert_revoked, error_type, revoked_reason};
 pub use broker_identity::{BrokerRole, ADMIN_ROLE_ARN, BROKER_PRINCIPALS, INJECT_ROLE_ARN};
 pub use canary::{assert_no_canary, assert_no_canary_bytes, canary_forms};
 pub use customer::{Customer, CUSTOMER_ROLE_NAME};

@@ -19,7 +19,7 @@
 
 use broker_core::WorkspaceId;
 use keybroker_tests::lambda_env::{LambdaEnv, Upstream};
-use keybroker_tests::{assert_no_canary, setup, Env};
+use keybroker_tests::{assert_error_response, assert_no_canary, error_type, setup, Env};
 use serde_json::{json, Value};
 
 use crate::ws;
@@ -64,11 +64,6 @@ async fn state(env: &Env, ws: &WorkspaceId) -> State {
 // --- the Lambda path ---------------------------------------------------------------
 
 const AGENT: &str = "agent-7";
-
-fn error_type(r: &Value) -> String {
-    assert_eq!(r["ok"], false, "expected an error: {r}");
-    r["error"]["type"].as_str().unwrap_or_default().to_owned()
-}
 
 /// Invoke `inject` with raw bytes (not necessarily JSON): the answer must be
 /// a JSON inject response, never a function error.
@@ -147,12 +142,7 @@ fn event(ws: &str, secret: &str, url: &str) -> Value {
 async fn assert_refusals(s: &Stage, function: &str, cases: &[(&str, Value, &str)]) -> usize {
     for (label, ev, want) in cases {
         let r = s.lambda.invoke(function, ev).await;
-        assert_eq!(error_type(&r), *want, "{label}: {ev}: {r}");
-        assert_no_canary(
-            &format!("{function} error of {label}"),
-            &r.to_string(),
-            &s.canary,
-        );
+        assert_error_response(&format!("{function} {label}: {ev}"), &r, want, &s.canary);
     }
     cases.len()
 }
