@@ -251,7 +251,7 @@ async fn leaky_bindings_are_refused_at_put_before_any_aws_call() {
             n,
             label,
             env.broker
-                .put_bound_secret(&ws, &name("new"), &value, &b)
+                .put_bound_secret(ws, &name("new"), value, &b)
                 .await,
             BrokerError::InvalidInput {
                 field: "binding",
@@ -328,7 +328,7 @@ async fn malformed_byok_arns_and_regions_are_refused_before_any_aws_call() {
         ("region: not a region", role, key, Some("moon-1"), "region"),
         ("region: uppercase", role, key, Some("US-EAST-1"), "region"),
     ] {
-        let e = env.broker.enable_byok(&ws, r, k, region).await.unwrap_err();
+        let e = env.broker.enable_byok(ws, r, k, region).await.unwrap_err();
         assert!(
             matches!(&e, BrokerError::InvalidInput { field: f, .. } if *f == field),
             "{label}: {e:?}"
@@ -352,33 +352,33 @@ async fn missing_things_are_not_found_and_stale_versions_conflict() {
     expect_err!(
         n,
         "read a missing secret",
-        env.broker.read_plaintext(&ws, &name("ghost")).await,
+        env.broker.read_plaintext(ws, &name("ghost")).await,
         BrokerError::NotFound { what: "secret", .. }
     );
     expect_err!(
         n,
         "load a missing secret",
-        env.broker.load(&ws, &name("ghost")).await,
+        env.broker.load(ws, &name("ghost")).await,
         BrokerError::NotFound { what: "secret", .. }
     );
     expect_err!(
         n,
         "delete a missing secret",
-        env.broker.delete_secret(&ws, &name("ghost")).await,
+        env.broker.delete_secret(ws, &name("ghost")).await,
         BrokerError::NotFound { what: "secret", .. }
     );
     expect_err!(
         n,
         "rotate a missing secret",
         env.broker
-            .rotate_secret(&ws, &name("ghost"), Some(&value), None)
+            .rotate_secret(ws, &name("ghost"), Some(value), None)
             .await,
         BrokerError::NotFound { what: "secret", .. }
     );
     expect_err!(
         n,
         "verify BYOK that was never enabled",
-        env.broker.verify_byok(&ws).await,
+        env.broker.verify_byok(ws).await,
         BrokerError::NotFound {
             what: "BYOK settings",
             ..
@@ -415,7 +415,7 @@ async fn missing_things_are_not_found_and_stale_versions_conflict() {
         n,
         "rotate with a stale version",
         env.broker
-            .rotate_secret(&ws, &name("good"), Some(&value), Some(7))
+            .rotate_secret(ws, &name("good"), Some(value), Some(7))
             .await,
         BrokerError::Conflict { what: "secret", .. }
     );
