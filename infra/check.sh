@@ -16,30 +16,18 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
+# shellcheck source=../scripts/check_lib.sh
+. "$here/../scripts/check_lib.sh"
+repo="$KB_REPO"
 cd "$here"
 
-if command -v terraform >/dev/null 2>&1; then
-  # fmt/console need no CLI config; silence the warning when there is none.
-  if [ ! -e "${TF_CLI_CONFIG_FILE:-${HOME:-/nonexistent}/.terraformrc}" ]; then
-    export TF_CLI_CONFIG_FILE=/dev/null
-  fi
-  echo "== terraform fmt -check -recursive (infra/)"
-  terraform fmt -check -recursive -diff "$here"
-  echo "ok"
-  KB_TERRAFORM="$(command -v terraform)"
-  export KB_TERRAFORM
-else
-  echo "terraform not installed; skipping fmt check and templatefile() cross-check"
-  export KB_TERRAFORM=""
-fi
+kb_terraform_setup "$here"
 
 echo "== render + validate infra policy templates"
-python3 - "$here" "$repo/scripts" <<'PY'
-import json, os, re, subprocess, sys, tempfile
+kb_python - "$here" <<'PY'
+import json, os, re, sys, tempfile
 
-sys.path.insert(0, sys.argv[2])
-from policy_render import PLACEHOLDER, render  # the repo's one renderer
+from policy_render import contract_problems, render, templatefile_matches  # the repo's one renderer
 
 root = sys.argv[1]
 pol = os.path.join(root, "policies")
@@ -73,12 +61,8 @@ on_disk = {n for n in os.listdir(pol) if n.endswith(".tftpl")}
 check(on_disk == set(EXPECTED), f"templates on disk {sorted(on_disk)} != contract {sorted(EXPECTED)}")
 
 for name, expected in EXPECTED.items():
-    text = read(name)
-    found = set(PLACEHOLDER.findall(text))
-    bad = [p for p in found if not re.fullmatch(r"[a-z_][a-z0-9_]*", p)]
-    check(not bad, f"{name}: non-plain placeholders {bad}")
-    check(found == expected, f"{name}: placeholders {sorted(found)} != expected {sorted(expected)}")
-    check("%{" not in text and "$${" not in text, f"{name}: template directives or escapes are not allowed")
+    for problem in contract_problems(name, read(name), expected):
+        fail(problem)
 
 # Sample values (the same as tests/tests/policies.rs).
 ACCOUNT = "111111111111"
@@ -161,16 +145,10 @@ if TF:
     print("== cross-check with terraform templatefile()")
     with tempfile.TemporaryDirectory() as tmp:
         for label, text in rendered.items():
-            path = os.path.join(tmp, label + ".json")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-            args = ", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(values[label].items()))
-            expr = f"templatefile({json.dumps(os.path.join(pol, files[label]))}, {{{args}}}) == file({json.dumps(path)})"
-            out = subprocess.run([TF, "console"], input=expr + "\n", cwd=tmp, capture_output=True, text=True)
-            ok = out.returncode == 0 and out.stdout.strip() == "true"
+            ok, detail = templatefile_matches(TF, tmp, os.path.join(pol, files[label]), values[label], text, label)
             print(f"  {label}: {'identical' if ok else 'DIFFERENT'}")
             if not ok:
-                fail(f"{label}: terraform templatefile() output differs: {out.stdout.strip()} {out.stderr.strip()[-400:]}")
+                fail(f"{label}: terraform templatefile() output differs: {detail}")
 
 if failures:
     print(f"{len(failures)} check(s) failed")
@@ -183,12 +161,11 @@ python3 -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' 
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$repo/examples/agent-client/agent-runtime-policy.json"
 bash -n "$repo/scripts/package-lambda.sh"
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck "$repo/scripts/package-lambda.sh" "$here/check.sh"
+  shellcheck -x "$repo/scripts/package-lambda.sh" "$repo/scripts/check_lib.sh" "$here/check.sh"
 fi
 echo "ok"
 
-if [ -n "${KEYBROKER_TF_PLUGIN_DIR:-}" ] && [ -n "$KB_TERRAFORM" ]; then
-  echo "== terraform init/validate/test with local plugin dir $KEYBROKER_TF_PLUGIN_DIR"
+if kb_plugin_dir_enabled; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   cp -r "$here" "$work/infra"
@@ -196,8 +173,4 @@ if [ -n "${KEYBROKER_TF_PLUGIN_DIR:-}" ] && [ -n "$KB_TERRAFORM" ]; then
   (cd "$work/infra" && terraform init -backend=false -input=false -no-color \
       -plugin-dir="$KEYBROKER_TF_PLUGIN_DIR" >/dev/null && terraform validate -no-color \
       && terraform test -no-color)
-elif [ -n "${KEYBROKER_TF_PLUGIN_DIR:-}" ]; then
-  echo "terraform not installed; skipping terraform init/validate/test"
-else
-  echo "KEYBROKER_TF_PLUGIN_DIR not set; skipping terraform init/validate/test"
 fi

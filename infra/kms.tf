@@ -11,7 +11,7 @@ locals {
   # Spliced after the last statement of the key policy, comma included (the
   # same recipe as terraform/ uses for its broker statement).
   platform_generate_statement = ",${templatefile("${local.templates_dir}/platform-key-generate-statement.json.tftpl", {
-    admin_role_arn = aws_iam_role.admin.arn
+    admin_role_arn = aws_iam_role.broker["admin"].arn
   })}"
 }
 
@@ -28,8 +28,8 @@ resource "aws_kms_key" "platform" {
   policy = jsonencode(jsondecode(templatefile("${local.templates_dir}/platform-key-policy.json.tftpl", {
     partition       = local.partition
     account_id      = local.account_id
-    inject_role_arn = aws_iam_role.inject.arn
-    admin_role_arn  = aws_iam_role.admin.arn
+    inject_role_arn = aws_iam_role.broker["inject"].arn
+    admin_role_arn  = aws_iam_role.broker["admin"].arn
     # Only the active key lets admin generate new data keys; retired keys
     # are decrypt-only until every secret under them has been rotated.
     generate_data_key_statement = each.key == local.active_platform_generation ? local.platform_generate_statement : ""

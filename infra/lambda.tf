@@ -1,15 +1,13 @@
-# The two functions. Both run the same crate (lambda/), built and zipped by
-# scripts/package-lambda.sh as a custom-runtime `bootstrap`.
+# The two functions (local.functions in main.tf: inject and admin), one of
+# each resource per function. Both run the same crate (lambda/), built and
+# zipped by scripts/package-lambda.sh as a custom-runtime `bootstrap`.
 
 # Created before the functions so Lambda never auto-creates them with
 # infinite retention (and so the roles need no logs:CreateLogGroup).
-resource "aws_cloudwatch_log_group" "inject" {
-  name              = "/aws/lambda/${local.inject_name}"
-  retention_in_days = var.log_retention_days
-}
+resource "aws_cloudwatch_log_group" "broker" {
+  for_each = local.functions
 
-resource "aws_cloudwatch_log_group" "admin" {
-  name              = "/aws/lambda/${local.admin_name}"
+  name              = "/aws/lambda/${each.value.name}"
   retention_in_days = var.log_retention_days
 }
 
@@ -22,17 +20,19 @@ locals {
   }
 }
 
-resource "aws_lambda_function" "inject" {
-  function_name    = local.inject_name
-  description      = "keybroker inject: one upstream request with a stored credential injected (agent-facing)."
-  role             = aws_iam_role.inject.arn
+resource "aws_lambda_function" "broker" {
+  for_each = local.functions
+
+  function_name    = each.value.name
+  description      = each.value.description
+  role             = aws_iam_role.broker[each.key].arn
   runtime          = "provided.al2023"
   handler          = "bootstrap"
   architectures    = var.architectures
-  filename         = local.inject_zip
-  source_code_hash = filebase64sha256(local.inject_zip)
-  memory_size      = var.inject_memory_mb
-  timeout          = var.inject_timeout_seconds
+  filename         = each.value.zip
+  source_code_hash = filebase64sha256(each.value.zip)
+  memory_size      = each.value.memory_mb
+  timeout          = each.value.timeout_seconds
 
   environment {
     variables = local.function_environment
@@ -40,33 +40,32 @@ resource "aws_lambda_function" "inject" {
 
   logging_config {
     log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.inject.name
+    log_group  = aws_cloudwatch_log_group.broker[each.key].name
   }
 
   # The first invocation must find its permissions and log group in place.
-  depends_on = [aws_iam_role_policy.inject, aws_cloudwatch_log_group.inject]
+  # (depends_on names whole resources: each function waits for both.)
+  depends_on = [aws_iam_role_policy.broker, aws_cloudwatch_log_group.broker]
 }
 
-resource "aws_lambda_function" "admin" {
-  function_name    = local.admin_name
-  description      = "keybroker admin: BYOK setup, secrets and policies (control plane only)."
-  role             = aws_iam_role.admin.arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = var.architectures
-  filename         = local.admin_zip
-  source_code_hash = filebase64sha256(local.admin_zip)
-  memory_size      = var.admin_memory_mb
-  timeout          = var.admin_timeout_seconds
+# The addresses before for_each: an existing deployment moves its objects
+# to the new keys instead of destroying and recreating them.
+moved {
+  from = aws_cloudwatch_log_group.inject
+  to   = aws_cloudwatch_log_group.broker["inject"]
+}
 
-  environment {
-    variables = local.function_environment
-  }
+moved {
+  from = aws_cloudwatch_log_group.admin
+  to   = aws_cloudwatch_log_group.broker["admin"]
+}
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.admin.name
-  }
+moved {
+  from = aws_lambda_function.inject
+  to   = aws_lambda_function.broker["inject"]
+}
 
-  depends_on = [aws_iam_role_policy.admin, aws_cloudwatch_log_group.admin]
+moved {
+  from = aws_lambda_function.admin
+  to   = aws_lambda_function.broker["admin"]
 }

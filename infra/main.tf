@@ -6,6 +6,10 @@
 #   lambda.tf   the inject and admin functions and their log groups
 #   monitoring.tf CloudWatch alarms on the metrics in the audit records
 #
+# The two functions are local.functions below: iam.tf and lambda.tf create
+# one role, role policy, log group and function per entry (for_each), with
+# `moved` blocks from the single-resource addresses of earlier versions.
+#
 # Every IAM and KMS policy document lives in ./policies/*.json.tftpl and is
 # rendered here with templatefile() using plain ${name} placeholders only. The
 # Rust test tests/tests/policies.rs renders the very same files with a trivial
@@ -27,6 +31,30 @@ locals {
   inject_zip    = coalesce(var.inject_zip, "${path.module}/../dist/inject.zip")
   admin_zip     = coalesce(var.admin_zip, "${path.module}/../dist/admin.zip")
   templates_dir = "${path.module}/policies"
+
+  # What differs between the two functions; keyed by the name used in
+  # resource addresses (aws_lambda_function.broker["inject"]) and in the
+  # role-policy template file name (policies/<key>-role-policy.json.tftpl).
+  functions = {
+    inject = {
+      name             = local.inject_name
+      name_in_role     = "keybroker-inject"
+      description      = "keybroker inject: one upstream request with a stored credential injected (agent-facing)."
+      role_description = "keybroker inject function: reads and decrypts secrets for one upstream request."
+      zip              = local.inject_zip
+      memory_mb        = var.inject_memory_mb
+      timeout_seconds  = var.inject_timeout_seconds
+    }
+    admin = {
+      name             = local.admin_name
+      name_in_role     = "keybroker-admin"
+      description      = "keybroker admin: BYOK setup, secrets and policies (control plane only)."
+      role_description = "keybroker admin function: BYOK setup, secrets and policies (control plane only)."
+      zip              = local.admin_zip
+      memory_mb        = var.admin_memory_mb
+      timeout_seconds  = var.admin_timeout_seconds
+    }
+  }
 
   # Customer roles the broker may assume: the explicit list if given, else
   # every role under the customer module's role path, in any account. The

@@ -13,13 +13,12 @@ locals {
   # Must match keybroker_lambda::metrics::NAMESPACE.
   metrics_namespace = "keybroker"
   alarm_actions     = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
-  monitored         = toset(["inject", "admin"])
 }
 
 # A customer locked the broker out of a key (or the platform key lost its
 # grant): tell the workspace owner; every read of their secrets now fails.
 resource "aws_cloudwatch_metric_alarm" "revocations" {
-  for_each = local.monitored
+  for_each = local.functions
 
   alarm_name          = "${var.name_prefix}-${each.key}-revocations"
   alarm_description   = "keybroker ${each.key}: calls found a secret's key revoked (audit reason/outcome \"revoked\"). Query the ${each.key} log group for the workspace; see docs/OPERATIONS.md, Errors and what to do."
@@ -40,7 +39,7 @@ resource "aws_cloudwatch_metric_alarm" "revocations" {
 # refusals, not revocations): integrity, storage and internal errors need a
 # person; throttled/unavailable/upstream_error in bulk do too.
 resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each = local.monitored
+  for_each = local.functions
 
   alarm_name          = "${var.name_prefix}-${each.key}-errors"
   alarm_description   = "keybroker ${each.key}: more than ${var.error_alarm_threshold} failed calls in ${var.alarm_period_seconds} s. The Outcome dimension of the Errors metric names the error type; see docs/OPERATIONS.md, Errors and what to do."

@@ -1,16 +1,23 @@
-"""The one Python renderer of the repo's policy templates (*.json.tftpl).
+"""The repo's one renderer of its policy templates (*.json.tftpl).
 
-terraform/check.sh and infra/check.sh import it, so the checks render the
-templates exactly as the Rust tests do (tests/src/lib.rs `render_policy`) and
-as Terraform's templatefile() does for plain ${name} placeholders: a trivial
-substitution, verified byte for byte against `terraform console` when
-terraform is installed. Standard library only.
+terraform/check.sh and infra/check.sh import it, and the Rust tests run it
+(tests/src/policy.rs `render_template` calls `python3 policy_render.py render
+PATH` with the values as a JSON object on stdin), so the checks and the suite
+render the templates the same way, and as Terraform's templatefile() does for
+plain ${name} placeholders: a trivial substitution, verified byte for byte
+against `terraform console` by the check scripts when terraform is installed.
+Standard library only.
+
+Command line: `policy_render.py render TEMPLATE < values.json` prints the
+rendered template; exit 1 (and a message on stderr) when a placeholder has no
+value.
 """
 
 import json
 import os
 import re
 import subprocess
+import sys
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
@@ -47,3 +54,23 @@ def templatefile_matches(terraform, tmp, template_path, values, rendered, label)
                          capture_output=True, text=True)
     ok = out.returncode == 0 and out.stdout.strip() == "true"
     return ok, f"{out.stdout.strip()} {out.stderr.strip()[-400:]}"
+
+
+def main(argv):
+    """`render TEMPLATE`: values (a JSON object of strings) on stdin."""
+    if len(argv) != 3 or argv[1] != "render":
+        print("usage: policy_render.py render TEMPLATE < values.json", file=sys.stderr)
+        return 2
+    with open(argv[2], encoding="utf-8") as f:
+        text = f.read()
+    values = json.load(sys.stdin)
+    try:
+        sys.stdout.write(render(text, values))
+    except KeyError as e:
+        print(f"{argv[2]}: no value for placeholder {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

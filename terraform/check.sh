@@ -22,28 +22,16 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../scripts/check_lib.sh
+. "$here/../scripts/check_lib.sh"
 cd "$here"
 
-if command -v terraform >/dev/null 2>&1; then
-  # fmt/console need no CLI config; silence the "Unable to open CLI
-  # configuration file" warning when the user has none.
-  if [ ! -e "${TF_CLI_CONFIG_FILE:-${HOME:-/nonexistent}/.terraformrc}" ]; then
-    export TF_CLI_CONFIG_FILE=/dev/null
-  fi
-  echo "== terraform fmt -check -recursive"
-  terraform fmt -check -recursive -diff "$here"
-  echo "ok"
-  export KB_TERRAFORM="$(command -v terraform)"
-else
-  echo "terraform not installed; skipping fmt check"
-  export KB_TERRAFORM=""
-fi
+kb_terraform_setup "$here"
 
 echo "== render + validate policy templates"
-python3 - "$here" "$here/../scripts" <<'PY'
+kb_python - "$here" <<'PY'
 import json, os, subprocess, sys, tempfile
 
-sys.path.insert(0, sys.argv[2])
 from policy_render import contract_problems, render, templatefile_matches  # the repo's one renderer
 
 module_dir = sys.argv[1]
@@ -253,8 +241,7 @@ echo "== readiness/check_revocation.py parses (run against the stack by the e2e 
 python3 -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$here/readiness/check_revocation.py"
 echo "ok"
 
-if [ -n "${KEYBROKER_TF_PLUGIN_DIR:-}" ] && [ -n "$KB_TERRAFORM" ]; then
-  echo "== terraform init/validate/test with local plugin dir $KEYBROKER_TF_PLUGIN_DIR"
+if kb_plugin_dir_enabled; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   cp -r "$here" "$work/module"
@@ -264,6 +251,4 @@ if [ -n "${KEYBROKER_TF_PLUGIN_DIR:-}" ] && [ -n "$KB_TERRAFORM" ]; then
         -plugin-dir="$KEYBROKER_TF_PLUGIN_DIR" >/dev/null && terraform validate -no-color)
   done
   (cd "$work/module" && terraform test -no-color)
-else
-  echo "KEYBROKER_TF_PLUGIN_DIR not set; skipping terraform init/validate/test"
 fi

@@ -11,7 +11,7 @@
 use keybroker_lambda::scrub::MIN_FRAGMENT;
 use keybroker_tests::hostile::{Attack, Hostile};
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
-use keybroker_tests::{assert_no_canary, setup};
+use keybroker_tests::{assert_no_canary, error_type, setup};
 use serde_json::{json, Value};
 
 use crate::ws;
@@ -61,11 +61,6 @@ async fn permit_all(lambda: &LambdaEnv, ws: &str) {
 fn event(ws: &str, secret: &str, url: &str, headers: Value) -> Value {
     json!({ "workspace": ws, "secret": secret, "agent": AGENT,
             "request": { "method": "GET", "url": url, "headers": headers } })
-}
-
-fn error_type(r: &Value) -> &str {
-    assert_eq!(r["ok"], false, "expected an error: {r}");
-    r["error"]["type"].as_str().unwrap_or_default()
 }
 
 fn assert_withheld(attack: &str, r: &Value) {

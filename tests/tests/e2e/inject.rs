@@ -52,10 +52,7 @@ pub(crate) fn bearer() -> Value {
     json!({ "type": "header", "name": "Authorization", "template": "Bearer {secret}" })
 }
 
-pub(crate) fn error_type(r: &Value) -> &str {
-    assert_eq!(r["ok"], false, "expected an error: {r}");
-    r["error"]["type"].as_str().unwrap_or_default()
-}
+pub(crate) use keybroker_tests::error_type;
 
 pub(crate) async fn start() -> (Env, LambdaEnv, Upstream) {
     let env = setup().await;

@@ -7,14 +7,9 @@
 use std::time::{Duration, Instant};
 
 use broker_core::{BrokerError, RevokedReason, SecretStatus, VerifyStep, WorkspaceId};
-use keybroker_tests::{setup, BrokerAccess, Customer, Env};
+use keybroker_tests::{assert_revoked, revoked_reason, setup, BrokerAccess, Customer, Env};
 
 use crate::{name, ws};
-
-fn revoked_reason(e: &BrokerError) -> RevokedReason {
-    e.revoked_reason()
-        .unwrap_or_else(|| panic!("expected Revoked, got {e:?}"))
-}
 
 /// A BYOK workspace with one secret stored under the customer's key.
 /// Assert that `ws` is still in platform mode: a refused `enable_byok`
@@ -68,12 +63,12 @@ async fn revocation_switch_revokes_the_very_next_read() {
         list[0].status
     );
     // Writes and verification are refused at GenerateDataKey.
-    let e = env
-        .broker
-        .rotate_secret(&ws, &name("api"), None, None)
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyAccessDenied, "{e:?}");
+    assert_revoked(
+        env.broker
+            .rotate_secret(&ws, &name("api"), None, None)
+            .await,
+        RevokedReason::KeyAccessDenied,
+    );
     let report = env.broker.verify_byok(&ws).await.unwrap();
     assert_eq!(report.failed_step, Some(VerifyStep::GenerateDataKey));
     assert_eq!(report.error_kind, Some("revoked"));
@@ -96,15 +91,11 @@ async fn trust_policy_requiring_another_external_id_refuses_enable() {
     let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
     let other = format!("{ext}-other");
     let customer = Customer::create_with_trust(&ws, Some(&other)).await;
-    let e = env
-        .broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        revoked_reason(&e),
+    assert_revoked(
+        env.broker
+            .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
+            .await,
         RevokedReason::RoleAssumptionDenied,
-        "{e:?}"
     );
     assert_not_enabled(&env, &ws).await;
 }
@@ -134,12 +125,10 @@ async fn trust_policy_changed_after_enable_fails_verify_at_assume_role() {
 
     // A broker without a cached session (a fresh Lambda sandbox) cannot read.
     let cold = setup().await;
-    let e = cold
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::RoleAssumptionDenied);
+    assert_revoked(
+        cold.broker.read_plaintext(&ws, &name("api")).await,
+        RevokedReason::RoleAssumptionDenied,
+    );
 
     // Restoring the trust policy restores access.
     customer.set_trust_external_id(Some(&ext)).await;
@@ -155,12 +144,12 @@ async fn key_pinned_to_another_workspace_is_refused() {
     let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
     let other = WorkspaceId::new(keybroker_tests::unique("other")).unwrap();
     let customer = Customer::create_pinned_to(&ext, &other).await;
-    let e = env
-        .broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyAccessDenied, "{e:?}");
+    assert_revoked(
+        env.broker
+            .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
+            .await,
+        RevokedReason::KeyAccessDenied,
+    );
     assert_not_enabled(&env, &ws).await;
 }
 
@@ -171,15 +160,11 @@ async fn role_that_does_not_exist_is_refused() {
     let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
     let customer = Customer::create(&ws, &ext).await;
     let missing = format!("arn:aws:iam::{}:role/keybroker/Missing", customer.account);
-    let e = env
-        .broker
-        .enable_byok(&ws, &missing, &customer.key_arn, None)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        revoked_reason(&e),
+    assert_revoked(
+        env.broker
+            .enable_byok(&ws, &missing, &customer.key_arn, None)
+            .await,
         RevokedReason::RoleAssumptionDenied,
-        "{e:?}"
     );
     assert_not_enabled(&env, &ws).await;
 }

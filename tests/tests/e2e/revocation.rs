@@ -3,7 +3,7 @@
 //! and access comes back when the customer restores the key.
 
 use broker_core::{Broker, BrokerError, RevokedReason, SecretStatus, VerifyStep, WorkspaceId};
-use keybroker_tests::{setup, Customer};
+use keybroker_tests::{assert_revoked, setup, Customer};
 
 use crate::{canary, name, ws};
 
@@ -13,11 +13,6 @@ async fn status(broker: &Broker, ws: &WorkspaceId) -> SecretStatus {
     list[0].status
 }
 
-fn revoked_reason(e: &BrokerError) -> RevokedReason {
-    e.revoked_reason()
-        .unwrap_or_else(|| panic!("expected Revoked, got {e:?}"))
-}
-
 #[tokio::test]
 async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     let env = setup().await;
@@ -25,24 +20,22 @@ async fn disabled_key_revokes_on_the_next_read_and_recovers() {
     assert!(env.broker.read_plaintext(&ws, &name("api")).await.is_ok());
 
     customer.disable_key().await;
-    let e = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
+    let e = assert_revoked(
+        env.broker.read_plaintext(&ws, &name("api")).await,
+        RevokedReason::KeyDisabled,
+    );
     assert!(e.to_string().contains("enable it"), "{e}");
     assert!(matches!(
         status(&env.broker, &ws).await,
         SecretStatus::Revoked { reason: RevokedReason::KeyDisabled, since } if since > 0
     ));
     // Rotation cannot bypass it either.
-    let e = env
-        .broker
-        .rotate_secret(&ws, &name("api"), None, None)
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
+    assert_revoked(
+        env.broker
+            .rotate_secret(&ws, &name("api"), None, None)
+            .await,
+        RevokedReason::KeyDisabled,
+    );
     // Verify names the link.
     let report = env.broker.verify_byok(&ws).await.unwrap();
     assert_eq!(report.failed_step, Some(VerifyStep::GenerateDataKey));
@@ -59,12 +52,10 @@ async fn key_pending_deletion_revokes() {
     let env = setup().await;
     let (ws, customer, text) = crate::byok_secret(&env).await;
     customer.schedule_deletion().await;
-    let e = env
-        .broker
-        .read_plaintext(&ws, &name("api"))
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyPendingDeletion);
+    assert_revoked(
+        env.broker.read_plaintext(&ws, &name("api")).await,
+        RevokedReason::KeyPendingDeletion,
+    );
     assert!(matches!(
         status(&env.broker, &ws).await,
         SecretStatus::Revoked {
@@ -90,21 +81,21 @@ async fn enable_byok_refuses_a_broken_link_and_stores_nothing() {
         "arn:aws:kms:us-east-1:{}:key/00000000-0000-4000-8000-000000000000",
         customer.account
     );
-    let e = env
-        .broker
-        .enable_byok(&ws, &customer.role_arn, &missing, None)
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyNotFound);
+    assert_revoked(
+        env.broker
+            .enable_byok(&ws, &customer.role_arn, &missing, None)
+            .await,
+        RevokedReason::KeyNotFound,
+    );
 
     // A disabled key.
     customer.disable_key().await;
-    let e = env
-        .broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
+    assert_revoked(
+        env.broker
+            .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
+            .await,
+        RevokedReason::KeyDisabled,
+    );
 
     // A region that is not the key's.
     customer.enable_key().await;
@@ -153,12 +144,10 @@ async fn platform_key_disable_revokes_platform_secrets() {
         .send()
         .await
         .unwrap();
-    let e = env
-        .broker
-        .read_plaintext(&ws, &name("p"))
-        .await
-        .unwrap_err();
-    assert_eq!(revoked_reason(&e), RevokedReason::KeyDisabled);
+    assert_revoked(
+        env.broker.read_plaintext(&ws, &name("p")).await,
+        RevokedReason::KeyDisabled,
+    );
     env.kms
         .enable_key()
         .key_id(&env.platform_key_arn)

@@ -1,0 +1,274 @@
+//! The customer's side of BYOK: an account with a role and a KMS key set up
+//! from the shipped templates, and the key-state and policy changes a
+//! customer (or their administrator) can make afterwards.
+//!
+//! It exists so every BYOK test starts from what `terraform/` creates and
+//! changes it only the way a customer could.
+
+use aws_credential_types::Credentials;
+use broker_core::WorkspaceId;
+
+use crate::policy::{key_policy, trust_policy, BrokerAccess};
+use crate::readiness::readiness_check;
+use crate::stack::{account_sdk_config, broker_sdk_config, create_key, random_account};
+
+/// Name of the role [`Customer`] creates (under path `/keybroker/`, as the
+/// Terraform module does).
+pub const CUSTOMER_ROLE_NAME: &str = "KeybrokerAccess";
+
+/// The customer's side of BYOK: a KMS key and a role in their own account,
+/// set up from the shipped policy templates.
+pub struct Customer {
+    /// The customer's account id.
+    pub account: String,
+    /// The customer's KMS client (acting as the account's admin).
+    pub kms: aws_sdk_kms::Client,
+    /// The customer's IAM client.
+    pub iam: aws_sdk_iam::Client,
+    /// The key the customer created for the broker.
+    pub key_arn: String,
+    /// The role the broker assumes.
+    pub role_arn: String,
+    /// The workspace the key policy's broker statement is pinned to (the
+    /// customer's workspace, unless created with [`Customer::create_pinned_to`]).
+    pub workspace: WorkspaceId,
+}
+
+impl Customer {
+    /// What a customer does with `terraform/`: create the role (trust policy
+    /// naming the broker and the workspace's external id) and the key (key
+    /// policy granting that role, pinned to the workspace).
+    pub async fn create(ws: &WorkspaceId, external_id: &str) -> Self {
+        Self::build(Some(external_id), ws).await
+    }
+
+    /// Like [`Customer::create`], with the trust policy requiring
+    /// `trust_external_id` (which may differ from the workspace's), or with
+    /// `None` no external id at all (see [`trust_policy`]).
+    pub async fn create_with_trust(ws: &WorkspaceId, trust_external_id: Option<&str>) -> Self {
+        Self::build(trust_external_id, ws).await
+    }
+
+    /// Like [`Customer::create`], with the key policy's broker statement
+    /// pinned to `key_workspace` instead of the customer's own workspace
+    /// (e.g. a key set up for another workspace).
+    pub async fn create_pinned_to(external_id: &str, key_workspace: &WorkspaceId) -> Self {
+        Self::build(Some(external_id), key_workspace).await
+    }
+
+    async fn build(trust_external_id: Option<&str>, key_workspace: &WorkspaceId) -> Self {
+        let ws = key_workspace;
+        let account = random_account();
+        let sdk = account_sdk_config(&account).await;
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let role = iam
+            .create_role()
+            .role_name(CUSTOMER_ROLE_NAME)
+            .path("/keybroker/")
+            .assume_role_policy_document(trust_policy(trust_external_id))
+            .max_session_duration(3600)
+            .send()
+            .await
+            .expect("CreateRole");
+        let role_arn = role.role().map(|r| r.arn().to_owned()).expect("role ARN");
+        let policy = key_policy(&account, &role_arn, ws, BrokerAccess::Enabled);
+        let key_arn = create_key(&kms, Some(policy), "customer BYOK key (test)").await;
+        Self {
+            account,
+            kms,
+            iam,
+            key_arn,
+            role_arn,
+            workspace: ws.clone(),
+        }
+    }
+
+    /// `DisableKey`.
+    pub async fn disable_key(&self) {
+        self.kms
+            .disable_key()
+            .key_id(&self.key_arn)
+            .send()
+            .await
+            .expect("DisableKey");
+    }
+
+    /// `EnableKey`.
+    pub async fn enable_key(&self) {
+        self.kms
+            .enable_key()
+            .key_id(&self.key_arn)
+            .send()
+            .await
+            .expect("EnableKey");
+    }
+
+    /// `ScheduleKeyDeletion` with the shortest window.
+    pub async fn schedule_deletion(&self) {
+        self.kms
+            .schedule_key_deletion()
+            .key_id(&self.key_arn)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .expect("ScheduleKeyDeletion");
+    }
+
+    /// `CancelKeyDeletion` then `EnableKey` (a cancelled key comes back disabled).
+    pub async fn cancel_deletion(&self) {
+        self.kms
+            .cancel_key_deletion()
+            .key_id(&self.key_arn)
+            .send()
+            .await
+            .expect("CancelKeyDeletion");
+        self.enable_key().await;
+    }
+
+    /// `UpdateAssumeRolePolicy`: the role's trust policy now requires
+    /// `external_id` (`None`: no external id condition).
+    pub async fn set_trust_external_id(&self, external_id: Option<&str>) {
+        self.iam
+            .update_assume_role_policy()
+            .role_name(CUSTOMER_ROLE_NAME)
+            .policy_document(trust_policy(external_id))
+            .send()
+            .await
+            .expect("UpdateAssumeRolePolicy");
+    }
+
+    /// `PutKeyPolicy`: the module's key policy with the broker's access set
+    /// to `access` (what `terraform apply` of `broker_access` does).
+    pub async fn set_broker_access(&self, access: BrokerAccess) {
+        self.kms
+            .put_key_policy()
+            .key_id(&self.key_arn)
+            .policy_name("default")
+            .policy(key_policy(
+                &self.account,
+                &self.role_arn,
+                &self.workspace,
+                access,
+            ))
+            .send()
+            .await
+            .expect("PutKeyPolicy");
+    }
+
+    /// `PutKeyPolicy` with the module's key policy for `access`, its
+    /// statements changed by `edit` first: a hand-edited key policy (an
+    /// extra Allow, the standing Denies stripped, …).
+    pub async fn set_edited_key_policy(
+        &self,
+        access: BrokerAccess,
+        edit: impl FnOnce(&mut Vec<serde_json::Value>),
+    ) {
+        let mut doc: serde_json::Value = serde_json::from_str(&key_policy(
+            &self.account,
+            &self.role_arn,
+            &self.workspace,
+            access,
+        ))
+        .expect("key policy JSON");
+        edit(doc["Statement"].as_array_mut().expect("Statement array"));
+        self.kms
+            .put_key_policy()
+            .key_id(&self.key_arn)
+            .policy_name("default")
+            .policy(doc.to_string())
+            .send()
+            .await
+            .expect("PutKeyPolicy");
+    }
+
+    /// An Allow of GenerateDataKey/Decrypt for everyone in this account
+    /// ("anyone here may decrypt"): reaches the broker's role through the
+    /// key policy alone, no identity policy needed.
+    pub fn account_wide_decrypt_statement(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Sid": "AccountWideDecrypt",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": self.account}}
+        })
+    }
+
+    /// Attach an inline identity policy to the customer role allowing
+    /// `actions` on this key: what an administrator could do outside
+    /// Terraform (the module's exclusive management shows it as drift).
+    pub async fn put_role_policy(&self, policy_name: &str, actions: &[&str]) {
+        let doc = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": self.key_arn,
+            }]
+        });
+        self.iam
+            .put_role_policy()
+            .role_name(CUSTOMER_ROLE_NAME)
+            .policy_name(policy_name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .expect("PutRolePolicy");
+    }
+
+    /// `CreateGrant` on the key for the customer role (as a key
+    /// administrator may), for `operations`; returns the grant id.
+    pub async fn grant_role(&self, operations: &[aws_sdk_kms::types::GrantOperation]) -> String {
+        self.kms
+            .create_grant()
+            .key_id(&self.key_arn)
+            .grantee_principal(&self.role_arn)
+            .set_operations(Some(operations.to_vec()))
+            .send()
+            .await
+            .expect("CreateGrant")
+            .grant_id()
+            .expect("grant id")
+            .to_owned()
+    }
+}
+
+impl Customer {
+    /// A KMS client acting as a session of the customer role, assumed from
+    /// the broker's identity with `external_id`: what the broker holds, for
+    /// tests that call KMS with it directly.
+    pub async fn role_kms(&self, external_id: &str) -> aws_sdk_kms::Client {
+        let sdk = broker_sdk_config().await;
+        let creds = aws_sdk_sts::Client::new(&sdk)
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name("keybroker-test")
+            .external_id(external_id)
+            .duration_seconds(900)
+            .send()
+            .await
+            .expect("AssumeRole")
+            .credentials
+            .expect("credentials");
+        let session = Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            None,
+            "customer-role-session",
+        );
+        let conf = aws_sdk_kms::config::Builder::from(&sdk)
+            .credentials_provider(session)
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// Run the customer's revocation readiness check
+    /// (`terraform/readiness/check_revocation.py --json`) as this account's
+    /// administrator against the stack; returns its exit code and report.
+    pub fn readiness_check(&self) -> (i32, serde_json::Value) {
+        readiness_check(&self.account, &self.key_arn, &self.role_arn)
+    }
+}
