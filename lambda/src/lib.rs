@@ -22,6 +22,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod catalog;
 pub mod contract;
 pub mod destination;
 mod inject;
