@@ -130,10 +130,8 @@ pub async fn handle(
         }
         Err(_) => (None, None),
     };
-    let result = match parsed {
-        Ok(CatalogRequest::ListSecrets { workspace, .. }) => {
-            list(broker, served, &workspace).await
-        }
+    let result = match &parsed {
+        Ok(CatalogRequest::ListSecrets { workspace, .. }) => list(broker, served, workspace).await,
         Err(e) => Err((
             ErrorType::InvalidRequest,
             format!("malformed catalog event: {e}"),
@@ -163,7 +161,9 @@ pub async fn handle(
             ok: true,
             secrets,
         }),
-        Err((kind, message)) => serde_json::to_value(InjectResponse::error(request_id, kind, message)),
+        Err((kind, message)) => {
+            serde_json::to_value(InjectResponse::error(request_id, kind, message))
+        }
     };
     value.unwrap_or_else(|_| serde_json::json!({ "request_id": request_id, "ok": false }))
 }
@@ -180,8 +180,7 @@ async fn list(
     served: Option<&[String]>,
     workspace: &str,
 ) -> Result<Vec<SecretEntry>, (ErrorType, String)> {
-    let ws =
-        WorkspaceId::new(workspace).map_err(|e| (ErrorType::InvalidRequest, e.to_string()))?;
+    let ws = WorkspaceId::new(workspace).map_err(|e| (ErrorType::InvalidRequest, e.to_string()))?;
     if let Some(served) = served {
         if !served.iter().any(|w| w == ws.as_str()) {
             return Err((
@@ -241,11 +240,9 @@ mod tests {
         let basic = Injection::BasicAuth {
             username: "svc-user".into(),
         };
-        let text = serde_json::to_string(&[
-            InjectionKind::from(&header),
-            InjectionKind::from(&basic),
-        ])
-        .unwrap();
+        let text =
+            serde_json::to_string(&[InjectionKind::from(&header), InjectionKind::from(&basic)])
+                .unwrap();
         assert_eq!(
             text,
             r#"[{"type":"header","name":"Authorization"},{"type":"basic_auth"}]"#

@@ -88,7 +88,9 @@ pub enum ConfigError {
     Invalid(&'static str, String),
     /// A non-loopback HTTP bind without a token: anyone who can reach the
     /// port could spend the workspace's credentials.
-    #[error("--bind {0} is not a loopback address: set {TOKEN_ENV} so that clients must authenticate")]
+    #[error(
+        "--bind {0} is not a loopback address: set {TOKEN_ENV} so that clients must authenticate"
+    )]
     PublicWithoutToken(SocketAddr),
 }
 
@@ -163,8 +165,8 @@ impl Config {
         let transport = match or_env(transport, "KEYBROKER_MCP_TRANSPORT").as_deref() {
             None | Some("stdio") => Transport::Stdio,
             Some("http") => {
-                let bind = or_env(bind, "KEYBROKER_MCP_BIND")
-                    .unwrap_or_else(|| DEFAULT_BIND.to_owned());
+                let bind =
+                    or_env(bind, "KEYBROKER_MCP_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
                 let bind: SocketAddr = bind
                     .parse()
                     .map_err(|_| ConfigError::Invalid("bind address", bind))?;

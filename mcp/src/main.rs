@@ -117,7 +117,12 @@ mod tests {
     fn only_this_crate_may_log_below_info() {
         use super::log_ceiling;
         assert_eq!(log_ceiling("keybroker_mcp::server"), tracing::Level::DEBUG);
-        for t in ["rmcp::service", "aws_smithy_runtime", "hyper", "keybroker_mcpx"] {
+        for t in [
+            "rmcp::service",
+            "aws_smithy_runtime",
+            "hyper",
+            "keybroker_mcpx",
+        ] {
             assert_eq!(log_ceiling(t), tracing::Level::INFO, "{t}");
         }
     }

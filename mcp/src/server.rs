@@ -97,11 +97,7 @@ impl KeybrokerMcp {
                     }
                 }
                 let secrets = self.state.catalog.read().await.clone().unwrap_or_default();
-                tracing::info!(
-                    tool = tools::LIST_SECRETS,
-                    count = secrets.len(),
-                    "ok"
-                );
+                tracing::info!(tool = tools::LIST_SECRETS, count = secrets.len(), "ok");
                 tools::ok_result(serde_json::json!({
                     "workspace": self.state.broker.workspace(),
                     "secrets": secrets,

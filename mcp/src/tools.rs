@@ -268,7 +268,8 @@ mod tests {
                 assert!(s["properties"].get(id).is_none(), "{} has {id}", tool.name);
             }
         }
-        let extra = json!({"secret": "s", "method": "GET", "url": "https://a", "workspace": "other"});
+        let extra =
+            json!({"secret": "s", "method": "GET", "url": "https://a", "workspace": "other"});
         let Value::Object(extra) = extra else {
             unreachable!()
         };
