@@ -490,3 +490,64 @@ async fn streamable_http_refuses_missing_tokens_and_browser_origins() {
     assert_eq!(status(ok), 200);
     lambda.stop().await;
 }
+
+/// The read-only catalog op behind `list_secrets`, invoked as any runtime
+/// would: metadata only (no value, template or user name), the same tenant
+/// pin as injections, and a malformed catalog event is `invalid_request`.
+#[tokio::test]
+async fn the_catalog_op_lists_metadata_only_and_keeps_the_tenant_pin() {
+    use keybroker_tests::lambda_env::{RunOptions, Upstream};
+    let env = keybroker_tests::setup().await;
+    let up = Upstream::start().await;
+    let mine = crate::ws().to_string();
+    let opts = RunOptions {
+        env: vec![("KEYBROKER_ALLOWED_WORKSPACES".into(), mine.clone())],
+        ..RunOptions::default()
+    };
+    let lambda = LambdaEnv::start_with(&env, &opts).await;
+    let basic = json!({ "type": "basic_auth", "username": "svc-user-7" });
+    let (mine, canary) = bound_secret_in(&lambda, &up, basic, mine).await;
+    let (theirs, their_canary) = bound_secret(&lambda, &up, bearer()).await;
+
+    let list = |ws: &str| json!({ "op": "list_secrets", "workspace": ws, "agent": AGENT });
+    let r = lambda.invoke("inject", &list(&mine)).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(
+        r["secrets"],
+        json!([{ "name": "api", "hosts": [up.addr.to_string()], "status": "active",
+                 "injection": { "type": "basic_auth" } }]),
+        "{r}"
+    );
+    let text = r.to_string();
+    assert!(
+        !text.contains("svc-user-7") && !text.contains("arn:"),
+        "{r}"
+    );
+    assert_no_canary("catalog answer", &text, &canary);
+
+    let r = lambda.invoke("inject", &list(&theirs)).await;
+    assert_eq!(crate::inject::error_type(&r), "denied", "{r}");
+    assert!(r.get("secrets").is_none(), "{r}");
+    for bad in [
+        json!({ "op": "list_secrets", "workspace": mine }),
+        json!({ "op": "list_secrets", "workspace": mine, "agent": AGENT, "secret": "api" }),
+        json!({ "op": "put_secret", "workspace": mine, "agent": AGENT }),
+    ] {
+        let r = lambda.invoke("inject", &bad).await;
+        assert_eq!(
+            crate::inject::error_type(&r),
+            "invalid_request",
+            "{bad}: {r}"
+        );
+    }
+    let out = lambda.output();
+    assert!(
+        out.contains(keybroker_lambda::catalog::SCHEMA),
+        "catalog audit lines"
+    );
+    for c in [&canary, &their_canary] {
+        assert_no_canary("function output", &out, c);
+    }
+    assert!(up.records().is_empty(), "listing sent nothing upstream");
+    lambda.stop().await;
+}
