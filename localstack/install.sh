@@ -3,9 +3,10 @@
 # ${KEYBROKER_STACK_DIR:-<repo>/.stack}, and the IAM front's Node packages:
 #   venv-localstack          LocalStack core (KMS, STS, IAM), runs without Docker
 #   venv-moto                moto server (DynamoDB)
+#   venv-clients             the MCP Python SDK and boto3 the e2e suite drives
 #   iam-front/node_modules   npm ci from iam-front/package-lock.json (Node >= 20)
 # Anything whose marker file matches the pinned spec is left alone.
-# Options: --force  reinstall all three.
+# Options: --force  reinstall all four.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -59,6 +60,7 @@ install_venv() {
 
 install_venv localstack "$LS_VENV" "$LS_CONSTRAINTS" "${LS_REQUIREMENTS[@]}"
 install_venv moto "$MOTO_VENV" "$MOTO_CONSTRAINTS" "${MOTO_REQUIREMENTS[@]}"
+install_venv clients "$CLIENTS_VENV" "$CLIENTS_CONSTRAINTS" "${CLIENTS_REQUIREMENTS[@]}"
 
 # The IAM front: exact versions from its committed package-lock.json. Test
 # tooling only (AGPL-3.0): it stays in localstack/iam-front/.

@@ -48,6 +48,15 @@ MOTO_REQUIREMENTS=(
   "flask"
   "flask-cors"
 )
+# The agent-side clients the e2e suite drives (not part of the AWS stack):
+# the official MCP Python SDK (tests/tests/e2e/mcp.rs talks to keybroker-mcp
+# through it) and boto3 (examples/agent-client/invoke.py).
+CLIENTS_VENV="$STACK_DIR/venv-clients"
+CLIENTS_REQUIREMENTS=(
+  "mcp==2.3.0"
+  "boto3"
+)
+CLIENTS_CONSTRAINTS="$REPO_ROOT/tests/clients/constraints.txt"
 LS_CONSTRAINTS="$STACK_SCRIPT_DIR/constraints-localstack.txt"
 MOTO_CONSTRAINTS="$STACK_SCRIPT_DIR/constraints-moto.txt"
 INSTALL_MARKER_NAME=".keybroker-installed"
@@ -111,7 +120,8 @@ both_venvs_current() {
   local py
   py="$(find_python313)"
   venv_is_current "$LS_VENV" "$(install_spec "$py" "$LS_CONSTRAINTS" "${LS_REQUIREMENTS[@]}")" \
-    && venv_is_current "$MOTO_VENV" "$(install_spec "$py" "$MOTO_CONSTRAINTS" "${MOTO_REQUIREMENTS[@]}")"
+    && venv_is_current "$MOTO_VENV" "$(install_spec "$py" "$MOTO_CONSTRAINTS" "${MOTO_REQUIREMENTS[@]}")" \
+    && venv_is_current "$CLIENTS_VENV" "$(install_spec "$py" "$CLIENTS_CONSTRAINTS" "${CLIENTS_REQUIREMENTS[@]}")"
 }
 
 # Prints the path of a Node.js >= $NODE_MIN_MAJOR, or fails with a clear

@@ -115,7 +115,7 @@ run "defaults" {
 
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.broker["inject"].policy).Statement : s.Action])) == toset([
-      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents",
+      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Query",
     ])
     error_message = "inject role actions changed (tests/tests/policies.rs has the full check)"
   }

@@ -23,6 +23,7 @@
 pub mod admin;
 pub mod admin_audit;
 pub mod audit;
+pub mod catalog;
 pub mod contract;
 pub mod destination;
 pub mod edge_error;

@@ -28,6 +28,8 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
         "dynamodb:BatchGetItem",
         "Store::get_secret_and_workspace (Broker::load)",
     ),
+    // Store::list_secrets, via the read-only catalog op (lambda/src/catalog.rs).
+    ("dynamodb:Query", "Store::list_secrets (catalog::handle)"),
     // Store::set_status, via Broker::decrypt -> record_status (revoked / recovered).
     (
         "dynamodb:UpdateItem",
@@ -367,7 +369,9 @@ fn inject_restriction_problems(doc: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for a in actions(doc) {
         let allowed_write = a == "dynamodb:UpdateItem";
-        if a.starts_with("dynamodb:") && a != "dynamodb:BatchGetItem" && !allowed_write {
+        // Reads: one secret + workspace, and the metadata list (catalog).
+        let read = a == "dynamodb:BatchGetItem" || a == "dynamodb:Query";
+        if a.starts_with("dynamodb:") && !read && !allowed_write {
             problems.push(format!("inject may not call {a}"));
         }
         if a.starts_with("kms:") && a != "kms:Decrypt" && a != "kms:DescribeKey" {

@@ -1,7 +1,7 @@
 //! The `inject` Lambda function: see the crate docs.
 
 use keybroker_lambda::destination::Destinations;
-use keybroker_lambda::{upstream::Limits, Injector};
+use keybroker_lambda::{catalog, upstream::Limits, Injector};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
@@ -17,15 +17,22 @@ async fn main() -> Result<(), Error> {
         ..Limits::default()
     };
     let mut injector = Injector::new(keybroker_lambda::broker_from_env().await?, limits)?;
-    if let Some(served) = keybroker_lambda::allowed_workspaces_from_env()? {
+    let served = keybroker_lambda::allowed_workspaces_from_env()?;
+    if let Some(served) = served.clone() {
         injector = injector.serve_only(served);
     }
     let injector = &injector;
+    let served = served.as_deref();
     // Raw JSON in: the handler parses it, so any malformed event (even one
     // nested past serde's depth limit) gets a typed `invalid_request` and an
     // audit record instead of a runtime deserialization error.
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
+            // `{"op": ...}`: the read-only catalog (lambda/src/catalog.rs).
+            if catalog::is_catalog_event(event.payload.get()) {
+                let (broker, id) = (injector.broker(), &event.context.request_id);
+                return Ok(catalog::handle(broker, served, event.payload.get(), id).await);
+            }
             // The runtime kills the function at the deadline: the handler
             // caps the upstream call so the outcome record is written first.
             let deadline =

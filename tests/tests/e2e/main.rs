@@ -7,6 +7,7 @@
 
 mod adversarial_request;
 mod adversarial_response;
+mod agent_client;
 mod audit;
 mod bad_input;
 mod bypass;
@@ -20,6 +21,7 @@ mod key_policy;
 mod leaks;
 mod least_privilege;
 mod lifecycle;
+mod mcp;
 mod readiness;
 mod revocation;
 mod rotation;

@@ -1,0 +1,262 @@
+//! The read-only `list_secrets` operation of the `inject` function: which
+//! secrets a workspace holds, where each may be sent and how it is
+//! injected. Never a value, a ciphertext, a key ARN or a header template.
+//!
+//! Why on `inject` and not `admin`: agent runtimes may invoke `inject` and
+//! must never reach `admin` (which writes secrets and policies). An agent
+//! that is to pick the right secret for a host (the MCP server's
+//! `list_secrets` tool, `mcp/`) needs this list, so the same IAM grant that
+//! lets a runtime inject lets it list: `lambda:InvokeFunction` on `inject`
+//! (infra/policies/agent-runtime-policy.json.tftpl). The inject execution
+//! role reads the list with `dynamodb:Query`, projected to metadata only
+//! (broker-core's `Store::list_secrets` never reads the blob attribute).
+//!
+//! Routing: an event with an `"op"` member is a catalog request; every
+//! other event is an injection. `InjectEvent` refuses unknown fields, so no
+//! injection event can carry `op`, and an older `inject` answers a catalog
+//! request with a typed `invalid_request`.
+
+use serde::{Deserialize, Serialize};
+
+use broker_core::{Broker, Injection, SecretStatus, WorkspaceId};
+
+use crate::contract::{ErrorType, InjectResponse};
+
+/// Schema identifier of the catalog audit record.
+pub const SCHEMA: &str = "keybroker.audit.catalog.v1";
+
+/// Whether `event` asks for a catalog operation (has a top-level `op`).
+/// Anything that does not parse as an object is not: the injection path
+/// answers it with a typed `invalid_request`.
+pub fn is_catalog_event(event: &str) -> bool {
+    // Injection events (the hot path) almost never contain the text; an
+    // escaped key (`"\u006fp"`) reaches the injection path, which refuses
+    // it as an unknown field.
+    if !event.contains("\"op\"") {
+        return false;
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        op: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_str::<Probe>(event).is_ok_and(|p| p.op.is_some())
+}
+
+/// A catalog request.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+enum CatalogRequest {
+    /// Metadata of every secret in `workspace`.
+    ListSecrets {
+        /// Workspace, asserted by the agent runtime.
+        workspace: String,
+        /// The agent asking (recorded in the audit line).
+        agent: String,
+    },
+}
+
+/// What an agent may know about one secret.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct SecretEntry {
+    /// Secret name, as `inject` takes it.
+    pub name: String,
+    /// Hosts the secret may be sent to; empty: it cannot be injected.
+    pub hosts: Vec<String>,
+    /// Where the broker puts it in the request.
+    pub injection: Option<InjectionKind>,
+    /// `active`, or `revoked` as last seen by the broker.
+    pub status: &'static str,
+}
+
+/// An injection point without its template or user name.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InjectionKind {
+    /// A header of this name.
+    Header {
+        /// Header name.
+        name: String,
+    },
+    /// `Authorization: Basic ...`.
+    BasicAuth,
+    /// A query parameter of this name.
+    Query {
+        /// Parameter name.
+        param: String,
+    },
+}
+
+impl From<&Injection> for InjectionKind {
+    fn from(i: &Injection) -> Self {
+        match i {
+            Injection::Header { name, .. } => Self::Header { name: name.clone() },
+            Injection::BasicAuth { .. } => Self::BasicAuth,
+            Injection::Query { param } => Self::Query {
+                param: param.clone(),
+            },
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Serialize)]
+struct CatalogResponse {
+    request_id: String,
+    ok: bool,
+    secrets: Vec<SecretEntry>,
+}
+
+/// One catalog audit line: who listed which workspace, and the outcome.
+#[derive(Serialize)]
+struct CatalogAudit<'a> {
+    schema: &'static str,
+    request_id: &'a str,
+    op: &'static str,
+    workspace: Option<&'a str>,
+    agent: Option<&'a str>,
+    outcome: &'a str,
+    count: usize,
+}
+
+/// Handle one catalog event; always answers with a JSON object shaped like
+/// an inject answer (`ok`, and `error: {type, message}` on failure), and
+/// always prints one audit line. `served`: `KEYBROKER_ALLOWED_WORKSPACES`,
+/// the same tenant boundary injections have.
+pub async fn handle(
+    broker: &Broker,
+    served: Option<&[String]>,
+    event: &str,
+    request_id: &str,
+) -> serde_json::Value {
+    let parsed = serde_json::from_str::<CatalogRequest>(event);
+    let (workspace, agent) = match &parsed {
+        Ok(CatalogRequest::ListSecrets { workspace, agent }) => {
+            (Some(workspace.as_str()), Some(agent.as_str()))
+        }
+        Err(_) => (None, None),
+    };
+    let result = match &parsed {
+        Ok(CatalogRequest::ListSecrets { workspace, .. }) => list(broker, served, workspace).await,
+        Err(e) => Err((
+            ErrorType::InvalidRequest,
+            format!("malformed catalog event: {e}"),
+        )),
+    };
+    let (outcome, count) = match &result {
+        Ok(s) => ("ok", s.len()),
+        Err((kind, _)) => (kind.as_str(), 0),
+    };
+    let audit = CatalogAudit {
+        schema: SCHEMA,
+        request_id,
+        op: "list_secrets",
+        workspace,
+        agent,
+        outcome: &outcome,
+        count,
+    };
+    if let Ok(line) = serde_json::to_string(&audit) {
+        if let Err(e) = crate::audit::write_line(&line) {
+            tracing::error!(request_id, error = %e, "could not write the catalog audit record");
+        }
+    }
+    let value = match result {
+        Ok(secrets) => serde_json::to_value(CatalogResponse {
+            request_id: request_id.to_owned(),
+            ok: true,
+            secrets,
+        }),
+        Err((kind, message)) => {
+            serde_json::to_value(InjectResponse::error(request_id, kind, message))
+        }
+    };
+    value.unwrap_or_else(|_| serde_json::json!({ "request_id": request_id, "ok": false }))
+}
+
+async fn list(
+    broker: &Broker,
+    served: Option<&[String]>,
+    workspace: &str,
+) -> Result<Vec<SecretEntry>, (ErrorType, String)> {
+    let ws = WorkspaceId::new(workspace).map_err(|e| (ErrorType::InvalidRequest, e.to_string()))?;
+    if let Some(served) = served {
+        if !served.iter().any(|w| w == ws.as_str()) {
+            return Err((
+                ErrorType::Denied,
+                format!("workspace {ws} is not served by this function"),
+            ));
+        }
+    }
+    let secrets = broker
+        .list_secrets(&ws)
+        .await
+        .map_err(|e| (ErrorType::of(&e), e.to_string()))?;
+    Ok(secrets
+        .iter()
+        .map(|m| SecretEntry {
+            name: m.name.to_string(),
+            hosts: m
+                .binding
+                .as_ref()
+                .map(|b| b.hosts.clone())
+                .unwrap_or_default(),
+            injection: m.binding.as_ref().map(|b| InjectionKind::from(&b.inject)),
+            status: match m.status {
+                SecretStatus::Active => "active",
+                _ => "revoked",
+            },
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_events_with_an_op_are_catalog_events() {
+        assert!(is_catalog_event(
+            r#"{"op":"list_secrets","workspace":"w","agent":"a"}"#
+        ));
+        assert!(!is_catalog_event(r#"{"op":null}"#));
+        for not in [
+            r#"{"workspace":"w","secret":"s","agent":"a","request":{}}"#,
+            "[]",
+            "not json",
+            &"[".repeat(10_000),
+        ] {
+            assert!(!is_catalog_event(not), "{not:.40}");
+        }
+    }
+
+    #[test]
+    fn the_injection_kind_drops_templates_and_user_names() {
+        let header = Injection::Header {
+            name: "Authorization".into(),
+            template: "Bearer {secret}".into(),
+        };
+        let basic = Injection::BasicAuth {
+            username: "svc-user".into(),
+        };
+        let text =
+            serde_json::to_string(&[InjectionKind::from(&header), InjectionKind::from(&basic)])
+                .unwrap();
+        assert_eq!(
+            text,
+            r#"[{"type":"header","name":"Authorization"},{"type":"basic_auth"}]"#
+        );
+    }
+
+    #[test]
+    fn a_malformed_catalog_event_is_an_invalid_request() {
+        for bad in [
+            r#"{"op":"list_secrets","workspace":"w"}"#,
+            r#"{"op":"list_secrets","workspace":"w","agent":"a","extra":1}"#,
+            r#"{"op":"delete_secret","workspace":"w","agent":"a"}"#,
+        ] {
+            let e = serde_json::from_str::<CatalogRequest>(bad);
+            assert!(e.is_err(), "{bad}");
+        }
+    }
+}

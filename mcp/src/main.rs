@@ -1,0 +1,129 @@
+//! # keybroker-mcp
+//!
+//! An MCP server that runs next to an agent, with the agent runtime's AWS
+//! credentials, and turns tool calls into invocations of keybroker's
+//! `inject` function: the model names a secret and a request, the broker
+//! injects the credential and makes the request, and the model gets the
+//! upstream's answer, never the credential.
+//!
+//! * Tools: `http_request` and `list_secrets` ([`tools`]).
+//! * Identity: workspace and agent come from the configuration
+//!   ([`config`]), never from tool arguments.
+//! * Transports: stdio, and streamable HTTP on loopback by default
+//!   ([`http`]).
+//!
+//! docs/INVOCATION.md, "MCP server", has the configuration snippets.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod broker;
+mod config;
+mod http;
+mod server;
+mod tools;
+
+use std::process::ExitCode;
+
+use config::{Config, Transport};
+use rmcp::ServiceExt;
+
+/// The most verbose level a log target may use: this crate up to `debug`,
+/// everything else (the SDK, the AWS SDK, hyper) `info`, because their
+/// `debug`/`trace` output includes whole messages and tool results.
+fn log_ceiling(target: &str) -> tracing::Level {
+    if target == "keybroker_mcp" || target.starts_with("keybroker_mcp::") {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    }
+}
+
+/// JSON logs to stderr (stdout is the stdio transport), level from
+/// `RUST_LOG` (default `info`) under [`log_ceiling`].
+fn init_logging() {
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ceiling = filter_fn(|meta| *meta.level() <= log_ceiling(meta.target()));
+    let layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .with_filter(from_env.and(ceiling));
+    tracing_subscriber::registry().with(layer).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::parse(std::env::args().skip(1), |k| std::env::var(k).ok()) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            print!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("keybroker-mcp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let broker = broker::Broker::new(
+        aws_sdk_lambda::Client::new(&sdk),
+        config.function.clone(),
+        config.workspace.clone(),
+        config.agent.clone(),
+    );
+    let state = server::State::new(broker);
+    // The tool descriptions list the secrets; without the list they point
+    // the model at list_secrets instead. A broker that is down now may be
+    // up at the first call, so this is not fatal.
+    if let Err(e) = state.refresh().await {
+        tracing::warn!(error = %e, "could not list the workspace's secrets at start");
+    }
+    tracing::info!(workspace = %config.workspace, agent = %config.agent, function = %config.function, "keybroker-mcp ready");
+    match config.transport {
+        Transport::Stdio => {
+            let running = server::KeybrokerMcp::new(state)
+                .serve(rmcp::transport::stdio())
+                .await?;
+            running.waiting().await?;
+        }
+        Transport::Http {
+            bind,
+            allowed_hosts,
+        } => http::serve(state, bind, allowed_hosts, config.http_token).await?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_this_crate_may_log_below_info() {
+        use super::log_ceiling;
+        assert_eq!(log_ceiling("keybroker_mcp::server"), tracing::Level::DEBUG);
+        for t in [
+            "rmcp::service",
+            "aws_smithy_runtime",
+            "hyper",
+            "keybroker_mcpx",
+        ] {
+            assert_eq!(log_ceiling(t), tracing::Level::INFO, "{t}");
+        }
+    }
+}
