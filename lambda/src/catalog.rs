@@ -153,7 +153,7 @@ pub async fn handle(
         op: "list_secrets",
         workspace,
         agent,
-        outcome: &outcome,
+        outcome,
         count,
     };
     if let Ok(line) = serde_json::to_string(&audit) {
