@@ -275,7 +275,12 @@ pub struct Rewrap {
 #[derive(Debug, Args)]
 pub struct CheckWorkspace {
     /// Workspace id.
-    #[arg(long, short = 'w', required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        long,
+        short = 'w',
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub workspace: Option<String>,
     /// Check every workspace in the table, page by page.
     #[arg(long)]

@@ -110,7 +110,10 @@ async fn rewrap(a: &Rewrap, broker: &Broker, json_out: bool) -> Result<u8, CliEr
     if json_out {
         print_lines(&replies);
     } else {
-        let target = results.first().map(|r| &r["target"]).unwrap_or(&Value::Null);
+        let target = results
+            .first()
+            .map(|r| &r["target"])
+            .unwrap_or(&Value::Null);
         let mut text = format!(
             "target     {} {}\nmoved      {}\nskipped    {}\nfailed     {}\n",
             target["key_mode"].as_str().unwrap_or("?"),

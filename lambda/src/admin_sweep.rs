@@ -3,9 +3,7 @@
 //! their audit records say changed. Kept apart from `admin.rs`, which only
 //! dispatches to it, since these replies carry per-secret failures.
 
-use broker_core::{
-    CheckPage, CheckReport, RewrapPage, SecretFailure, WorkspaceId,
-};
+use broker_core::{CheckPage, CheckReport, RewrapPage, SecretFailure, WorkspaceId};
 use serde_json::{json, Value};
 
 use crate::admin_audit::Changes;

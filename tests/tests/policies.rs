@@ -63,7 +63,10 @@ const ADMIN_ACTIONS: &[(&str, &str)] = &[
     // Store::list_secrets, Store::secrets_page (rewrap, check_workspace).
     ("dynamodb:Query", "Store::list_secrets, Store::secrets_page"),
     // Store::workspaces_page: check_all_workspaces pages over the table.
-    ("dynamodb:Scan", "Store::workspaces_page (check_all_workspaces)"),
+    (
+        "dynamodb:Scan",
+        "Store::workspaces_page (check_all_workspaces)",
+    ),
     // Store::get_secret_and_workspace, via Broker::rotate_secret.
     (
         "dynamodb:BatchGetItem",

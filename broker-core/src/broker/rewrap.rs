@@ -115,7 +115,10 @@ impl Broker {
         let settings = self.store.get_workspace(ws).await?;
         let key = self.write_key(ws, settings.as_ref()).await?;
         let target = KeyTarget::of(&key);
-        let page = self.store.secrets_page(ws, req.after.as_ref(), limit).await?;
+        let page = self
+            .store
+            .secrets_page(ws, req.after.as_ref(), limit)
+            .await?;
         let to_platform = target.key_mode == KeyMode::Platform;
         let leaving = |m: &SecretMetadata| m.key_mode == KeyMode::Byok && to_platform;
         if !req.allow_leaving_customer_key {

@@ -246,8 +246,7 @@ pub(crate) fn parse_metadata(item: &Item) -> Result<SecretMetadata> {
         },
         _ => return Err(malformed("status")),
     };
-    let key_mode =
-        KeyMode::parse(get_s(item, "key_mode")?).ok_or_else(|| malformed("key_mode"))?;
+    let key_mode = KeyMode::parse(get_s(item, "key_mode")?).ok_or_else(|| malformed("key_mode"))?;
     let role_arn = get_opt_s(item, "role_arn")?
         .map(RoleArn::parse)
         .transpose()

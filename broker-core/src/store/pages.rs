@@ -58,11 +58,13 @@ impl Store {
             .collect();
         let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
         let next = match items.last() {
-            Some((name, _)) if more => Some(SecretName::new(name.clone()).map_err(|_| {
-                BrokerError::Storage {
-                    detail: "stored record is malformed: sk".into(),
-                }
-            })?),
+            Some((name, _)) if more => {
+                Some(
+                    SecretName::new(name.clone()).map_err(|_| BrokerError::Storage {
+                        detail: "stored record is malformed: sk".into(),
+                    })?,
+                )
+            }
             _ => None,
         };
         Ok(SecretPage { items, next })
@@ -158,10 +160,7 @@ impl Store {
 }
 
 fn schedule_key(job: &str) -> Item {
-    Item::from([
-        ("pk".to_owned(), s(SCHEDULE_PK)),
-        ("sk".to_owned(), s(job)),
-    ])
+    Item::from([("pk".to_owned(), s(SCHEDULE_PK)), ("sk".to_owned(), s(job))])
 }
 
 /// The secret name in an item's sort key (`secret#<name>`), as stored.

@@ -23,7 +23,11 @@ async fn statuses(lambda: &LambdaEnv, ws: &WorkspaceId) -> Vec<(String, String, 
         .iter()
         .map(|m| {
             let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-            (s(&m["name"]), s(&m["status"]["state"]), s(&m["status"]["reason"]))
+            (
+                s(&m["name"]),
+                s(&m["status"]["state"]),
+                s(&m["status"]["reason"]),
+            )
         })
         .collect();
     out.sort();
@@ -40,7 +44,10 @@ async fn a_check_marks_every_affected_secret_and_only_those() {
     let lambda = LambdaEnv::start(&env).await;
     let ws = ws();
     let (_, p) = canary();
-    env.broker.put_secret(&ws, &name("platform"), &p).await.unwrap();
+    env.broker
+        .put_secret(&ws, &name("platform"), &p)
+        .await
+        .unwrap();
     let customer = env.onboard_customer(&ws).await;
     for n in ["byok-1", "byok-2", "byok-3"] {
         let (_, v) = canary();
@@ -60,7 +67,12 @@ async fn a_check_marks_every_affected_secret_and_only_those() {
         .admin(json!({ "op": "check_workspace", "workspace": ws }))
         .await;
     assert_eq!(
-        (r["secrets"].as_u64(), r["revoked"].as_u64(), r["active"].as_u64(), r["changed"].as_u64()),
+        (
+            r["secrets"].as_u64(),
+            r["revoked"].as_u64(),
+            r["active"].as_u64(),
+            r["changed"].as_u64()
+        ),
         (Some(4), Some(3), Some(1), Some(3)),
         "{r}"
     );
@@ -70,7 +82,10 @@ async fn a_check_marks_every_affected_secret_and_only_those() {
     let byok = probes.iter().find(|p| p["key_mode"] == "byok").unwrap();
     assert_eq!(byok["key_arn"], customer.key_arn.as_str());
     assert_eq!(byok["role_arn"], customer.role_arn.as_str());
-    assert_eq!((byok["secrets"].as_u64(), &byok["outcome"]), (Some(3), &json!("revoked")));
+    assert_eq!(
+        (byok["secrets"].as_u64(), &byok["outcome"]),
+        (Some(3), &json!("revoked"))
+    );
     assert_eq!(byok["reason"], "key_access_denied");
     assert_eq!(
         statuses(&lambda, &ws).await,
@@ -92,7 +107,11 @@ async fn a_check_marks_every_affected_secret_and_only_those() {
     let r = lambda
         .admin(json!({ "op": "check_workspace", "workspace": ws }))
         .await;
-    assert_eq!((r["active"].as_u64(), r["changed"].as_u64()), (Some(4), Some(3)), "{r}");
+    assert_eq!(
+        (r["active"].as_u64(), r["changed"].as_u64()),
+        (Some(4), Some(3)),
+        "{r}"
+    );
     assert_eq!(statuses(&lambda, &ws).await, all_active);
     lambda.stop().await;
 }
@@ -121,7 +140,10 @@ async fn all_workspaces_in_pages_and_the_scheduled_cursor_wraps() {
     let p1 = broker.check_workspaces(None, Some(2), false).await.unwrap();
     assert_eq!(p1.reports.len(), 2);
     let next = p1.next.clone().expect("more to come");
-    let p2 = broker.check_workspaces(Some(&next), Some(2), false).await.unwrap();
+    let p2 = broker
+        .check_workspaces(Some(&next), Some(2), false)
+        .await
+        .unwrap();
     assert_eq!((p2.reports.len(), p2.next.clone()), (1, None));
     let mut seen: Vec<String> = p1
         .reports
@@ -138,7 +160,14 @@ async fn all_workspaces_in_pages_and_the_scheduled_cursor_wraps() {
     let runs: Vec<usize> = {
         let mut v = Vec::new();
         for _ in 0..3 {
-            v.push(broker.check_workspaces(None, Some(2), true).await.unwrap().reports.len());
+            v.push(
+                broker
+                    .check_workspaces(None, Some(2), true)
+                    .await
+                    .unwrap()
+                    .reports
+                    .len(),
+            );
         }
         v
     };

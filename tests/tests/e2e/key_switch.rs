@@ -6,7 +6,9 @@
 //! (it assumed the workspace's new role, which the old key does not grant).
 
 use broker_core::{KeyMode, RevokedReason, SecretStatus};
-use keybroker_tests::{assert_revoked, plant_secret_item, secret_item, setup, BrokerAccess, Customer};
+use keybroker_tests::{
+    assert_revoked, plant_secret_item, secret_item, setup, BrokerAccess, Customer,
+};
 
 use crate::{canary, name, ws};
 
@@ -19,7 +21,10 @@ async fn switching_role_and_key_strands_nothing_and_old_revocations_still_bite()
     let (rot_text, rot_value) = canary();
     for (n, v) in [("old-read", &read_value), ("old-rotated", &rot_value)] {
         let m = env.broker.put_secret(&ws, &name(n), v).await.unwrap();
-        assert_eq!(m.role_arn.as_ref().map(|r| r.as_str()), Some(a.role_arn.as_str()));
+        assert_eq!(
+            m.role_arn.as_ref().map(|r| r.as_str()),
+            Some(a.role_arn.as_str())
+        );
     }
 
     // The customer moves the workspace to a new role and key (another
@@ -32,7 +37,11 @@ async fn switching_role_and_key_strands_nothing_and_old_revocations_still_bite()
         .unwrap();
 
     // Old secrets read through the role they were sealed through.
-    let got = env.broker.read_plaintext(&ws, &name("old-read")).await.unwrap();
+    let got = env
+        .broker
+        .read_plaintext(&ws, &name("old-read"))
+        .await
+        .unwrap();
     assert_eq!(got.value.expose(), read_text.as_bytes());
     assert_eq!(got.metadata.key_arn.as_str(), a.key_arn);
     // Rotation without a value opens the old one (role A) and moves it to B.
@@ -47,18 +56,28 @@ async fn switching_role_and_key_strands_nothing_and_old_revocations_still_bite()
         Some(b.role_arn.as_str())
     );
     let (_, new_value) = canary();
-    env.broker.put_secret(&ws, &name("new"), &new_value).await.unwrap();
+    env.broker
+        .put_secret(&ws, &name("new"), &new_value)
+        .await
+        .unwrap();
 
     // Warm reads alternating between the two roles: one DynamoDB and one
     // KMS call each, no AssumeRole (one cached session per role).
-    env.broker.read_plaintext(&ws, &name("old-read")).await.unwrap();
+    env.broker
+        .read_plaintext(&ws, &name("old-read"))
+        .await
+        .unwrap();
     env.broker.read_plaintext(&ws, &name("new")).await.unwrap();
     let before = env.broker.aws_calls();
     for n in ["old-read", "new", "old-read", "new"] {
         env.broker.read_plaintext(&ws, &name(n)).await.unwrap();
     }
     let calls = env.broker.aws_calls() - before;
-    assert_eq!((calls.dynamodb, calls.kms, calls.sts), (4, 4, 0), "{calls:?}");
+    assert_eq!(
+        (calls.dynamodb, calls.kms, calls.sts),
+        (4, 4, 0),
+        "{calls:?}"
+    );
 
     // Customer A revokes: what is still sealed through A is revoked, what
     // moved to B is not.
@@ -67,13 +86,23 @@ async fn switching_role_and_key_strands_nothing_and_old_revocations_still_bite()
         env.broker.read_plaintext(&ws, &name("old-read")).await,
         RevokedReason::KeyAccessDenied,
     );
-    let got = env.broker.read_plaintext(&ws, &name("old-rotated")).await.unwrap();
+    let got = env
+        .broker
+        .read_plaintext(&ws, &name("old-rotated"))
+        .await
+        .unwrap();
     assert_eq!(got.value.expose(), rot_text.as_bytes());
     env.broker.read_plaintext(&ws, &name("new")).await.unwrap();
     let list = env.broker.list_secrets(&ws).await.unwrap();
     let old = list.iter().find(|m| m.name.as_str() == "old-read").unwrap();
-    assert!(matches!(old.status, SecretStatus::Revoked { .. }), "{old:?}");
-    assert_eq!(old.role_arn.as_ref().map(|r| r.as_str()), Some(a.role_arn.as_str()));
+    assert!(
+        matches!(old.status, SecretStatus::Revoked { .. }),
+        "{old:?}"
+    );
+    assert_eq!(
+        old.role_arn.as_ref().map(|r| r.as_str()),
+        Some(a.role_arn.as_str())
+    );
 }
 
 /// Stored data rule: an item written before roles were recorded (no
@@ -84,11 +113,18 @@ async fn items_without_a_recorded_role_read_through_the_current_link() {
     let ws = ws();
     env.onboard_customer(&ws).await;
     let (text, value) = canary();
-    env.broker.put_secret(&ws, &name("legacy"), &value).await.unwrap();
+    env.broker
+        .put_secret(&ws, &name("legacy"), &value)
+        .await
+        .unwrap();
     let mut item = secret_item(&env, &ws, &name("legacy")).await;
     assert!(item.remove("role_arn").is_some());
     plant_secret_item(&env, item, &ws, &name("legacy")).await;
-    let got = env.broker.read_plaintext(&ws, &name("legacy")).await.unwrap();
+    let got = env
+        .broker
+        .read_plaintext(&ws, &name("legacy"))
+        .await
+        .unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     assert_eq!(got.metadata.role_arn, None);
     assert_eq!(got.metadata.key_mode, KeyMode::Byok);
@@ -104,7 +140,10 @@ async fn a_recorded_role_planted_by_a_table_writer_gains_nothing() {
     let ws = ws();
     env.onboard_customer(&ws).await;
     let (_, value) = canary();
-    env.broker.put_secret(&ws, &name("s"), &value).await.unwrap();
+    env.broker
+        .put_secret(&ws, &name("s"), &value)
+        .await
+        .unwrap();
     let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
     let attacker = Customer::create(&ws, &ext).await;
     let mut item = secret_item(&env, &ws, &name("s")).await;

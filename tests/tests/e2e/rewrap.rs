@@ -64,18 +64,30 @@ async fn platform_to_byok_in_pages_resumes_and_is_idempotent() {
     let mut req = rewrap(&ws);
     req["limit"] = json!(2);
     let p1 = lambda.admin(req.clone()).await;
-    assert_eq!((p1["moved"].as_u64(), p1["skipped"].as_u64()), (Some(2), Some(0)), "{p1}");
+    assert_eq!(
+        (p1["moved"].as_u64(), p1["skipped"].as_u64()),
+        (Some(2), Some(0)),
+        "{p1}"
+    );
     assert_eq!(p1["next"], "b", "{p1}");
     assert_eq!(p1["target"]["key_arn"], customer.key_arn.as_str());
     assert_eq!(p1["target"]["role_arn"], customer.role_arn.as_str());
     req["after"] = p1["next"].clone();
     let p2 = lambda.admin(req).await;
-    assert_eq!((p2["moved"].as_u64(), p2["next"].clone()), (Some(1), Value::Null), "{p2}");
+    assert_eq!(
+        (p2["moved"].as_u64(), p2["next"].clone()),
+        (Some(1), Value::Null),
+        "{p2}"
+    );
     assert_on_key(&env, &ws, &secrets, &customer.key_arn).await;
 
     // A rerun from the start moves nothing.
     let again = lambda.admin(rewrap(&ws)).await;
-    assert_eq!((again["moved"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(3)), "{again}");
+    assert_eq!(
+        (again["moved"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(3)),
+        "{again}"
+    );
     for (_, text) in &secrets {
         assert_no_canary("rewrap output", &lambda.output(), text);
     }
@@ -95,7 +107,11 @@ async fn byok_key_a_to_key_b_and_a_legacy_item_gets_its_role_recorded() {
     plant_secret_item(&env, item, &ws, &name("y")).await;
     // Rewrap on the same link records the role of the legacy item only.
     let r = lambda.admin(rewrap(&ws)).await;
-    assert_eq!((r["moved"].as_u64(), r["skipped"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(
+        (r["moved"].as_u64(), r["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
     assert_eq!(r["moved_secrets"], json!(["y"]));
 
     let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
@@ -104,7 +120,11 @@ async fn byok_key_a_to_key_b_and_a_legacy_item_gets_its_role_recorded() {
         .admin(json!({ "op": "enable_byok", "workspace": ws, "role_arn": b.role_arn, "key_arn": b.key_arn }))
         .await;
     let r = lambda.admin(rewrap(&ws)).await;
-    assert_eq!((r["moved"].as_u64(), r["failed"].as_u64()), (Some(2), Some(0)), "{r}");
+    assert_eq!(
+        (r["moved"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{r}"
+    );
     assert_on_key(&env, &ws, &secrets, &b.key_arn).await;
     // Customer A's revocation no longer reaches them: they moved to B.
     a.set_broker_access(BrokerAccess::Revoked).await;
@@ -119,13 +139,18 @@ async fn byok_to_platform_needs_the_flag_and_is_audited() {
     let ws = ws();
     let customer = env.onboard_customer(&ws).await;
     let secrets = put_all(&env, &ws, &["p", "q"]).await;
-    lambda.admin(json!({ "op": "disable_byok", "workspace": ws })).await;
+    lambda
+        .admin(json!({ "op": "disable_byok", "workspace": ws }))
+        .await;
 
     // Without the flag: refused, nothing moved.
     let r = lambda.invoke("admin", &rewrap(&ws)).await;
     assert_eq!(error_type(&r), "invalid_request", "{r}");
     assert!(
-        r["error"]["message"].as_str().unwrap().contains("allow_leaving_customer_key"),
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allow_leaving_customer_key"),
         "{r}"
     );
     assert_on_key(&env, &ws, &secrets, &customer.key_arn).await;
@@ -133,12 +158,21 @@ async fn byok_to_platform_needs_the_flag_and_is_audited() {
     let mut req = rewrap(&ws);
     req["allow_leaving_customer_key"] = json!(true);
     let r = lambda.admin(req).await;
-    assert_eq!((r["moved"].as_u64(), r["left_customer_key"].as_u64()), (Some(2), Some(2)), "{r}");
+    assert_eq!(
+        (r["moved"].as_u64(), r["left_customer_key"].as_u64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
     assert_eq!(r["target"]["key_mode"], "platform");
     assert_eq!(r["target"]["role_arn"], Value::Null);
     assert_on_key(&env, &ws, &secrets, &env.platform_key_arn).await;
     for (n, _) in &secrets {
-        let m = env.broker.read_plaintext(&ws, &name(n)).await.unwrap().metadata;
+        let m = env
+            .broker
+            .read_plaintext(&ws, &name(n))
+            .await
+            .unwrap()
+            .metadata;
         assert_eq!((m.key_mode, m.role_arn), (KeyMode::Platform, None));
     }
     // Out of the customer's reach now: their revocation no longer bites.
@@ -157,7 +191,10 @@ async fn byok_to_platform_needs_the_flag_and_is_audited() {
     assert_eq!(records[1]["outcome"], "ok");
     assert_eq!(records[1]["changes"]["allow_leaving_customer_key"], true);
     assert_eq!(records[1]["changes"]["left_customer_key"], 2);
-    assert_eq!(records[1]["changes"]["key_arn"], env.platform_key_arn.as_str());
+    assert_eq!(
+        records[1]["changes"]["key_arn"],
+        env.platform_key_arn.as_str()
+    );
     for (_, text) in &secrets {
         assert_no_canary("admin output", &lambda.output(), text);
     }
@@ -184,7 +221,11 @@ async fn a_rotation_between_pages_is_kept() {
         .unwrap();
     req["after"] = p1["next"].clone();
     let p2 = lambda.admin(req).await;
-    assert_eq!((p2["moved"].as_u64(), p2["skipped"].as_u64()), (Some(0), Some(1)), "{p2}");
+    assert_eq!(
+        (p2["moved"].as_u64(), p2["skipped"].as_u64()),
+        (Some(0), Some(1)),
+        "{p2}"
+    );
     let got = env.broker.read_plaintext(&ws, &name("b")).await.unwrap();
     assert_eq!(got.value.expose(), text.as_bytes());
     assert_eq!(got.metadata.key_arn.as_str(), customer.key_arn);
@@ -206,7 +247,10 @@ async fn a_rotation_racing_a_move_wins_and_the_loser_is_reported() {
     // Warm the test broker's session for the new role, so its rotation in
     // the window is quick.
     let (_, warm) = canary();
-    env.broker.put_secret(&ws, &name("warm"), &warm).await.unwrap();
+    env.broker
+        .put_secret(&ws, &name("warm"), &warm)
+        .await
+        .unwrap();
     let Some(fault) = Fault::add(json!({
         "service": "kms", "operation": "Decrypt", "resource": env.platform_key_arn,
         "error": "ThrottlingException", "status": 400, "count": 1, "delay_ms": 2500,
@@ -236,14 +280,26 @@ async fn a_rotation_racing_a_move_wins_and_the_loser_is_reported() {
     fault.remove().await;
     assert_eq!(r["ok"], true, "{r}");
     let r = &r["result"];
-    assert_eq!((r["moved"].as_u64(), r["failed"].as_u64()), (Some(0), Some(1)), "{r}");
+    assert_eq!(
+        (r["moved"].as_u64(), r["failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{r}"
+    );
     assert_eq!(r["failures"][0]["secret"], "race", "{r}");
     assert_eq!(r["failures"][0]["error"]["type"], "conflict", "{r}");
     let got = env.broker.read_plaintext(&ws, &name("race")).await.unwrap();
-    assert_eq!(got.value.expose(), text.as_bytes(), "the rotation's value stands");
+    assert_eq!(
+        got.value.expose(),
+        text.as_bytes(),
+        "the rotation's value stands"
+    );
     assert_eq!(got.metadata.key_arn.as_str(), customer.key_arn);
     let again = lambda.admin(rewrap(&ws)).await;
-    assert_eq!((again["moved"].as_u64(), again["failed"].as_u64()), (Some(0), Some(0)), "{again}");
+    assert_eq!(
+        (again["moved"].as_u64(), again["failed"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
     lambda.stop().await;
 }
 
@@ -264,7 +320,11 @@ async fn an_unreadable_secret_is_reported_and_the_rest_move() {
         .await;
     a.set_broker_access(BrokerAccess::Revoked).await;
     let r = lambda.admin(rewrap(&ws)).await;
-    assert_eq!((r["moved"].as_u64(), r["failed"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(
+        (r["moved"].as_u64(), r["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
     assert_eq!(r["failures"][0]["secret"], "under-a");
     assert_eq!(r["failures"][0]["error"]["type"], "revoked");
     assert_on_key(&env, &ws, &secrets, &b.key_arn).await;

@@ -403,7 +403,10 @@ fn v2_secret_items_are_exactly_what_the_writer_writes() {
         },
         None,
     );
-    assert_eq!(back.meta.read_role(Some(&w)).map(|r| r.as_str()), Some(ROLE));
+    assert_eq!(
+        back.meta.read_role(Some(&w)).map(|r| r.as_str()),
+        Some(ROLE)
+    );
     // Platform items are unchanged by v2: no role attribute.
     let platform = record(None, SecretStatus::Active);
     assert_eq!(
