@@ -270,3 +270,26 @@ variable "error_alarm_threshold" {
   default     = 0
   nullable    = false
 }
+
+variable "status_check_interval" {
+  description = "How often the scheduled status check runs (schedule.tf), as an EventBridge rate, e.g. \"15 minutes\" or \"1 hour\"; null: no schedule."
+  type        = string
+  default     = "15 minutes"
+
+  validation {
+    condition     = var.status_check_interval == null || can(regex("^([0-9]+) (minute|minutes|hour|hours|day|days)$", var.status_check_interval))
+    error_message = "status_check_interval must be an EventBridge rate such as \"15 minutes\", or null."
+  }
+}
+
+variable "status_check_workspaces_per_run" {
+  description = "Workspaces the scheduled status check covers per run (1 to 200); it resumes where the previous run stopped."
+  type        = number
+  default     = 25
+  nullable    = false
+
+  validation {
+    condition     = var.status_check_workspaces_per_run >= 1 && var.status_check_workspaces_per_run <= 200
+    error_message = "status_check_workspaces_per_run must be 1 to 200."
+  }
+}

@@ -58,11 +58,14 @@ impl Session {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Session>>>;
 
-/// Cache of assumed-role KMS clients, keyed by workspace.
+/// Cache of assumed-role KMS clients, keyed by workspace and role: a
+/// workspace whose secrets were sealed through two roles (before and after
+/// an `enable_byok` with a new role) keeps a warm session for each, instead
+/// of one evicting the other on every alternate read.
 pub(crate) struct RoleSessions {
     sts: aws_sdk_sts::Client,
     kms_base: aws_sdk_kms::Config,
-    slots: Mutex<HashMap<WorkspaceId, Slot>>,
+    slots: Mutex<HashMap<(WorkspaceId, String), Slot>>,
 }
 
 impl RoleSessions {
@@ -74,9 +77,12 @@ impl RoleSessions {
         }
     }
 
-    fn slot(&self, ws: &WorkspaceId) -> Slot {
+    fn slot(&self, ws: &WorkspaceId, role_arn: &str) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(ws.clone()).or_default().clone()
+        slots
+            .entry((ws.clone(), role_arn.to_owned()))
+            .or_default()
+            .clone()
     }
 
     /// A KMS client acting as the customer's role, from cache when valid.
@@ -85,7 +91,7 @@ impl RoleSessions {
         ws: &WorkspaceId,
         target: &RoleTarget<'_>,
     ) -> Result<aws_sdk_kms::Client> {
-        let slot = self.slot(ws);
+        let slot = self.slot(ws, target.role_arn);
         let mut cached = slot.lock().await;
         if let Some(s) = cached
             .as_ref()
@@ -110,10 +116,11 @@ impl RoleSessions {
         Ok(self.assume(ws, target).await?.kms)
     }
 
-    /// Drop a workspace's session, so the next use assumes the role again.
+    /// Drop a workspace's sessions (every role), so the next use assumes
+    /// the role again.
     pub(crate) fn evict(&self, ws: &WorkspaceId) {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.remove(ws);
+        slots.retain(|(w, _), _| w != ws);
     }
 
     async fn assume(&self, ws: &WorkspaceId, t: &RoleTarget<'_>) -> Result<Session> {

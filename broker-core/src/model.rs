@@ -93,6 +93,13 @@ pub struct SecretMetadata {
     pub key_mode: KeyMode,
     /// The key the current version's data key is encrypted under.
     pub key_arn: KeyArn,
+    /// The customer role the current version was sealed through (BYOK),
+    /// and the one its reads assume: switching the workspace's role with
+    /// `enable_byok` strands nothing, and revoking this role still revokes
+    /// this secret until it is rewrapped. `None` for platform secrets, and
+    /// for BYOK secrets written before roles were recorded: those read
+    /// through the workspace's current link (see [`SecretMetadata::read_role`]).
+    pub role_arn: Option<RoleArn>,
     /// First write (Unix seconds).
     pub created_at: u64,
     /// Last write (Unix seconds).
@@ -101,6 +108,17 @@ pub struct SecretMetadata {
     pub status: SecretStatus,
     /// Where the secret may be sent; `None` means it cannot be injected.
     pub binding: Option<Binding>,
+}
+
+impl SecretMetadata {
+    /// The role a read of this BYOK secret assumes: the one recorded with
+    /// it, or (an item written before roles were recorded) the workspace's
+    /// current link's. `None`: no role can be found (no link either).
+    pub fn read_role<'a>(&'a self, settings: Option<&'a WorkspaceSettings>) -> Option<&'a RoleArn> {
+        self.role_arn
+            .as_ref()
+            .or_else(|| settings.and_then(WorkspaceSettings::role_arn))
+    }
 }
 
 /// The customer's side of BYOK: the role the broker assumes and the key it

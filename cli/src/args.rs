@@ -81,6 +81,10 @@ pub enum Command {
     SetPolicy(SetPolicy),
     /// Make one request through the inject function, to test a binding and policy.
     Inject(Inject),
+    /// Move every secret of the workspace to its current key, page by page (resumable).
+    Rewrap(Rewrap),
+    /// Probe each key of a workspace (or, with --all, of every workspace) and update statuses.
+    CheckWorkspace(CheckWorkspace),
 }
 
 /// A workspace.
@@ -247,4 +251,44 @@ pub struct Inject {
     /// Timeout for the upstream request, in milliseconds.
     #[arg(long)]
     pub timeout_ms: Option<u64>,
+}
+
+/// `rewrap`.
+#[derive(Debug, Args)]
+pub struct Rewrap {
+    /// The workspace.
+    #[command(flatten)]
+    pub ws: Workspace,
+    /// Secrets per page (one admin invocation each; default 25, at most 200).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Allow moving secrets from the customer's key to the platform key,
+    /// out of the customer's revocation reach (recorded in the admin audit).
+    #[arg(long)]
+    pub allow_leaving_customer_key: bool,
+    /// Continue an interrupted run from this token (printed when it stopped).
+    #[arg(long)]
+    pub resume: Option<String>,
+}
+
+/// `check-workspace`.
+#[derive(Debug, Args)]
+pub struct CheckWorkspace {
+    /// Workspace id.
+    #[arg(
+        long,
+        short = 'w',
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub workspace: Option<String>,
+    /// Check every workspace in the table, page by page.
+    #[arg(long)]
+    pub all: bool,
+    /// Workspaces per page with --all (default 25, at most 200).
+    #[arg(long, requires = "all")]
+    pub limit: Option<u32>,
+    /// Continue an interrupted --all run from this token.
+    #[arg(long, requires = "all")]
+    pub resume: Option<String>,
 }

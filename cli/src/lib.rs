@@ -6,7 +6,8 @@
 //! subcommand's request), [`input`] (values and policies from files or
 //! stdin, zeroized), [`invoke`] (the Lambda call and its reply), [`render`]
 //! (tables), [`exit`] (exit codes per error type), [`pages`] (paginated,
-//! resumable operations with a progress bar).
+//! resumable operations with a progress bar), [`sweep`] (the paginated
+//! operations `rewrap` and `check-workspace` on it).
 
 pub mod args;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod invoke;
 pub mod ops;
 pub mod pages;
 pub mod render;
+pub mod sweep;
 
 use std::io::Write;
 
@@ -47,6 +49,9 @@ async fn execute(cli: &Cli) -> Result<u8, CliError> {
         profile: cli.profile.clone(),
     })
     .await;
+    if let Some(done) = sweep::run(&cli.command, &broker, cli.json).await {
+        return done;
+    }
     let reply = broker.invoke(plan.function, &plan.payload).await?;
     drop(plan.payload); // wiped now, not at exit
     if cli.json {
@@ -81,7 +86,7 @@ fn verify_code(view: View, result: &serde_json::Value) -> u8 {
     exit::for_type(kind)
 }
 
-fn print(bytes: &[u8]) {
+pub(crate) fn print(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = out.write_all(bytes).and_then(|()| out.flush());

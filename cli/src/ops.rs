@@ -135,6 +135,9 @@ pub fn plan(command: &Command) -> Result<Plan, CliError> {
                 Record,
             )
         }
+        // Paginated: `sweep` drives every page; this is the first one.
+        C::Rewrap(a) => Plan::admin(&crate::sweep::rewrap_request(a, None), Record),
+        C::CheckWorkspace(a) => Plan::admin(&crate::sweep::check_request(a, None)?, Record),
         C::Inject(a) => Ok(Plan {
             function: Function::Inject,
             payload: Payload::new(&inject_event(a)?)?,

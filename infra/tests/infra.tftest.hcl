@@ -15,12 +15,27 @@ mock_provider "aws" {
       partition = "aws"
     }
   }
+
+  # The permission's source_arn must parse as an ARN.
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:eu-west-1:111111111111:rule/keybroker-status-check"
+    }
+  }
 }
 
 override_resource {
   target = aws_iam_role.broker["inject"]
   values = {
     arn = "arn:aws:iam::111111111111:role/keybroker-inject"
+  }
+}
+
+# The schedule's target must parse as an ARN.
+override_resource {
+  target = aws_lambda_function.broker["admin"]
+  values = {
+    arn = "arn:aws:lambda:eu-west-1:111111111111:function:keybroker-admin"
   }
 }
 
@@ -191,4 +206,57 @@ run "rejects_bad_inputs" {
     var.log_retention_days,
     var.customer_role_arns,
   ]
+}
+
+run "status_check_schedule" {
+  command = apply
+
+  variables {
+    status_check_interval           = "1 hour"
+    status_check_workspaces_per_run = 40
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.status_check[0].schedule_expression == "rate(1 hour)"
+    error_message = "the status check rule must run at the configured rate"
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_cloudwatch_event_target.status_check[0].input) == { op = "check_all_workspaces", scheduled = true, limit = 40 }
+      && aws_cloudwatch_event_target.status_check[0].arn == aws_lambda_function.broker["admin"].arn
+    )
+    error_message = "the status check must invoke the admin function with the scheduled all-workspaces input"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_permission.status_check[0].principal == "events.amazonaws.com"
+      && aws_lambda_permission.status_check[0].source_arn == aws_cloudwatch_event_rule.status_check[0].arn
+    )
+    error_message = "only this rule may invoke the admin function through EventBridge"
+  }
+}
+
+run "status_check_off" {
+  command = plan
+
+  variables {
+    status_check_interval = null
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.status_check) == 0 && length(aws_lambda_permission.status_check) == 0
+    error_message = "status_check_interval = null must create no schedule"
+  }
+}
+
+run "status_check_refuses_a_bad_rate" {
+  command = plan
+
+  variables {
+    status_check_interval = "every 5 minutes"
+  }
+
+  expect_failures = [var.status_check_interval]
 }

@@ -2,11 +2,14 @@
 //! function from `inject`, so a deployment can let agent runtimes invoke
 //! `inject` only and keep these operations for the platform's control plane.
 
-use broker_core::{Binding, Broker, BrokerError, SecretName, SecretValue, WorkspaceId};
+use broker_core::{
+    Binding, Broker, BrokerError, RewrapRequest, SecretName, SecretValue, WorkspaceId,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::admin_audit::{sha256_hex, AdminRecord, Caller, Changes};
+use crate::admin_sweep;
 use crate::edge_error::{ErrorBody, ErrorType};
 
 /// One admin operation (`"op"` selects it).
@@ -84,10 +87,45 @@ pub enum AdminRequest {
         /// Cedar policy text.
         policy: String,
     },
+    /// Move one page of the workspace's secrets to its current key
+    /// (`Broker::rewrap`); resume with the reply's `next` as `after`.
+    Rewrap {
+        /// Workspace.
+        workspace: String,
+        /// Resume after this secret (the previous page's `next`).
+        #[serde(default)]
+        after: Option<String>,
+        /// Secrets per page (default 25, at most 200).
+        #[serde(default)]
+        limit: Option<u32>,
+        /// Allow moving secrets from the customer's key to the platform key.
+        #[serde(default)]
+        allow_leaving_customer_key: bool,
+    },
+    /// Probe each distinct key and role of a workspace once and update
+    /// every secret's status (`Broker::check_workspace`).
+    CheckWorkspace {
+        /// Workspace.
+        workspace: String,
+    },
+    /// `check_workspace` over a page of every workspace in the table; with
+    /// `scheduled`, from where the last scheduled page stopped (what the
+    /// EventBridge rule in infra/schedule.tf sends).
+    CheckAllWorkspaces {
+        /// Resume after this workspace (ignored when `scheduled`).
+        #[serde(default)]
+        after: Option<String>,
+        /// Workspaces per page (default 25, at most 200).
+        #[serde(default)]
+        limit: Option<u32>,
+        /// Keep the cursor in the table, wrapping at the end.
+        #[serde(default)]
+        scheduled: bool,
+    },
 }
 
 /// Every operation name, as the `op` field spells it.
-pub const OPERATIONS: [&str; 9] = [
+pub const OPERATIONS: [&str; 12] = [
     "prepare_byok",
     "enable_byok",
     "verify_byok",
@@ -97,6 +135,9 @@ pub const OPERATIONS: [&str; 9] = [
     "delete_secret",
     "list_secrets",
     "set_policy",
+    "rewrap",
+    "check_workspace",
+    "check_all_workspaces",
 ];
 
 impl AdminRequest {
@@ -112,12 +153,15 @@ impl AdminRequest {
             Self::DeleteSecret { .. } => "delete_secret",
             Self::ListSecrets { .. } => "list_secrets",
             Self::SetPolicy { .. } => "set_policy",
+            Self::Rewrap { .. } => "rewrap",
+            Self::CheckWorkspace { .. } => "check_workspace",
+            Self::CheckAllWorkspaces { .. } => "check_all_workspaces",
         }
     }
 
-    /// The workspace named by the event.
-    fn workspace(&self) -> &str {
-        match self {
+    /// The workspace named by the event (none for the all-workspaces check).
+    fn workspace(&self) -> Option<&str> {
+        Some(match self {
             Self::PrepareByok { workspace }
             | Self::EnableByok { workspace, .. }
             | Self::VerifyByok { workspace }
@@ -126,8 +170,11 @@ impl AdminRequest {
             | Self::RotateSecret { workspace, .. }
             | Self::DeleteSecret { workspace, .. }
             | Self::ListSecrets { workspace }
-            | Self::SetPolicy { workspace, .. } => workspace,
-        }
+            | Self::SetPolicy { workspace, .. }
+            | Self::Rewrap { workspace, .. }
+            | Self::CheckWorkspace { workspace } => workspace,
+            Self::CheckAllWorkspaces { .. } => return None,
+        })
     }
 }
 
@@ -198,7 +245,7 @@ pub async fn handle(broker: &Broker, event: &str, request_id: &str, caller: Call
 /// the call asks to change, never a value or a policy's text.
 fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
     audit.operation = Some(req.operation());
-    audit.workspace = valid_workspace(req.workspace());
+    audit.workspace = req.workspace().and_then(valid_workspace);
     let secret = |s: &str| SecretName::new(s).ok().map(|n| n.to_string());
     let changes = &mut audit.changes;
     audit.target = match req {
@@ -246,6 +293,16 @@ fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
             changes.policy_bytes = Some(policy.len());
             Some("policy".to_owned())
         }
+        AdminRequest::Rewrap {
+            allow_leaving_customer_key,
+            ..
+        } => {
+            // Asked for, recorded even when the call is refused.
+            changes.allow_leaving_customer_key = Some(*allow_leaving_customer_key);
+            Some("secrets".to_owned())
+        }
+        AdminRequest::CheckWorkspace { .. } => Some("statuses".to_owned()),
+        AdminRequest::CheckAllWorkspaces { .. } => Some("workspaces".to_owned()),
     };
 }
 
@@ -355,6 +412,41 @@ async fn run(
         AdminRequest::SetPolicy { workspace, policy } => {
             broker.set_policy(&ws(&workspace)?, &policy).await?;
             Ok(json!({ "policy_set": workspace }))
+        }
+        AdminRequest::Rewrap {
+            workspace,
+            after,
+            limit,
+            allow_leaving_customer_key,
+        } => {
+            let ws = ws(&workspace)?;
+            let req = RewrapRequest {
+                after: after.as_deref().map(name).transpose()?,
+                limit,
+                allow_leaving_customer_key,
+            };
+            let page = broker.rewrap(&ws, &req).await?;
+            Ok(admin_sweep::rewrap_result(
+                &ws,
+                &page,
+                allow_leaving_customer_key,
+                changes,
+            ))
+        }
+        AdminRequest::CheckWorkspace { workspace } => {
+            let report = broker.check_workspace(&ws(&workspace)?).await?;
+            Ok(admin_sweep::check_result(&report, changes))
+        }
+        AdminRequest::CheckAllWorkspaces {
+            after,
+            limit,
+            scheduled,
+        } => {
+            let after = after.as_deref().map(ws).transpose()?;
+            let page = broker
+                .check_workspaces(after.as_ref(), limit, scheduled)
+                .await?;
+            Ok(admin_sweep::check_page_result(&page, changes))
         }
     }
 }

@@ -83,6 +83,19 @@ pub struct Changes {
     /// Whether the secret was deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
+    /// `rewrap`: secrets moved to the workspace's current key (this page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<u64>,
+    /// `rewrap`: of those, secrets moved out of the customer's key to the
+    /// platform's, out of the customer's revocation reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_customer_key: Option<u64>,
+    /// `rewrap`: whether the request allowed leaving the customer's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_leaving_customer_key: Option<bool>,
+    /// `check_workspace`: secret statuses the check changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statuses_changed: Option<u64>,
 }
 
 /// The record.

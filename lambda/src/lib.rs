@@ -22,6 +22,7 @@
 
 pub mod admin;
 pub mod admin_audit;
+pub mod admin_sweep;
 pub mod audit;
 pub mod catalog;
 pub mod contract;

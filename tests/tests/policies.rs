@@ -62,8 +62,13 @@ const ADMIN_ACTIONS: &[(&str, &str)] = &[
     ("dynamodb:UpdateItem", "Store::set_byok, Store::set_policy"),
     // Store::delete_secret.
     ("dynamodb:DeleteItem", "Store::delete_secret"),
-    // Store::list_secrets.
-    ("dynamodb:Query", "Store::list_secrets"),
+    // Store::list_secrets, Store::secrets_page (rewrap, check_workspace).
+    ("dynamodb:Query", "Store::list_secrets, Store::secrets_page"),
+    // Store::workspaces_page: check_all_workspaces pages over the table.
+    (
+        "dynamodb:Scan",
+        "Store::workspaces_page (check_all_workspaces)",
+    ),
     // Store::get_secret_and_workspace, via Broker::rotate_secret.
     (
         "dynamodb:BatchGetItem",

@@ -7,7 +7,7 @@ use super::Broker;
 use crate::arn::{KeyArn, Region, RoleArn};
 use crate::assume_role::RoleTarget;
 use crate::error::{BrokerError, Result};
-use crate::model::{now, Byok, ByokLink, KeyMode, WorkspaceSettings};
+use crate::model::{now, Byok, ByokLink, KeyMode, SecretMetadata, WorkspaceSettings};
 use crate::names::WorkspaceId;
 
 /// Where a write's data key comes from.
@@ -15,6 +15,8 @@ pub(super) struct WriteKey {
     pub kms: aws_sdk_kms::Client,
     pub key_arn: KeyArn,
     pub mode: KeyMode,
+    /// The customer role (BYOK), recorded with every secret sealed here.
+    pub role: Option<RoleArn>,
 }
 
 impl Broker {
@@ -115,46 +117,51 @@ impl Broker {
                 kms: self.platform_kms.clone(),
                 key_arn: self.platform_key.clone(),
                 mode: KeyMode::Platform,
+                role: None,
             }),
             Some((s, link)) => Ok(WriteKey {
-                kms: self.customer_kms(ws, s, &link.key).await?,
+                kms: self.customer_kms(ws, s, &link.role, &link.key).await?,
                 key_arn: link.key.clone(),
                 mode: KeyMode::Byok,
+                role: Some(link.role.clone()),
             }),
         }
     }
 
-    /// The KMS client that can use `key` for a secret of `ws`: the
-    /// platform's, or (BYOK) one acting as the workspace's customer role.
+    /// The KMS client that can read a secret of `ws` sealed as `meta`
+    /// says: the platform's, or (BYOK) one acting as the role the secret
+    /// records (the workspace's current role for an item from before roles
+    /// were recorded), always with the workspace's external id.
     pub(super) async fn kms_for(
         &self,
         ws: &WorkspaceId,
-        mode: KeyMode,
-        key: &KeyArn,
+        meta: &SecretMetadata,
         settings: Option<&WorkspaceSettings>,
     ) -> Result<aws_sdk_kms::Client> {
-        match mode {
+        match meta.key_mode {
             KeyMode::Platform => Ok(self.platform_kms.clone()),
             KeyMode::Byok => {
-                // A BYOK secret in a workspace with no link: the table was
-                // changed under us (the broker never writes this).
+                // A BYOK secret in a workspace with no settings or no role
+                // to read it with: the table was changed under us (the
+                // broker never writes this).
                 let settings = settings.ok_or_else(|| no_link(ws))?;
-                self.customer_kms(ws, settings, key).await
+                let role = meta.read_role(Some(settings)).ok_or_else(|| no_link(ws))?;
+                self.customer_kms(ws, settings, role, &meta.key_arn).await
             }
         }
     }
 
-    /// A KMS client acting as the workspace's customer role (cached
-    /// session), in the region of `key`.
+    /// A KMS client acting as `role` with the workspace's external id
+    /// (cached session per workspace and role), in the region of `key`.
     async fn customer_kms(
         &self,
         ws: &WorkspaceId,
         settings: &WorkspaceSettings,
+        role: &RoleArn,
         key: &KeyArn,
     ) -> Result<aws_sdk_kms::Client> {
-        let link = settings.byok.link().ok_or_else(|| no_link(ws))?;
         let target = RoleTarget {
-            role_arn: link.role.as_str(),
+            role_arn: role.as_str(),
             external_id: &settings.external_id,
             region: key.region(),
         };

@@ -6,7 +6,9 @@
 //! canary round trip, which knows nothing of `Broker`).
 
 pub(crate) mod byok;
+pub(crate) mod check;
 pub(crate) mod read;
+pub(crate) mod rewrap;
 pub(crate) mod verify;
 pub(crate) mod write;
 

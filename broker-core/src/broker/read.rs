@@ -110,15 +110,7 @@ impl Broker {
     /// seen, or recovery), so warm reads stay at one DynamoDB call. Failing
     /// to record is logged, never allowed to mask the read's own outcome.
     async fn record_status(&self, meta: &SecretMetadata, seen: Option<SecretStatus>) {
-        let changed = match (meta.status, seen) {
-            (_, None) => false,
-            (SecretStatus::Active, Some(SecretStatus::Active)) => false,
-            (
-                SecretStatus::Revoked { reason: a, .. },
-                Some(SecretStatus::Revoked { reason: b, .. }),
-            ) => a != b,
-            _ => true,
-        };
+        let changed = seen.is_some_and(|s| super::check::status_changes(meta.status, s));
         let Some(status) = seen.filter(|_| changed) else {
             return;
         };
@@ -143,7 +135,7 @@ impl Broker {
     ) -> Result<SecretValue> {
         let checked = sealing::check(name, &rec.meta, &rec.blob, self.min_blob_version)?;
         let mode = checked.key_mode();
-        let kms = self.kms_for(ws, mode, &rec.meta.key_arn, settings).await?;
+        let kms = self.kms_for(ws, &rec.meta, settings).await?;
         let result = checked.open(&kms, ws, name).await;
         if matches!(result, Err(BrokerError::Revoked { .. })) && mode == KeyMode::Byok {
             // Re-assume next time: the customer may have fixed the link.

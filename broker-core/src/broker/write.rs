@@ -53,6 +53,7 @@ impl Broker {
             version: 1,
             key_mode: key.mode,
             key_arn: key.key_arn,
+            role_arn: key.role,
             created_at: t,
             updated_at: t,
             status: SecretStatus::Active,
@@ -97,14 +98,32 @@ impl Broker {
         let current = self.open(ws, name, &rec, settings.as_ref()).await?;
         let value = new_value.unwrap_or(&current);
         let key = self.write_key(ws, settings.as_ref()).await?;
+        let new = self.reseal(&rec, &key, value).await?;
+        drop(current);
+        tracing::info!(workspace = %ws, secret = %name, version = new.version, key_mode = new.key_mode.as_str(), "secret rotated");
+        Ok(new)
+    }
+
+    /// Seal `value` as the next version of `rec` under `key`, carrying its
+    /// binding forward, and write it only on top of `rec`'s version (a
+    /// concurrent writer makes this a `Conflict`, never a lost update).
+    /// Shared by rotation and `rewrap`; the caller opened `rec` (which
+    /// authenticated its binding) to get `value`.
+    pub(super) async fn reseal(
+        &self,
+        rec: &SecretRecord,
+        key: &super::byok::WriteKey,
+        value: &SecretValue,
+    ) -> Result<SecretMetadata> {
+        let (ws, name) = (&rec.meta.workspace, &rec.meta.name);
         let binding = rec.meta.binding.as_ref();
         let blob =
             sealing::seal(&key.kms, &key.key_arn, key.mode, ws, name, value, binding).await?;
-        drop(current);
         let meta = SecretMetadata {
             version: rec.meta.version + 1,
             key_mode: key.mode,
-            key_arn: key.key_arn,
+            key_arn: key.key_arn.clone(),
+            role_arn: key.role.clone(),
             updated_at: now(),
             status: SecretStatus::Active,
             ..rec.meta.clone()
@@ -113,7 +132,6 @@ impl Broker {
         self.store
             .write_secret(&new, Some(rec.meta.version))
             .await?;
-        tracing::info!(workspace = %ws, secret = %name, version = new.meta.version, key_mode = new.meta.key_mode.as_str(), "secret rotated");
         Ok(new.meta)
     }
 }

@@ -119,6 +119,7 @@ fn metadata_serialises_ids_as_text() {
         version: 3,
         key_mode: KeyMode::Byok,
         key_arn: KeyArn::parse(KEY).unwrap(),
+        role_arn: Some(RoleArn::parse(ROLE).unwrap()),
         created_at: 1,
         updated_at: 2,
         status: SecretStatus::Revoked {
@@ -131,7 +132,7 @@ fn metadata_serialises_ids_as_text() {
         serde_json::to_value(&meta).unwrap(),
         serde_json::json!({
             "workspace": "acme", "name": "openai", "version": 3, "key_mode": "byok",
-            "key_arn": KEY, "created_at": 1, "updated_at": 2,
+            "key_arn": KEY, "role_arn": ROLE, "created_at": 1, "updated_at": 2,
             "status": { "state": "revoked", "reason": "key_disabled", "since": 5 },
             "binding": null
         })

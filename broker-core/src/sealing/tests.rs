@@ -48,6 +48,7 @@ fn sealed_as(binding: Option<Binding>, legacy: bool) -> (SecretMetadata, Vec<u8>
         version: 1,
         key_mode: KeyMode::Platform,
         key_arn: KeyArn::parse(KEY).unwrap(),
+        role_arn: None,
         created_at: 0,
         updated_at: 0,
         status: SecretStatus::Active,

@@ -12,13 +12,22 @@
 //! `byok_enabled` must not read as "BYOK off", which would move new secrets
 //! to the platform key, out of the customer's reach. The format is frozen
 //! (no migration): a change here must keep reading every stored item.
+//!
+//! Secret item versions (a committed test vector of each is in
+//! `codec/fixtures/`, asserted by the tests beside this file):
+//! - **v1** (before roles were recorded): no `role_arn`. A BYOK v1 item is
+//!   read through the workspace's *current* link's role, as it always was;
+//!   `rewrap` rewrites it as v2.
+//! - **v2**: a BYOK item also records `role_arn`, the role it was sealed
+//!   through, which its reads assume. A platform item never has one (one
+//!   that does is malformed).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob as DdbBlob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::arn::KeyArn;
+use crate::arn::{KeyArn, RoleArn};
 use crate::error::{BrokerError, Result, RevokedReason};
 use crate::model::{Byok, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
 use crate::names::{SecretName, WorkspaceId};
@@ -32,7 +41,7 @@ pub(crate) const WORKSPACE_SK: &str = "workspace";
 pub(crate) const SECRET_SK_PREFIX: &str = "secret#";
 /// Attributes `list` reads: all but the blob.
 pub(crate) const METADATA_PROJECTION: &str =
-    "workspace, #n, version, key_mode, key_arn, created_at, updated_at, #s, status_reason, status_since, binding";
+    "workspace, #n, version, key_mode, key_arn, role_arn, created_at, updated_at, #s, status_reason, status_since, binding";
 
 /// A secret's stored form: metadata plus the encrypted blob.
 #[derive(Debug, Clone)]
@@ -129,6 +138,9 @@ pub(crate) fn secret_item(rec: &SecretRecord) -> Result<Item> {
         ("updated_at".into(), n(m.updated_at)),
         ("status".into(), s(ACTIVE)),
     ]);
+    if let Some(role) = &m.role_arn {
+        item.insert("role_arn".into(), s(role.as_str()));
+    }
     if let Some(b) = &m.binding {
         let json = serde_json::to_string(b).map_err(|_| malformed("binding"))?;
         item.insert("binding".into(), s(json));
@@ -234,13 +246,24 @@ pub(crate) fn parse_metadata(item: &Item) -> Result<SecretMetadata> {
         },
         _ => return Err(malformed("status")),
     };
+    let key_mode = KeyMode::parse(get_s(item, "key_mode")?).ok_or_else(|| malformed("key_mode"))?;
+    let role_arn = get_opt_s(item, "role_arn")?
+        .map(RoleArn::parse)
+        .transpose()
+        .map_err(|_| malformed("role_arn"))?;
+    // The broker records a role only with the customer's key: a platform
+    // secret naming one was written by someone else, and is not guessed at.
+    if key_mode == KeyMode::Platform && role_arn.is_some() {
+        return Err(malformed("role_arn"));
+    }
     Ok(SecretMetadata {
         workspace: WorkspaceId::new(get_s(item, "workspace")?)
             .map_err(|_| malformed("workspace"))?,
         name: SecretName::new(get_s(item, "name")?).map_err(|_| malformed("name"))?,
         version: get_n(item, "version")?,
-        key_mode: KeyMode::parse(get_s(item, "key_mode")?).ok_or_else(|| malformed("key_mode"))?,
+        key_mode,
         key_arn: KeyArn::parse(get_s(item, "key_arn")?).map_err(|_| malformed("key_arn"))?,
+        role_arn,
         created_at: get_n(item, "created_at")?,
         updated_at: get_n(item, "updated_at")?,
         status,

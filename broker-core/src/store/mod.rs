@@ -10,6 +10,7 @@
 //! ciphertext it does not need.
 
 pub(crate) mod codec;
+mod pages;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,

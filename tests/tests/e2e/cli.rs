@@ -553,3 +553,92 @@ async fn the_page_driver_runs_over_the_real_admin_function() {
     assert_eq!(resume, r#"{"after":"x"}"#);
     lambda.stop().await;
 }
+
+/// `rewrap` and `check-workspace` through the binary: pages with a limit,
+/// a resume token, and the summary tables (issue 15, items 2 to 4).
+#[tokio::test]
+async fn an_operator_rewraps_and_checks_a_workspace_with_the_cli() {
+    use keybroker_tests::BrokerAccess;
+
+    let env = setup().await;
+    let lambda = LambdaEnv::start(&env).await;
+    let mut op = Operator::new(&lambda);
+    let id = ws();
+    let w = id.to_string();
+    let mut canaries = Vec::new();
+    for n in ["a", "b", "c"] {
+        let (text, value) = crate::canary();
+        env.broker
+            .put_secret(&id, &crate::name(n), &value)
+            .await
+            .unwrap();
+        canaries.push(text);
+    }
+    let customer = env.onboard_customer(&id).await;
+
+    // Three secrets in pages of two: all moved to the customer's key.
+    let run = op
+        .expect(0, &["rewrap", "-w", &w, "--limit", "2"], None)
+        .await;
+    assert!(run.stdout.contains("moved      3"), "{}", run.stdout);
+    assert!(run.stdout.contains(&customer.key_arn), "{}", run.stdout);
+    // Again, as JSON: one reply per page, nothing left to move.
+    let again = op
+        .expect(0, &["--json", "rewrap", "-w", &w, "--limit", "2"], None)
+        .await;
+    let pages: Vec<Value> = again
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(pages.len(), 2, "{}", again.stdout);
+    assert_eq!(pages[0]["result"]["skipped"], 2);
+    assert_eq!(pages[1]["result"]["skipped"], 1);
+    // Resuming after "b" looks at "c" only.
+    let resumed = op
+        .expect(
+            0,
+            &["--json", "rewrap", "-w", &w, "--resume", r#"{"after":"b"}"#],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(resumed["result"]["skipped"], 1, "{resumed}");
+
+    // The customer revokes; one check marks all three.
+    customer.set_broker_access(BrokerAccess::Revoked).await;
+    let check = op.expect(0, &["check-workspace", "-w", &w], None).await;
+    assert!(
+        check.stdout.contains(&format!("{w}  3  0  3  0  3")),
+        "{}",
+        check.stdout
+    );
+    let listed = op
+        .expect(0, &["--json", "list-secrets", "-w", &w], None)
+        .await
+        .json();
+    assert!(
+        listed["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"]["state"] == "revoked"),
+        "{listed}"
+    );
+    // A rewrap now reports each secret as revoked, with revoked's exit code.
+    customer.set_broker_access(BrokerAccess::Enabled).await;
+    let ext = env.broker.prepare_byok(&id).await.unwrap().external_id;
+    let other = Customer::create(&id, &ext).await;
+    env.broker
+        .enable_byok(&id, &other.role_arn, &other.key_arn, None)
+        .await
+        .unwrap();
+    customer.set_broker_access(BrokerAccess::Revoked).await;
+    let failed = op.expect(14, &["rewrap", "-w", &w], None).await;
+    assert!(failed.stdout.contains("failed     3"), "{}", failed.stdout);
+    assert!(failed.stdout.contains("a: revoked"), "{}", failed.stdout);
+    for c in &canaries {
+        assert_no_canary("cli transcript", &op.transcript, c);
+    }
+    lambda.stop().await;
+}

@@ -247,6 +247,8 @@ async fn every_admin_operation_is_audited_with_what_changed_and_no_value() {
             json!({ "op": "rotate_secret", "workspace": ws, "secret": "api", "expected_version": value }),
             "invalid_request",
         ),
+        (json!({ "op": "rewrap", "workspace": ws }), "ok"),
+        (json!({ "op": "check_workspace", "workspace": ws }), "ok"),
         (
             json!({ "op": "delete_secret", "workspace": ws, "secret": "api" }),
             "ok",
@@ -286,6 +288,16 @@ async fn every_admin_operation_is_audited_with_what_changed_and_no_value() {
             .unwrap()
             .clone()
     };
+    let rewrap = by_op("rewrap");
+    assert_eq!(rewrap["target"], "secrets");
+    assert_eq!(
+        (
+            &rewrap["changes"]["moved"],
+            &rewrap["changes"]["allow_leaving_customer_key"]
+        ),
+        (&json!(0), &json!(false))
+    );
+    assert_eq!(by_op("check_workspace")["changes"]["statuses_changed"], 0);
     let enable = by_op("enable_byok");
     assert_eq!(enable["target"], "byok");
     assert_eq!(enable["changes"]["role_arn"], customer.role_arn.as_str());

@@ -23,7 +23,7 @@ use crate::{canary, name, ws};
 const SDK_ATTEMPTS: u64 = 3;
 
 /// A fault rule installed at the front; removed again on drop.
-struct Fault {
+pub(crate) struct Fault {
     id: u64,
     base: String,
 }
@@ -38,7 +38,7 @@ impl Fault {
     /// injection (a stack started before it was added and kept running):
     /// the test is then skipped, loudly, unless `KEYBROKER_FAULTS_REQUIRED`
     /// is set, as `tests/run.sh` does when it starts the stack itself.
-    async fn add(rule: Value) -> Option<Self> {
+    pub(crate) async fn add(rule: Value) -> Option<Self> {
         let base = front();
         let r = reqwest::Client::new()
             .post(format!("{base}/_front/faults"))
@@ -68,7 +68,7 @@ impl Fault {
     }
 
     /// This rule's counters: (requests it matched, requests it faulted).
-    async fn counts(&self) -> (u64, u64) {
+    pub(crate) async fn counts(&self) -> (u64, u64) {
         let text = reqwest::get(format!("{}/_front/faults", self.base))
             .await
             .unwrap()
@@ -89,7 +89,7 @@ impl Fault {
         )
     }
 
-    async fn remove(self) {
+    pub(crate) async fn remove(self) {
         reqwest::Client::new()
             .delete(format!("{}/_front/faults?id={}", self.base, self.id))
             .send()

@@ -41,6 +41,7 @@ fn record(binding: Option<Binding>, status: SecretStatus) -> SecretRecord {
             version: 3,
             key_mode: KeyMode::Platform,
             key_arn: KeyArn::parse(PLATFORM).unwrap(),
+            role_arn: None,
             created_at: 1,
             updated_at: 2,
             status,
@@ -313,4 +314,135 @@ fn secret_items_fail_closed() {
         let d = detail(parse_secret(&item).unwrap_err());
         assert_eq!(d, format!("stored record is malformed: {attr}"));
     }
+}
+
+/// A DynamoDB JSON item (the format of `aws dynamodb get-item` and of the
+/// committed fixtures) as an [`Item`]: `S`, `N`, `B` (base64) only, which
+/// is all a secret item holds.
+fn from_dynamodb_json(text: &str) -> Item {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, typed)| {
+            let (t, val) = typed.as_object().unwrap().iter().next().unwrap();
+            let val = val.as_str().unwrap();
+            let av = match t.as_str() {
+                "S" => AttributeValue::S(val.to_owned()),
+                "N" => AttributeValue::N(val.to_owned()),
+                "B" => AttributeValue::B(DdbBlob::new(base64_decode(val))),
+                other => panic!("fixture type {other}"),
+            };
+            (k.clone(), av)
+        })
+        .collect()
+}
+
+/// Standard base64 with padding (the fixtures' blobs).
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+const V1_BYOK: &str = include_str!("fixtures/secret_item_v1_byok.json");
+const V2_BYOK: &str = include_str!("fixtures/secret_item_v2_byok.json");
+const V2_PLATFORM: &str = include_str!("fixtures/secret_item_v2_platform.json");
+
+fn byok_record(role: Option<&str>) -> SecretRecord {
+    let mut rec = record(Some(binding()), SecretStatus::Active);
+    rec.meta.key_mode = KeyMode::Byok;
+    rec.meta.key_arn = KeyArn::parse(KEY).unwrap();
+    rec.meta.role_arn = role.map(|r| RoleArn::parse(r).unwrap());
+    rec
+}
+
+#[test]
+fn v1_secret_items_still_read_and_fall_back_to_the_current_link() {
+    // Written before roles were recorded: no `role_arn`.
+    let rec = parse_secret(&from_dynamodb_json(V1_BYOK)).unwrap();
+    assert_eq!(rec.meta, byok_record(None).meta);
+    assert_eq!(rec.blob, [1, 2, 3]);
+    // Its reads use the workspace's current link's role, as before.
+    let w = settings(
+        Byok::Configured {
+            link: link(),
+            enabled: false,
+        },
+        None,
+    );
+    assert_eq!(rec.meta.read_role(Some(&w)).map(|r| r.as_str()), Some(ROLE));
+    assert_eq!(rec.meta.read_role(None), None);
+}
+
+#[test]
+fn v2_secret_items_are_exactly_what_the_writer_writes() {
+    let byok = byok_record(Some(ROLE));
+    assert_eq!(secret_item(&byok).unwrap(), from_dynamodb_json(V2_BYOK));
+    let back = parse_secret(&from_dynamodb_json(V2_BYOK)).unwrap();
+    assert_eq!(back.meta, byok.meta);
+    // The recorded role wins over whatever the workspace links now.
+    let other = "arn:aws:iam::333333333333:role/Other";
+    let mut moved = link();
+    moved.role = RoleArn::parse(other).unwrap();
+    let w = settings(
+        Byok::Configured {
+            link: moved,
+            enabled: true,
+        },
+        None,
+    );
+    assert_eq!(
+        back.meta.read_role(Some(&w)).map(|r| r.as_str()),
+        Some(ROLE)
+    );
+    // Platform items are unchanged by v2: no role attribute.
+    let platform = record(None, SecretStatus::Active);
+    assert_eq!(
+        secret_item(&platform).unwrap(),
+        from_dynamodb_json(V2_PLATFORM)
+    );
+    assert_eq!(
+        parse_secret(&from_dynamodb_json(V2_PLATFORM)).unwrap().meta,
+        platform.meta
+    );
+}
+
+/// The attack: a table writer records a role where the broker never does
+/// (on a platform secret), or something that is not a role.
+#[test]
+fn recorded_roles_fail_closed() {
+    let mut platform = from_dynamodb_json(V2_PLATFORM);
+    platform.insert("role_arn".into(), s(ROLE));
+    assert_eq!(
+        detail(parse_secret(&platform).unwrap_err()),
+        "stored record is malformed: role_arn"
+    );
+    for bad in [
+        s("arn:aws:iam::222222222222:user/bob"),
+        s("not-an-arn"),
+        n(1),
+    ] {
+        let mut item = from_dynamodb_json(V2_BYOK);
+        item.insert("role_arn".into(), bad);
+        assert_eq!(
+            detail(parse_secret(&item).unwrap_err()),
+            "stored record is malformed: role_arn"
+        );
+    }
+    // NULL reads as absent (a v1 item), as for every optional attribute.
+    let mut item = from_dynamodb_json(V2_BYOK);
+    item.insert("role_arn".into(), AttributeValue::Null(true));
+    assert_eq!(parse_secret(&item).unwrap().meta.role_arn, None);
 }

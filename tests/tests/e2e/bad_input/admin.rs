@@ -35,6 +35,31 @@ async fn refused_admin_calls_are_typed_and_change_nothing() {
             "invalid_request",
         ),
         (
+            "rewrap page of 0",
+            json!({ "op": "rewrap", "workspace": s.ws, "limit": 0 }),
+            "invalid_request",
+        ),
+        (
+            "rewrap page over the maximum",
+            json!({ "op": "rewrap", "workspace": s.ws, "limit": 201 }),
+            "invalid_request",
+        ),
+        (
+            "rewrap cursor not a secret name",
+            json!({ "op": "rewrap", "workspace": s.ws, "after": "../x" }),
+            "invalid_request",
+        ),
+        (
+            "check of all workspaces after a bad id",
+            json!({ "op": "check_all_workspaces", "after": "Not A Workspace" }),
+            "invalid_request",
+        ),
+        (
+            "check_workspace without a workspace",
+            json!({ "op": "check_workspace" }),
+            "invalid_request",
+        ),
+        (
             "bad secret name",
             put("a/b", json!("v"), good_binding.clone()),
             "invalid_request",
