@@ -114,6 +114,9 @@ impl Upstream {
                 };
                 let recs = recs.clone();
                 tokio::spawn(async move {
+                    let Some(stream) = crate::tls::accept(stream).await else {
+                        return;
+                    };
                     let svc = hyper::service::service_fn(move |req| {
                         let recs = recs.clone();
                         async move { Ok::<_, std::convert::Infallible>(route(req, recs, addr).await) }
@@ -131,9 +134,10 @@ impl Upstream {
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>` (`http://` when the stack runs plain
+    /// HTTP, see [`crate::tls`]).
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", crate::tls::scheme(), self.addr)
     }
 
     /// What it received so far.
@@ -199,7 +203,12 @@ async fn route(
             let mut r = ok(Bytes::new());
             *r.status_mut() = StatusCode::FOUND;
             r.headers_mut()
-                .insert("location", format!("http://{addr}/stolen").parse().unwrap());
+                .insert(
+                    "location",
+                    format!("{}://{addr}/stolen", crate::tls::scheme())
+                        .parse()
+                        .unwrap(),
+                );
             r
         }
         "/big" => ok(Bytes::from(vec![b'x'; 2 * 1024 * 1024])),
@@ -236,12 +245,6 @@ impl LambdaEnv {
                 env.platform_key_arn.clone(),
             ),
             ("RUST_LOG".to_owned(), opts.rust_log.to_owned()),
-            // The local upstreams are plain http on loopback: a deployment
-            // setting, never a stored one (`AccessSettings`).
-            (
-                broker_core::AccessSettings::ALLOW_INSECURE_HTTP_VAR.to_owned(),
-                "1".to_owned(),
-            ),
             // The local upstreams listen on 127.0.0.1: this deployment
             // allows private destinations (`opts.env` may turn it off).
             (
@@ -250,6 +253,9 @@ impl LambdaEnv {
             ),
         ]
         .into_iter()
+        // Trust in the stack's CA (TLS), or plain http allowed on loopback
+        // (a deployment setting, never a stored one: `AccessSettings`).
+        .chain(crate::tls::function_env())
         .chain(opts.env.iter().cloned())
         .collect::<Vec<_>>();
         // Each function runs as a session of its own execution role, handed

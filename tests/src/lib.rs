@@ -12,6 +12,7 @@
 pub mod broker_identity;
 pub mod hostile;
 pub mod lambda_env;
+pub mod tls;
 
 use std::path::PathBuf;
 
