@@ -34,4 +34,9 @@ else
 export KEYBROKER_STACK_TLS=0
 unset KEYBROKER_STACK_TLS_DIR
 ENV
+  # Drop trust settings that name this stack's (now removed) bundle; leave
+  # any other value the caller set alone.
+  for v in SSL_CERT_FILE AWS_CA_BUNDLE; do
+    if [[ "${!v:-}" == "$TLS_TRUST" ]]; then printf 'unset %s\n' "$v"; fi
+  done
 fi

@@ -92,7 +92,9 @@ impl Recorded {
 /// A local upstream API that records what it receives. Routes:
 /// `/echo` reflects headers and query (a debug endpoint leaking the
 /// credential), `/redirect` answers 302 elsewhere, `/big` sends 2 MiB,
-/// `/slow` waits 5 s, `/binary` sends non-UTF-8 bytes, anything else `{"ok":true}`.
+/// `/slow` waits 5 s, `/binary` sends non-UTF-8 bytes, `/close` answers
+/// `{"ok":true}` and closes the connection (the next call reconnects),
+/// anything else `{"ok":true}`.
 pub struct Upstream {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -202,13 +204,12 @@ async fn route(
         "/redirect" => {
             let mut r = ok(Bytes::new());
             *r.status_mut() = StatusCode::FOUND;
-            r.headers_mut()
-                .insert(
-                    "location",
-                    format!("{}://{addr}/stolen", crate::tls::scheme())
-                        .parse()
-                        .unwrap(),
-                );
+            r.headers_mut().insert(
+                "location",
+                format!("{}://{addr}/stolen", crate::tls::scheme())
+                    .parse()
+                    .unwrap(),
+            );
             r
         }
         "/big" => ok(Bytes::from(vec![b'x'; 2 * 1024 * 1024])),
@@ -217,6 +218,12 @@ async fn route(
             ok(Bytes::from_static(b"late"))
         }
         "/binary" => ok(Bytes::from((0u8..=255).collect::<Vec<u8>>())),
+        "/close" => {
+            let mut r = ok(Bytes::from_static(br#"{"ok":true}"#));
+            r.headers_mut()
+                .insert("connection", "close".parse().unwrap());
+            r
+        }
         _ => ok(Bytes::from_static(br#"{"ok":true}"#)),
     }
 }

@@ -9,6 +9,7 @@
 //! functions get the deployment setting that allows it.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rustls_pki_types::pem::PemObject;
@@ -90,7 +91,28 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 /// (a client that does not trust the CA hangs up: nothing to serve).
 pub async fn accept(tcp: tokio::net::TcpStream) -> Option<Box<dyn Stream>> {
     match acceptor() {
-        Some(a) => Some(Box::new(a.accept(tcp).await.ok()?)),
+        Some(a) => {
+            let tls = a.accept(tcp).await.ok()?;
+            let counter = match tls.get_ref().1.handshake_kind() {
+                Some(rustls::HandshakeKind::Resumed) => &RESUMED,
+                _ => &FULL,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            Some(Box::new(tls))
+        }
         None => Some(Box::new(tcp)),
     }
+}
+
+static FULL: AtomicUsize = AtomicUsize::new(0);
+static RESUMED: AtomicUsize = AtomicUsize::new(0);
+
+/// TLS handshakes completed by this process's test servers so far:
+/// `(full, resumed)`. A client that reconnects with a session ticket from
+/// an earlier connection counts as resumed (what the benchmark reports).
+pub fn handshakes() -> (usize, usize) {
+    (
+        FULL.load(Ordering::Relaxed),
+        RESUMED.load(Ordering::Relaxed),
+    )
 }

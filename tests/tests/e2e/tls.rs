@@ -14,11 +14,14 @@ use crate::{name, ws};
 /// rustls-native-certs finds through openssl-probe when `SSL_CERT_FILE` is
 /// unset): Debian's, or Amazon Linux's (Lambda's provided.al2023).
 fn public_roots() -> String {
-    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("a system CA bundle")
-        .to_owned()
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("a system CA bundle")
+    .to_owned()
 }
 
 /// A BYOK workspace with secret `api` bound to `up`, set up through the
