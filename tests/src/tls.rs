@@ -66,14 +66,22 @@ pub fn acceptor() -> Option<TlsAcceptor> {
 
 /// The environment the functions get for the stack's transport: over TLS,
 /// `SSL_CERT_FILE` naming the system roots plus the stack's CA (as an
-/// operator sets it for a private CA); over plain HTTP, the deployment
+/// operator sets it for a private CA) and no `SSL_CERT_DIR`; over plain HTTP, the deployment
 /// setting that allows `http://` upstreams on loopback
 /// (`KEYBROKER_ALLOW_INSECURE_HTTP`), which nothing needs over TLS.
 pub fn function_env() -> Vec<(String, String)> {
     if enabled() {
         let trust = std::env::var("SSL_CERT_FILE")
             .expect("SSL_CERT_FILE is set with the TLS stack env (localstack/env.sh)");
-        vec![("SSL_CERT_FILE".to_owned(), trust)]
+        // SSL_CERT_DIR empty: the one bundle only, as on Lambda (where
+        // neither is set and openssl-probe finds one bundle file). A
+        // directory inherited from the developer's shell would be read as
+        // well, which costs about 8 ms of CPU at every cold start
+        // (docs/BENCHMARKS.md).
+        vec![
+            ("SSL_CERT_FILE".to_owned(), trust),
+            ("SSL_CERT_DIR".to_owned(), String::new()),
+        ]
     } else {
         vec![(
             broker_core::AccessSettings::ALLOW_INSECURE_HTTP_VAR.to_owned(),
