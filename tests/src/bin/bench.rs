@@ -8,7 +8,8 @@
 //! with `KEYBROKER_STACK_TLS=0`) and go to `target/bench/results-tls.json` or
 //! `results-plain.json`; `--compare` prints the two side by side.
 //!
-//! `--quick` shrinks the repetitions for a smoke run. `--callgrind` instead
+//! `--quick` shrinks the repetitions for a smoke run; `--warm-only` prints
+//! the warm figures alone (for A/B runs of one setting). `--callgrind` instead
 //! counts instructions per warm injection under valgrind (the `profiling`
 //! build) and prints where they go.
 
@@ -441,6 +442,13 @@ async fn main() {
     let f = fixture().await;
     if args.iter().any(|a| a == "--callgrind") {
         callgrind(&f, if quick { 20 } else { 200 }).await;
+        return;
+    }
+    if args.iter().any(|a| a == "--warm-only") {
+        // A/B runs of one setting (e.g. an SDK env var the functions
+        // inherit): the warm figures only, printed, no results file.
+        let warm = warm(&f, warm_n).await;
+        println!("{}", serde_json::to_string_pretty(&warm).unwrap());
         return;
     }
     eprintln!(
