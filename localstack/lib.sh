@@ -31,6 +31,24 @@ STACK_REGION=us-east-1
 BROKER_ACCOUNT_ID=111111111111
 LS_SERVICES=kms,sts,iam
 
+# --- TLS (localstack/tls.sh) ---------------------------------------------------
+# KEYBROKER_STACK_TLS=1 (default): the front and moto serve HTTPS with a
+# certificate from a CA issued at each stack start; 0: plain HTTP, as before.
+# A running stack records its scheme in $RUN_DIR/scheme (env.sh prints that).
+TLS_DIR="$STACK_DIR/tls"
+# System roots + the stack's CA: what clients get as SSL_CERT_FILE.
+TLS_TRUST="$TLS_DIR/trust.pem"
+case "${KEYBROKER_STACK_TLS:-1}" in
+  1|true) WANTED_SCHEME=https ;;
+  0|false) WANTED_SCHEME=http ;;
+  *) printf '[stack] ERROR: KEYBROKER_STACK_TLS must be 1 or 0\n' >&2; exit 1 ;;
+esac
+# The scheme of the running stack, else the wanted one.
+stack_scheme() {
+  local f="$RUN_DIR/scheme"
+  if [[ -f "$f" ]]; then cat "$f"; else printf '%s\n' "$WANTED_SCHEME"; fi
+}
+
 # --- Pinned versions -----------------------------------------------------------
 # Changing any of these (or the constraints files) triggers a reinstall.
 LS_REQUIREMENTS=(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts the local AWS stack in the background and prints sourceable env:
 #   eval "$(localstack/start.sh)"
-#   iam-front (KMS, STS, IAM)   http://127.0.0.1:4565  (AWS_ENDPOINT_URL)
+#   iam-front (KMS, STS, IAM)   https://127.0.0.1:4565  (AWS_ENDPOINT_URL)
 #     enforces key and trust policies, forwards to:
-#   LocalStack (KMS, STS, IAM)  http://127.0.0.1:4566
-#   moto server (DynamoDB)      http://127.0.0.1:4569
+#   LocalStack (KMS, STS, IAM)  http://127.0.0.1:4566   (only the front calls it)
+#   moto server (DynamoDB)      https://127.0.0.1:4569  (AWS_ENDPOINT_URL_DYNAMODB)
+# The front and moto serve certificates from a CA issued here at each start
+# (localstack/tls.sh); KEYBROKER_STACK_TLS=0 starts them on plain HTTP.
 # Installs first if needed. If both are already running and healthy, only
 # reprints the env. Progress goes to stderr; stdout carries only the exports.
 # Readiness timeout: ${KEYBROKER_STACK_START_TIMEOUT:-90} s.
@@ -12,6 +14,8 @@ set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=tls.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 
 start_timeout="${KEYBROKER_STACK_START_TIMEOUT:-90}"
 
@@ -49,12 +53,25 @@ sys.exit(0 if all(services.get(s) in ("available", "running") for s in wanted) e
 PY
 }
 
-# True if anything answers HTTP on the moto port (any status code counts).
+# An opener for the scheme SCHEME (set below): over https it trusts only the
+# stack's CA and checks the name, as the broker does.
+PY_OPENER='
+import ssl, urllib.request
+def opener(cafile):
+    handlers = [urllib.request.ProxyHandler({})]
+    if cafile:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+    return urllib.request.build_opener(*handlers)
+'
+ca_arg() { if [[ "$SCHEME" == https ]]; then printf '%s' "$TLS_DIR/ca.pem"; fi; }
+
+# True if anything answers HTTP(S) on the moto port (any status code counts).
 moto_healthy() {
-  "$LS_PY" - "http://$STACK_HOST:$MOTO_PORT/" <<'PY' 2>/dev/null
-import sys, urllib.request, urllib.error
+  "$LS_PY" - "$SCHEME://$STACK_HOST:$MOTO_PORT/" "$(ca_arg)" <<PY 2>/dev/null
+$PY_OPENER
+import sys, urllib.error
 try:
-    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=2).close()
+    opener(sys.argv[2]).open(sys.argv[1], timeout=2).close()
 except urllib.error.HTTPError:
     pass
 except Exception:
@@ -64,10 +81,11 @@ PY
 
 # True if the IAM front answers its health check and forwards to our LocalStack.
 front_healthy() {
-  "$LS_PY" - "http://$STACK_HOST:$FRONT_PORT/_keybroker_front/health" "http://$STACK_HOST:$LS_PORT" <<'PY' 2>/dev/null
-import json, sys, urllib.request
+  "$LS_PY" - "$SCHEME://$STACK_HOST:$FRONT_PORT/_keybroker_front/health" "http://$STACK_HOST:$LS_PORT" "$(ca_arg)" <<PY 2>/dev/null
+$PY_OPENER
+import json, sys
 try:
-    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=2) as r:
+    with opener(sys.argv[3]).open(sys.argv[1], timeout=2) as r:
         health = json.load(r)
 except Exception:
     sys.exit(1)
@@ -86,11 +104,14 @@ PY
 }
 
 # --- Already running? ----------------------------------------------------------
+# The probes speak the running stack's scheme; a stack running the other
+# scheme than KEYBROKER_STACK_TLS asks for is restarted below.
+SCHEME="$(stack_scheme)"
 ls_pid="$(live_pid localstack "$LS_PATTERN" || true)"
 moto_pid="$(live_pid moto "$MOTO_PATTERN" || true)"
 front_pid="$(live_pid iam-front "$FRONT_PATTERN" || true)"
 if [[ -n "$ls_pid" && -n "$moto_pid" && -n "$front_pid" ]] \
-  && ls_healthy && moto_healthy && front_healthy; then
+  && [[ "$SCHEME" == "$WANTED_SCHEME" ]] && ls_healthy && moto_healthy && front_healthy; then
   log "already running (localstack pid $ls_pid, moto pid $moto_pid, iam-front pid $front_pid)"
   exec "$STACK_SCRIPT_DIR/env.sh"
 fi
@@ -107,6 +128,17 @@ for port in "$LS_PORT" "$MOTO_PORT" "$FRONT_PORT"; do
 done
 
 mkdir -p "$LOG_DIR" "$RUN_DIR" "$LS_DATA_DIR"
+SCHEME="$WANTED_SCHEME"
+moto_tls=()
+front_tls=()
+if [[ "$SCHEME" == https ]]; then
+  make_stack_tls
+  moto_tls=(--ssl-cert "$TLS_DIR/server.pem" --ssl-key "$TLS_DIR/server-key.pem")
+  front_tls=(KEYBROKER_FRONT_TLS_CERT="$TLS_DIR/server.pem" KEYBROKER_FRONT_TLS_KEY="$TLS_DIR/server-key.pem")
+else
+  rm -rf "$TLS_DIR"
+fi
+printf '%s\n' "$SCHEME" >"$RUN_DIR/scheme"
 
 # --- Launch ---------------------------------------------------------------------
 # launch NAME CMD...: runs CMD detached in its own session (so stop.sh can
@@ -163,7 +195,7 @@ launch localstack env \
   "$LS_PY" -m localstack.runtime.main
 launch moto env \
   MOTO_ACCOUNT_ID="$BROKER_ACCOUNT_ID" \
-  "$MOTO_PY" -m moto.server -H "$STACK_HOST" -p "$MOTO_PORT"
+  "$MOTO_PY" -m moto.server -H "$STACK_HOST" -p "$MOTO_PORT" "${moto_tls[@]}"
 
 # --- Wait for readiness ---------------------------------------------------------
 ls_ready=0
@@ -187,10 +219,11 @@ while :; do
 done
 
 # --- The IAM front, once LocalStack answers -----------------------------------
-log "starting iam-front on $STACK_HOST:$FRONT_PORT (enforces key and trust policies, forwards to $STACK_HOST:$LS_PORT)"
+log "starting iam-front on $SCHEME://$STACK_HOST:$FRONT_PORT (enforces key and trust policies, forwards to $STACK_HOST:$LS_PORT)"
 launch iam-front env \
   KEYBROKER_FRONT_PORT="$FRONT_PORT" \
   KEYBROKER_LS_PORT="$LS_PORT" \
+  "${front_tls[@]}" \
   "$NODE" "$FRONT_DIR/src/server.js"
 t1=$SECONDS
 until front_healthy; do

@@ -46,3 +46,5 @@ stop_one() {
 stop_one iam-front "$FRONT_PATTERN"
 stop_one localstack "$LS_PATTERN"
 stop_one moto "$MOTO_PATTERN"
+# The next start decides its scheme again (KEYBROKER_STACK_TLS).
+rm -f "$RUN_DIR/scheme"

@@ -2,34 +2,61 @@
 # Benchmarks (figures and method: docs/BENCHMARKS.md). Builds the release
 # `inject`/`admin` bootstraps and the bench driver, starts the local stack if
 # needed, and measures cold start, warm injection latency vs calling the
-# upstream directly, AWS calls, CPU and memory per injection, binary size and
-# scaling through lambda-runner; then the criterion bench of the local
-# AES-GCM step. Results: target/bench/results.json and target/criterion/.
+# upstream directly, AWS calls, CPU and memory per injection, reconnects
+# (TLS session resumption), binary size and scaling through lambda-runner:
+# first with the stack over TLS, then again over plain HTTP for comparison
+# (the stack is restarted in between), then prints both side by side; then
+# the criterion bench of the local AES-GCM step. Results:
+# target/bench/results-{tls,plain}.json and target/criterion/.
 #
-#   bash tests/bench.sh               # full run (~2 min after the build)
+#   bash tests/bench.sh               # full run, TLS and plain (~5 min after the build)
 #   bash tests/bench.sh --quick       # smoke run
+#   bash tests/bench.sh --tls-only    # skip the plain-HTTP comparison run
 #   bash tests/bench.sh --callgrind   # instructions per warm injection and
-#                                     # where they go (needs valgrind)
+#                                     # where they go (needs valgrind), over
+#                                     # the stack's transport (TLS by default)
 set -euo pipefail
 callgrind=false
-[[ " $* " == *" --callgrind "* ]] && callgrind=true
+tls_only=false
+args=()
+for a in "$@"; do
+  case "$a" in
+    --callgrind) callgrind=true; args+=("$a") ;;
+    --tls-only) tls_only=true ;;
+    *) args+=("$a") ;;
+  esac
+done
 if $callgrind; then
   if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
     echo "bench: --callgrind needs valgrind (e.g. apt-get install valgrind)" >&2
     exit 2
   fi
 fi
+# The measured run is over TLS unless the caller asked for plain HTTP.
+export KEYBROKER_STACK_TLS="${KEYBROKER_STACK_TLS:-1}"
 # shellcheck source=tests/stack.sh
 source "$(dirname "$0")/stack.sh"
 # --callgrind drives the `profiling` bootstraps, not the release ones.
 if $callgrind; then
   cargo build --release --locked -p keybroker-tests --bin bench
   cargo build --profile profiling --locked -p keybroker-lambda --bins
-  exec target/release/bench "$@"
+  exec target/release/bench "${args[@]}"
 fi
 cargo build --release --locked -p keybroker-lambda --bins -p keybroker-tests --bin bench
-target/release/bench "$@"
-if [[ "${1:-}" == "--quick" ]]; then
+target/release/bench "${args[@]}"
+if ! $tls_only && [[ "$KEYBROKER_STACK_TLS" != 0 ]]; then
+  echo "bench: restarting the stack over plain HTTP for the comparison run" >&2
+  bash localstack/stop.sh
+  eval "$(KEYBROKER_STACK_TLS=0 bash localstack/start.sh)"
+  target/release/bench "${args[@]}"
+  bash localstack/stop.sh
+  if [[ "$stack_was_running" == 1 || -n "${KEYBROKER_KEEP_STACK:-}" ]]; then
+    # Leave the caller's stack as it was: over TLS.
+    eval "$(bash localstack/start.sh)"
+  fi
+  target/release/bench --compare
+fi
+if [[ " ${args[*]} " == *" --quick "* ]]; then
   cargo bench --locked -p broker-core --bench envelope -- --warm-up-time 1 --measurement-time 2
 else
   cargo bench --locked -p broker-core --bench envelope

@@ -170,12 +170,15 @@ impl Hostile {
         let (conns, reqs) = (connections.clone(), requests.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
+                let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 conns.fetch_add(1, Ordering::SeqCst);
                 let reqs = reqs.clone();
                 tokio::spawn(async move {
+                    let Some(mut stream) = crate::tls::accept(stream).await else {
+                        return;
+                    };
                     let Some(head) = read_head(&mut stream).await else {
                         return;
                     };
@@ -204,9 +207,10 @@ impl Hostile {
         self.requests.lock().unwrap().clone()
     }
 
-    /// `http://127.0.0.1:<port><attack path>`.
+    /// `https://127.0.0.1:<port><attack path>` (`http://` when the stack
+    /// runs plain HTTP, see [`crate::tls`]).
     pub fn url(&self, attack: Attack) -> String {
-        format!("http://{}{}", self.addr, attack.path())
+        format!("{}://{}{}", crate::tls::scheme(), self.addr, attack.path())
     }
 }
 
@@ -216,7 +220,7 @@ impl Drop for Hostile {
     }
 }
 
-async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+async fn read_head(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {

@@ -92,7 +92,9 @@ impl Recorded {
 /// A local upstream API that records what it receives. Routes:
 /// `/echo` reflects headers and query (a debug endpoint leaking the
 /// credential), `/redirect` answers 302 elsewhere, `/big` sends 2 MiB,
-/// `/slow` waits 5 s, `/binary` sends non-UTF-8 bytes, anything else `{"ok":true}`.
+/// `/slow` waits 5 s, `/binary` sends non-UTF-8 bytes, `/close` answers
+/// `{"ok":true}` and closes the connection (the next call reconnects),
+/// anything else `{"ok":true}`.
 pub struct Upstream {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -114,6 +116,9 @@ impl Upstream {
                 };
                 let recs = recs.clone();
                 tokio::spawn(async move {
+                    let Some(stream) = crate::tls::accept(stream).await else {
+                        return;
+                    };
                     let svc = hyper::service::service_fn(move |req| {
                         let recs = recs.clone();
                         async move { Ok::<_, std::convert::Infallible>(route(req, recs, addr).await) }
@@ -131,9 +136,10 @@ impl Upstream {
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>` (`http://` when the stack runs plain
+    /// HTTP, see [`crate::tls`]).
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", crate::tls::scheme(), self.addr)
     }
 
     /// What it received so far.
@@ -198,8 +204,12 @@ async fn route(
         "/redirect" => {
             let mut r = ok(Bytes::new());
             *r.status_mut() = StatusCode::FOUND;
-            r.headers_mut()
-                .insert("location", format!("http://{addr}/stolen").parse().unwrap());
+            r.headers_mut().insert(
+                "location",
+                format!("{}://{addr}/stolen", crate::tls::scheme())
+                    .parse()
+                    .unwrap(),
+            );
             r
         }
         "/big" => ok(Bytes::from(vec![b'x'; 2 * 1024 * 1024])),
@@ -208,6 +218,12 @@ async fn route(
             ok(Bytes::from_static(b"late"))
         }
         "/binary" => ok(Bytes::from((0u8..=255).collect::<Vec<u8>>())),
+        "/close" => {
+            let mut r = ok(Bytes::from_static(br#"{"ok":true}"#));
+            r.headers_mut()
+                .insert("connection", "close".parse().unwrap());
+            r
+        }
         _ => ok(Bytes::from_static(br#"{"ok":true}"#)),
     }
 }
@@ -236,12 +252,6 @@ impl LambdaEnv {
                 env.platform_key_arn.clone(),
             ),
             ("RUST_LOG".to_owned(), opts.rust_log.to_owned()),
-            // The local upstreams are plain http on loopback: a deployment
-            // setting, never a stored one (`AccessSettings`).
-            (
-                broker_core::AccessSettings::ALLOW_INSECURE_HTTP_VAR.to_owned(),
-                "1".to_owned(),
-            ),
             // The local upstreams listen on 127.0.0.1: this deployment
             // allows private destinations (`opts.env` may turn it off).
             (
@@ -250,6 +260,9 @@ impl LambdaEnv {
             ),
         ]
         .into_iter()
+        // Trust in the stack's CA (TLS), or plain http allowed on loopback
+        // (a deployment setting, never a stored one: `AccessSettings`).
+        .chain(crate::tls::function_env())
         .chain(opts.env.iter().cloned())
         .collect::<Vec<_>>();
         // Each function runs as a session of its own execution role, handed

@@ -34,6 +34,7 @@ pub mod lambda_env;
 pub mod policy;
 pub mod readiness;
 pub mod stack;
+pub mod tls;
 
 pub use assert::{assert_error_response, assert_revoked, error_type, revoked_reason};
 pub use broker_identity::{BrokerRole, ADMIN_ROLE_ARN, BROKER_PRINCIPALS, INJECT_ROLE_ARN};

@@ -16,7 +16,9 @@
 // carry plaintext data keys and session credentials.
 // See ../README.md ("IAM front") for what is enforced and what is not.
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { gunzipSync } from 'node:zlib';
 
 import {
@@ -642,15 +644,24 @@ function failClosed(req, res, err) {
   return respond(res, { status: 502, headers: { 'Content-Type': 'text/plain' }, body: `${message}\n` });
 }
 
-const server = http.createServer((req, res) => {
+// HTTPS when start.sh hands over the stack's certificate (the default: the
+// broker talks TLS to AWS, so it does here too); plain HTTP otherwise.
+const TLS_CERT = process.env.KEYBROKER_FRONT_TLS_CERT;
+const TLS_KEY = process.env.KEYBROKER_FRONT_TLS_KEY;
+const SCHEME = TLS_CERT && TLS_KEY ? 'https' : 'http';
+const onRequest = (req, res) => {
   handle(req, res).catch((err) => failClosed(req, res, err));
-});
+};
+const server =
+  SCHEME === 'https'
+    ? https.createServer({ cert: readFileSync(TLS_CERT), key: readFileSync(TLS_KEY) }, onRequest)
+    : http.createServer(onRequest);
 server.keepAliveTimeout = 65_000;
 server.on('clientError', (err, socket) => {
   if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
 });
 server.listen(FRONT_PORT, HOST, () => {
-  log(`iam-front listening on http://${HOST}:${FRONT_PORT}, forwarding to http://${HOST}:${LS_PORT} (pid ${process.pid})`);
+  log(`iam-front listening on ${SCHEME}://${HOST}:${FRONT_PORT}, forwarding to http://${HOST}:${LS_PORT} (pid ${process.pid})`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) {
   process.on(sig, () => {

@@ -78,6 +78,9 @@ pub struct ColdStart {
     pub function: String,
     /// Spawn to first `/next` poll: the runtime's init.
     pub to_first_poll: Duration,
+    /// When the process was spawned (to time spawn → first completed
+    /// invocation from the caller's side).
+    pub spawned: Instant,
 }
 
 enum Outcome {
@@ -296,6 +299,7 @@ async fn runtime_api(
                         cs.push(ColdStart {
                             function: f.spec.name.clone(),
                             to_first_poll: now - spawned,
+                            spawned,
                         });
                     }
                 }

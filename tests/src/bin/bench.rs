@@ -4,7 +4,12 @@
 //! `target/bench/results.json`. Figures are medians/percentiles over repeated
 //! runs; nothing here asserts a time (docs/BENCHMARKS.md has the targets).
 //!
-//! `--quick` shrinks the repetitions for a smoke run. `--callgrind` instead
+//! Figures are for the stack's transport (TLS unless the stack was started
+//! with `KEYBROKER_STACK_TLS=0`) and go to `target/bench/results-tls.json` or
+//! `results-plain.json`; `--compare` prints the two side by side.
+//!
+//! `--quick` shrinks the repetitions for a smoke run; `--warm-only` prints
+//! the warm figures alone (for A/B runs of one setting). `--callgrind` instead
 //! counts instructions per warm injection under valgrind (the `profiling`
 //! build) and prints where they go.
 
@@ -91,6 +96,9 @@ fn peak_rss_mb(pid: u32) -> f64 {
 struct Fixture {
     env: Env,
     up: Upstream,
+    /// A second bound host, first contacted after the sandbox is warm: its
+    /// extra cost is the upstream handshake a pre-connect at init would save.
+    up2: Upstream,
     ws: String,
 }
 
@@ -99,10 +107,11 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let env = setup().await;
     let up = Upstream::start().await;
+    let up2 = Upstream::start().await;
     let ws = broker_core::WorkspaceId::new(keybroker_tests::unique("bench")).unwrap();
     env.onboard_customer(&ws).await;
     let binding: broker_core::Binding = serde_json::from_value(json!({
-        "hosts": [up.addr.to_string()], "allow_insecure_http": true,
+        "hosts": [up.addr.to_string(), up2.addr.to_string()],
         "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" }
     }))
     .unwrap();
@@ -126,13 +135,27 @@ async fn fixture() -> Fixture {
     Fixture {
         env,
         up,
+        up2,
         ws: ws.to_string(),
     }
 }
 
 fn event(f: &Fixture) -> Value {
+    event_to(f, &format!("{}/data", f.up.base()))
+}
+
+fn event_to(f: &Fixture, url: &str) -> Value {
     json!({ "workspace": f.ws, "secret": "api", "agent": AGENT,
-            "request": { "method": "GET", "url": format!("{}/data", f.up.base()) } })
+            "request": { "method": "GET", "url": url } })
+}
+
+/// `tls` or `plain`: the local stack's transport (`KEYBROKER_STACK_TLS`).
+fn transport() -> &'static str {
+    if keybroker_tests::tls::enabled() {
+        "tls"
+    } else {
+        "plain"
+    }
 }
 
 fn opts(instances: usize) -> RunOptions {
@@ -144,30 +167,88 @@ fn opts(instances: usize) -> RunOptions {
     }
 }
 
-/// Fresh sandboxes: spawn → first Runtime API poll, and → first completed
-/// injection, with the connection warm-up in init (`on`) or without (`off`).
+/// Fresh sandboxes, with the connection warm-up in init (`on`) or without
+/// (`off`): spawn → first Runtime API poll (init), spawn → first completed
+/// injection (what a caller of a cold function waits for, minus the
+/// Invoke API hop), CPU spent by then; then one injection to a second bound
+/// host (a fresh upstream handshake, AWS connections warm) and one more to
+/// the first host (everything warm): their difference is what pre-connecting
+/// to bound hosts at init would save on a first request.
 async fn cold_starts(f: &Fixture, runs: usize, warm_up: &str) -> Value {
-    let (mut to_poll, mut to_first) = (Vec::new(), Vec::new());
+    let (mut to_poll, mut to_first, mut cpu_first) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut poll_to_first, mut new_host, mut warm_host) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut new_host_cpu, mut warm_host_cpu) = (Vec::new(), Vec::new());
     let mut o = opts(1);
     o.env.push(("KEYBROKER_WARM_UP".into(), warm_up.into()));
+    let (ev, ev2) = (event(f), event_to(f, &format!("{}/data", f.up2.base())));
     for _ in 0..runs {
-        let t0 = Instant::now();
         let lambda = LambdaEnv::start_with(&f.env, &o).await;
-        let r = lambda.invoke("inject", &event(f)).await;
-        let first = t0.elapsed();
+        let r = lambda.invoke("inject", &ev).await;
+        let done = Instant::now();
         assert_eq!(r["ok"], true, "{r}");
+        let pid = lambda.runner().pids_of("inject")[0];
+        cpu_first.push(cpu_ns(pid) as f64 / 1e6);
         // Both functions start; the inject instance is the one measured.
-        let polls = lambda.runner().cold_starts();
-        to_poll.extend(
-            polls
-                .iter()
-                .filter(|c| c.function == "inject")
-                .map(|c| ms(c.to_first_poll)),
-        );
-        to_first.push(ms(first));
+        let c = lambda
+            .runner()
+            .cold_starts()
+            .into_iter()
+            .find(|c| c.function == "inject")
+            .expect("inject polled");
+        to_poll.push(ms(c.to_first_poll));
+        to_first.push(ms(done - c.spawned));
+        poll_to_first.push(ms(done - c.spawned - c.to_first_poll));
+        for (e, lat, cpu) in [
+            (&ev2, &mut new_host, &mut new_host_cpu),
+            (&ev, &mut warm_host, &mut warm_host_cpu),
+        ] {
+            let (c0, t0) = (cpu_ns(pid), Instant::now());
+            assert_eq!(lambda.invoke("inject", e).await["ok"], true);
+            lat.push(ms(t0.elapsed()));
+            cpu.push((cpu_ns(pid) - c0) as f64 / 1e6);
+        }
         lambda.stop().await;
     }
-    json!({ "spawn_to_first_poll_ms": summary(to_poll), "start_to_first_injection_ms": summary(to_first) })
+    json!({
+        "spawn_to_first_poll_ms": summary(to_poll),
+        "spawn_to_first_injection_ms": summary(to_first),
+        "first_poll_to_first_injection_ms": summary(poll_to_first),
+        "cpu_ms_spawn_to_first_injection": summary(cpu_first),
+        "second_injection_new_upstream_host_ms": summary(new_host),
+        "second_injection_new_upstream_host_cpu_ms": summary(new_host_cpu),
+        "third_injection_same_host_ms": summary(warm_host),
+        "third_injection_same_host_cpu_ms": summary(warm_host_cpu),
+    })
+}
+
+/// Reconnects: the upstream closes every connection (`/close`), so each
+/// injection opens a new one. Over TLS the test upstream counts full and
+/// resumed handshakes: resumed means the broker's client presented a
+/// session ticket from an earlier connection.
+async fn reconnects(f: &Fixture, n: usize) -> Value {
+    let lambda = LambdaEnv::start_with(&f.env, &opts(1)).await;
+    let ev = event_to(f, &format!("{}/close", f.up.base()));
+    for _ in 0..5 {
+        assert_eq!(lambda.invoke("inject", &ev).await["ok"], true);
+    }
+    let pid = lambda.runner().pids_of("inject")[0];
+    let (full0, resumed0) = keybroker_tests::tls::handshakes();
+    let (mut lat, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let (c0, t0) = (cpu_ns(pid), Instant::now());
+        assert_eq!(lambda.invoke("inject", &ev).await["ok"], true);
+        lat.push(ms(t0.elapsed()));
+        cpu.push((cpu_ns(pid) - c0) as f64 / 1e6);
+    }
+    let (full1, resumed1) = keybroker_tests::tls::handshakes();
+    lambda.stop().await;
+    json!({
+        "injections": n,
+        "upstream_handshakes_full": full1 - full0,
+        "upstream_handshakes_resumed": resumed1 - resumed0,
+        "latency_ms": summary(lat),
+        "cpu_ms_per_injection": summary(cpu),
+    })
 }
 
 async fn warm(f: &Fixture, n: usize) -> Value {
@@ -354,34 +435,139 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let (cold_runs, warm_n, rounds) = if quick { (3, 100, 2) } else { (20, 1000, 10) };
+    if args.iter().any(|a| a == "--compare") {
+        compare();
+        return;
+    }
     let f = fixture().await;
     if args.iter().any(|a| a == "--callgrind") {
         callgrind(&f, if quick { 20 } else { 200 }).await;
         return;
     }
-    eprintln!("bench: cold starts ({cold_runs} fresh processes)…");
+    if args.iter().any(|a| a == "--warm-only") {
+        // A/B runs of one setting (e.g. an SDK env var the functions
+        // inherit): the warm figures only, printed, no results file.
+        let warm = warm(&f, warm_n).await;
+        println!("{}", serde_json::to_string_pretty(&warm).unwrap());
+        return;
+    }
+    eprintln!(
+        "bench: transport {} (KEYBROKER_STACK_TLS); cold starts ({cold_runs} fresh processes)…",
+        transport()
+    );
     let cold = json!({
         "warm_up_on": cold_starts(&f, cold_runs, "on").await,
         "warm_up_off": cold_starts(&f, cold_runs, "off").await,
     });
     eprintln!("bench: warm injections ({warm_n})…");
     let warm = warm(&f, warm_n).await;
+    eprintln!("bench: reconnects ({})…", warm_n / 5);
+    let reconnect = reconnects(&f, warm_n / 5).await;
     eprintln!("bench: scaling (1, 10, 100 concurrent)…");
     let scale = scaling(&f, &[1, 10, 100], rounds).await;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let results = json!({
-        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
+        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                     "loadavg_at_end": load.trim() },
+        "transport": transport(),
         "quick": quick,
         "cold_start": cold,
         "warm": warm,
+        "reconnect": reconnect,
         "scaling": scale,
         "binary_size_mb": { "inject": binary_size_mb("inject"), "admin": binary_size_mb("admin") },
     });
     let dir = keybroker_tests::repo_root().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
-        dir.join("results.json"),
+        dir.join(format!("results-{}.json", transport())),
         serde_json::to_string_pretty(&results).unwrap(),
     )
     .unwrap();
     println!("{}", serde_json::to_string_pretty(&results).unwrap());
+}
+
+/// `--compare`: the headline figures of `target/bench/results-tls.json` and
+/// `results-plain.json` side by side (bench.sh runs both transports first).
+fn compare() {
+    let dir = keybroker_tests::repo_root().join("target/bench");
+    let load = |t: &str| -> Value {
+        std::fs::read_to_string(dir.join(format!("results-{t}.json")))
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(Value::Null)
+    };
+    let (tls, plain) = (load("tls"), load("plain"));
+    let rows: [(&str, &str); 16] = [
+        (
+            "cold, warm-up on: spawn → first poll p50 ms",
+            "/cold_start/warm_up_on/spawn_to_first_poll_ms/p50",
+        ),
+        (
+            "cold, warm-up on: spawn → first injection p50 ms",
+            "/cold_start/warm_up_on/spawn_to_first_injection_ms/p50",
+        ),
+        (
+            "cold, warm-up on: CPU to first injection p50 ms",
+            "/cold_start/warm_up_on/cpu_ms_spawn_to_first_injection/p50",
+        ),
+        (
+            "cold, warm-up off: spawn → first poll p50 ms",
+            "/cold_start/warm_up_off/spawn_to_first_poll_ms/p50",
+        ),
+        (
+            "cold, warm-up off: spawn → first injection p50 ms",
+            "/cold_start/warm_up_off/spawn_to_first_injection_ms/p50",
+        ),
+        (
+            "cold, warm-up off: CPU to first injection p50 ms",
+            "/cold_start/warm_up_off/cpu_ms_spawn_to_first_injection/p50",
+        ),
+        (
+            "2nd injection, new upstream host p50 ms",
+            "/cold_start/warm_up_on/second_injection_new_upstream_host_ms/p50",
+        ),
+        (
+            "3rd injection, same host p50 ms",
+            "/cold_start/warm_up_on/third_injection_same_host_ms/p50",
+        ),
+        ("warm latency p50 ms", "/warm/latency_ms/p50"),
+        ("warm latency p99 ms", "/warm/latency_ms/p99"),
+        (
+            "warm CPU per injection p50 ms",
+            "/warm/cpu_ms_per_injection/p50",
+        ),
+        (
+            "warm CPU per injection p99 ms",
+            "/warm/cpu_ms_per_injection/p99",
+        ),
+        (
+            "reconnect CPU per injection p50 ms",
+            "/reconnect/cpu_ms_per_injection/p50",
+        ),
+        (
+            "reconnect: resumed / full upstream handshakes",
+            "/reconnect/upstream_handshakes_resumed",
+        ),
+        ("peak RSS MB", "/warm/peak_rss_mb"),
+        ("100 concurrent p50 ms", "/scaling/100/latency_ms/p50"),
+    ];
+    let fmt = |v: Option<&Value>| match v.and_then(Value::as_f64) {
+        Some(x) => format!("{x:.2}"),
+        None => "-".to_owned(),
+    };
+    println!("{:<52} {:>10} {:>10}", "figure", "TLS", "plain");
+    for (label, ptr) in rows {
+        let (a, b) = (fmt(tls.pointer(ptr)), fmt(plain.pointer(ptr)));
+        let (a, b) = if ptr.ends_with("resumed") {
+            let full = |r: &Value| fmt(r.pointer("/reconnect/upstream_handshakes_full"));
+            (
+                format!("{a}/{}", full(&tls)),
+                format!("{b}/{}", full(&plain)),
+            )
+        } else {
+            (a, b)
+        };
+        println!("{label:<52} {a:>10} {b:>10}");
+    }
 }

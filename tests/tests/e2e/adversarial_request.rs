@@ -407,7 +407,9 @@ async fn a_stored_insecure_http_flag_grants_nothing_without_the_deployment_setti
     // What a table write (or an old item) can set: it no longer counts.
     binding["allow_insecure_http"] = json!(true);
     let f = fixture_with(&opts, binding, &forbid_admin()).await;
-    let e = f.event("GET", "/ok", json!({}));
+    let mut e = f.event("GET", "/ok", json!({}));
+    // Plain http to the bound host (the stack's upstreams speak TLS).
+    e["request"]["url"] = json!(format!("http://{}/ok", f.up.addr));
     f.refused("http without the deployment setting", &e, DENIED)
         .await;
     f.lambda.stop().await;

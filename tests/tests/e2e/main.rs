@@ -31,6 +31,7 @@ mod rotation;
 mod session_name;
 mod table_writer;
 mod tenants;
+mod tls;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
 
