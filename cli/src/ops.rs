@@ -135,6 +135,16 @@ pub fn plan(command: &Command) -> Result<Plan, CliError> {
                 Record,
             )
         }
+        C::SetLimits(a) => Plan::admin(
+            &if a.clear {
+                json!({ "op": "set_limits", "workspace": a.ws.workspace, "clear": true })
+            } else {
+                json!({ "op": "set_limits", "workspace": a.ws.workspace,
+                        "limits": { "window_seconds": a.window_seconds,
+                                    "workspace": a.workspace_limit, "agent": a.agent_limit } })
+            },
+            Record,
+        ),
         C::Inject(a) => Ok(Plan {
             function: Function::Inject,
             payload: Payload::new(&inject_event(a)?)?,

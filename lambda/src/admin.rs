@@ -2,7 +2,7 @@
 //! function from `inject`, so a deployment can let agent runtimes invoke
 //! `inject` only and keep these operations for the platform's control plane.
 
-use broker_core::{Binding, Broker, BrokerError, SecretName, SecretValue, WorkspaceId};
+use broker_core::{Binding, Broker, BrokerError, Limits, SecretName, SecretValue, WorkspaceId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -84,10 +84,23 @@ pub enum AdminRequest {
         /// Cedar policy text.
         policy: String,
     },
+    /// Set the workspace's injection limits, or clear them (the
+    /// deployment's default applies again): exactly one of `limits` and
+    /// `clear: true`, so a forgotten field never clears by accident.
+    SetLimits {
+        /// Workspace.
+        workspace: String,
+        /// The limits (docs/INVOCATION.md, "set_limits").
+        #[serde(default)]
+        limits: Option<Limits>,
+        /// Remove the workspace's own limits.
+        #[serde(default)]
+        clear: bool,
+    },
 }
 
 /// Every operation name, as the `op` field spells it.
-pub const OPERATIONS: [&str; 9] = [
+pub const OPERATIONS: [&str; 10] = [
     "prepare_byok",
     "enable_byok",
     "verify_byok",
@@ -97,6 +110,7 @@ pub const OPERATIONS: [&str; 9] = [
     "delete_secret",
     "list_secrets",
     "set_policy",
+    "set_limits",
 ];
 
 impl AdminRequest {
@@ -112,6 +126,7 @@ impl AdminRequest {
             Self::DeleteSecret { .. } => "delete_secret",
             Self::ListSecrets { .. } => "list_secrets",
             Self::SetPolicy { .. } => "set_policy",
+            Self::SetLimits { .. } => "set_limits",
         }
     }
 
@@ -126,7 +141,8 @@ impl AdminRequest {
             | Self::RotateSecret { workspace, .. }
             | Self::DeleteSecret { workspace, .. }
             | Self::ListSecrets { workspace }
-            | Self::SetPolicy { workspace, .. } => workspace,
+            | Self::SetPolicy { workspace, .. }
+            | Self::SetLimits { workspace, .. } => workspace,
         }
     }
 }
@@ -246,6 +262,10 @@ fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
             changes.policy_bytes = Some(policy.len());
             Some("policy".to_owned())
         }
+        AdminRequest::SetLimits { limits, .. } => {
+            changes.limits_to = Some(limits_json(*limits));
+            Some("limits".to_owned())
+        }
     };
 }
 
@@ -278,6 +298,11 @@ fn record_secret(changes: &mut Changes, meta: &Value, rotated: bool) {
         changes.version_from = to.and_then(|v| v.checked_sub(1));
     }
     changes.key_arn = meta["key_arn"].as_str().map(str::to_owned);
+}
+
+/// Limits as the audit record shows them; `null`: none of its own.
+fn limits_json(l: Option<Limits>) -> Value {
+    serde_json::to_value(l).unwrap_or_default()
 }
 
 async fn run(
@@ -355,6 +380,23 @@ async fn run(
         AdminRequest::SetPolicy { workspace, policy } => {
             broker.set_policy(&ws(&workspace)?, &policy).await?;
             Ok(json!({ "policy_set": workspace }))
+        }
+        AdminRequest::SetLimits {
+            workspace,
+            limits,
+            clear,
+        } => {
+            if limits.is_some() == clear {
+                return Err(BrokerError::InvalidInput {
+                    field: "limits",
+                    reason: "give exactly one of limits and clear: true".into(),
+                }
+                .into());
+            }
+            let change = broker.set_limits(&ws(&workspace)?, limits).await?;
+            changes.limits_from = Some(limits_json(change.previous));
+            changes.limits_to = Some(limits_json(change.current));
+            to_json(change)
         }
     }
 }

@@ -20,6 +20,7 @@ mod key_policy;
 mod leaks;
 mod least_privilege;
 mod lifecycle;
+mod limits;
 mod readiness;
 mod revocation;
 mod rotation;
