@@ -222,3 +222,6 @@ impl Store {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests;
