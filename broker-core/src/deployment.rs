@@ -76,9 +76,8 @@ impl BrokerConfig {
         };
         let default_limits = match std::env::var(Self::DEFAULT_LIMITS_VAR) {
             Err(_) => Some(crate::limits::Limits::BUILT_IN_DEFAULT),
-            Ok(v) => crate::limits::Limits::parse_setting(&v).map_err(|e| {
-                BrokerError::invalid(Self::DEFAULT_LIMITS_VAR, e.to_string())
-            })?,
+            Ok(v) => crate::limits::Limits::parse_setting(&v)
+                .map_err(|e| BrokerError::invalid(Self::DEFAULT_LIMITS_VAR, e.to_string()))?,
         };
         Ok(Self {
             default_limits,

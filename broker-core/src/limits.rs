@@ -188,7 +188,9 @@ impl Window {
 
     /// Unix milliseconds at which the next window starts (saturating).
     pub fn end_ms(self) -> u64 {
-        self.index.saturating_add(1).saturating_mul(self.length_ms())
+        self.index
+            .saturating_add(1)
+            .saturating_mul(self.length_ms())
     }
 
     /// How long a refused caller should wait: until the next window, at

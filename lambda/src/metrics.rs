@@ -252,17 +252,24 @@ mod tests {
 
     #[test]
     fn a_keybroker_limit_is_told_apart_from_aws_throttling() {
-        let line_of = |m: Metrics| -> Value {
-            serde_json::from_str(&line(&json!({}), m).unwrap()).unwrap()
-        };
+        let line_of =
+            |m: Metrics| -> Value { serde_json::from_str(&line(&json!({}), m).unwrap()).unwrap() };
         let aws = line_of(Metrics::of(Function::Inject, 7, Some(ErrorType::Throttled)));
-        let ours = line_of(
-            Metrics::of(Function::Inject, 7, Some(ErrorType::Throttled)).rate_limited(),
-        );
+        let ours =
+            line_of(Metrics::of(Function::Inject, 7, Some(ErrorType::Throttled)).rate_limited());
         assert_valid_emf(&ours);
-        assert_eq!((aws["Outcome"].clone(), ours["Outcome"].clone()), (json!("throttled"), json!("throttled")));
-        assert_eq!((aws["Errors"].clone(), aws["RateLimited"].clone()), (json!(1), json!(0)));
-        assert_eq!((ours["Errors"].clone(), ours["RateLimited"].clone()), (json!(0), json!(1)));
+        assert_eq!(
+            (aws["Outcome"].clone(), ours["Outcome"].clone()),
+            (json!("throttled"), json!("throttled"))
+        );
+        assert_eq!(
+            (aws["Errors"].clone(), aws["RateLimited"].clone()),
+            (json!(1), json!(0))
+        );
+        assert_eq!(
+            (ours["Errors"].clone(), ours["RateLimited"].clone()),
+            (json!(0), json!(1))
+        );
         // Admin records have no such metric, and marking one adds none.
         let admin = line_of(Metrics::of(Function::Admin, 7, None).rate_limited());
         assert!(admin.get("RateLimited").is_none());

@@ -19,7 +19,11 @@ fn windows_are_aligned_to_the_epoch_and_half_open() {
 #[test]
 fn retry_after_points_at_the_next_window_and_never_beyond_one_window() {
     let w = Window::at(60_000, MIN);
-    assert_eq!(w.retry_after_ms(60_000), 60_000, "at the start: a full window");
+    assert_eq!(
+        w.retry_after_ms(60_000),
+        60_000,
+        "at the start: a full window"
+    );
     assert_eq!(w.retry_after_ms(119_999), 1, "last millisecond: 1 ms");
     // After the window ended (a slow request): at least 1 ms, not 0.
     assert_eq!(w.retry_after_ms(500_000), 1);
@@ -153,7 +157,10 @@ fn precheck_needs_no_call_without_limits_and_refuses_zero_without_counting() {
     assert_eq!(
         precheck(Some(Limits::BUILT_IN_DEFAULT), 61_000),
         Precheck::Count {
-            window: Window { index: 1, seconds: 60 },
+            window: Window {
+                index: 1,
+                seconds: 60
+            },
             workspace: Some(6_000),
             agent: None
         }

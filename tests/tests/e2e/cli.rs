@@ -273,7 +273,15 @@ async fn an_operator_runs_a_byok_workspace_with_the_cli() {
     let set = op
         .expect(
             0,
-            &["set-limits", "-w", w, "--window-seconds", "3600", "--agent-limit", "1"],
+            &[
+                "set-limits",
+                "-w",
+                w,
+                "--window-seconds",
+                "3600",
+                "--agent-limit",
+                "1",
+            ],
             None,
         )
         .await;
@@ -285,9 +293,14 @@ async fn an_operator_runs_a_byok_workspace_with_the_cli() {
     );
     op.expect(0, &inject, None).await;
     op.expect(15, &inject, None).await;
-    op.expect(2, &["set-limits", "-w", w, "--clear", "--agent-limit", "1"], None)
+    op.expect(
+        2,
+        &["set-limits", "-w", w, "--clear", "--agent-limit", "1"],
+        None,
+    )
+    .await;
+    op.expect(0, &["set-limits", "-w", w, "--clear"], None)
         .await;
-    op.expect(0, &["set-limits", "-w", w, "--clear"], None).await;
     op.expect(0, &inject, None).await;
 
     // Rotate from a file, guarded by the version; a stale version conflicts.

@@ -64,7 +64,10 @@ fn assert_limited(r: &Value, audit: &Value, scope: &str, window_ms: u64) {
     assert!(e["message"].as_str().unwrap().contains(scope), "{r}");
     assert_eq!(audit["limit"], scope, "{audit}");
     assert_eq!(audit["decision"], "deny", "{audit}");
-    assert_eq!(audit["aws_calls"]["kms"], 0, "refused before Decrypt: {audit}");
+    assert_eq!(
+        audit["aws_calls"]["kms"], 0,
+        "refused before Decrypt: {audit}"
+    );
     assert_eq!(audit["Outcome"], "throttled", "{audit}");
     assert_eq!(audit["RateLimited"], 1, "{audit}");
     assert_eq!(audit["Errors"], 0, "{audit}");
@@ -221,7 +224,10 @@ async fn operators_set_and_clear_limits_through_admin_and_each_change_is_audited
         .map(|r| {
             assert_eq!(r["target"], "limits");
             assert_eq!(r["outcome"], "ok");
-            (r["changes"]["limits_from"].clone(), r["changes"]["limits_to"].clone())
+            (
+                r["changes"]["limits_from"].clone(),
+                r["changes"]["limits_to"].clone(),
+            )
         })
         .collect();
     assert_eq!(
@@ -232,7 +238,9 @@ async fn operators_set_and_clear_limits_through_admin_and_each_change_is_audited
             (second, Value::Null)
         ]
     );
-    assert!(records[3..].iter().all(|r| r["outcome"] == "invalid_request"));
+    assert!(records[3..]
+        .iter()
+        .all(|r| r["outcome"] == "invalid_request"));
     lambda.stop().await;
 }
 
@@ -308,7 +316,10 @@ async fn a_table_writer_can_reset_a_count_but_not_lift_the_default_or_smuggle_in
             ("window_seconds", n("60")),
             ("workspace_limit", AttributeValue::S("lots".into())),
         ]),
-        key(&[("window_seconds", n("60")), ("unlimited", AttributeValue::Bool(true))]),
+        key(&[
+            ("window_seconds", n("60")),
+            ("unlimited", AttributeValue::Bool(true)),
+        ]),
         key(&[("window_seconds", n("0")), ("workspace_limit", n("5"))]),
         key(&[("workspace_limit", n("5"))]),
     ] {
@@ -317,7 +328,11 @@ async fn a_table_writer_can_reset_a_count_but_not_lift_the_default_or_smuggle_in
         assert_eq!(error_type(&r), "storage", "{bad:?}: {r}");
         assert_eq!(last_audit(&lambda)["aws_calls"]["kms"], 0);
     }
-    assert_eq!(up.records().len(), 4, "only the admitted requests were sent");
+    assert_eq!(
+        up.records().len(),
+        4,
+        "only the admitted requests were sent"
+    );
     assert_no_canary("function output", &lambda.output(), &canary);
     lambda.stop().await;
 }

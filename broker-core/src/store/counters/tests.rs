@@ -64,7 +64,10 @@ fn counter_keys_name_the_window_length_and_cannot_collide() {
         seconds: 60,
     };
     assert_eq!(counter_sk(w, None), "rate#60#29000000#workspace");
-    assert_eq!(counter_sk(w, Some("agent-7")), "rate#60#29000000#agent#agent-7");
+    assert_eq!(
+        counter_sk(w, Some("agent-7")),
+        "rate#60#29000000#agent#agent-7"
+    );
     // The same index under another length is another counter.
     assert_ne!(
         counter_sk(Window { seconds: 30, ..w }, None),
