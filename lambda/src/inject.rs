@@ -4,9 +4,12 @@
 //! then broker-core's one access check: agent, method, URL, headers,
 //! policy) runs after one DynamoDB read and *before* `kms:Decrypt`, so a
 //! denied request never touches the customer's key and never shows up as
-//! key usage in their CloudTrail. Only the check's `Authorized` value can
-//! be decrypted for injection, and what is sent is the request it approved
-//! (normalised URL, method, vetted headers), not the event's text. The
+//! key usage in their CloudTrail. The injection limits come next
+//! (`Broker::admit`: a request over a limit is `throttled` with the
+//! window's wait, and decrypts nothing). Only the check's `Authorized`
+//! value, admitted by the limits, can be decrypted for injection, and what
+//! is sent is the request it approved (normalised URL, method, vetted
+//! headers), not the event's text. The
 //! plaintext lives only between decrypt and send, inside this function, and
 //! is wiped on drop.
 //! What comes back is checked and shaped by [`crate::response`]: encoded or
