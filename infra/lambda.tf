@@ -17,6 +17,7 @@ locals {
     KEYBROKER_PLATFORM_KEY_ARN = local.active_platform_key_arn
     RUST_LOG                   = var.rust_log
     KEYBROKER_MIN_BLOB_VERSION = tostring(var.min_blob_version)
+    KEYBROKER_DEFAULT_LIMITS   = var.default_limits
   }
 }
 

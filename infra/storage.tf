@@ -1,7 +1,10 @@
 # One table, one partition per workspace (see broker-core/src/store.rs):
 #   pk = "ws#<workspace>"  sk = "workspace"       settings, external id, policy
 #   pk = "ws#<workspace>"  sk = "secret#<name>"   blob + metadata
-# The code uses the primary key only: no index, no stream, no TTL.
+#   pk = "ws#<workspace>"  sk = "limits"          injection limits (set_limits)
+#   pk = "ws#<workspace>"  sk = "rate#<s>#<i>#…"  injection counters, one per window
+# The code uses the primary key only: no index, no stream. TTL on
+# `expires_at` deletes the counters of past windows (only they carry it).
 resource "aws_dynamodb_table" "broker" {
   name         = local.table_name
   billing_mode = "PAY_PER_REQUEST"
@@ -16,6 +19,11 @@ resource "aws_dynamodb_table" "broker" {
   attribute {
     name = "sk"
     type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
   }
 
   point_in_time_recovery {

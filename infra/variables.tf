@@ -130,6 +130,18 @@ variable "min_blob_version" {
   }
 }
 
+variable "default_limits" {
+  description = "KEYBROKER_DEFAULT_LIMITS of both functions: the injection limits of a workspace with none of its own (set_limits). \"off\", or \"window=SECONDS,workspace=N|none,agent=N|none\". The default caps each workspace at 6,000 injections a minute, well under the customer's shared KMS request quota (docs/OPERATIONS.md, \"Injection limits\")."
+  type        = string
+  default     = "window=60,workspace=6000"
+  nullable    = false
+
+  validation {
+    condition     = var.default_limits == "off" || can(regex("^window=[0-9]+(,(workspace|agent)=([0-9]+|none))*$", var.default_limits))
+    error_message = "default_limits must be \"off\" or like \"window=60,workspace=6000,agent=600\" (the functions refuse to start on anything else)."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of both functions' CloudWatch log groups. The inject log group holds the audit records (which agent used which secret where), so keep it as long as your audit policy requires. 0 keeps logs forever."
   type        = number

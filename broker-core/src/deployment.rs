@@ -24,26 +24,41 @@ pub struct BrokerConfig {
     /// an old version 1 blob, whose binding is not authenticated, to send
     /// the credential elsewhere (docs/BLOB_FORMAT.md, "Rollback").
     pub min_blob_version: u8,
+    /// Injection limits of a workspace whose operator set none
+    /// (`set_limits`); `None`: such workspaces are unlimited. A deployment
+    /// setting, not a stored item, so that a workspace nobody thought about
+    /// is still capped (a looping agent must not find the customer's KMS
+    /// quota first), and so that deleting a workspace's limits item from the
+    /// table falls back to this cap, not to none (docs/OPERATIONS.md,
+    /// "Injection limits").
+    pub default_limits: Option<crate::limits::Limits>,
 }
 
 impl BrokerConfig {
     /// The `KEYBROKER_MIN_BLOB_VERSION` variable ([`BrokerConfig::min_blob_version`]).
     pub const MIN_BLOB_VERSION_VAR: &'static str = "KEYBROKER_MIN_BLOB_VERSION";
+    /// The `KEYBROKER_DEFAULT_LIMITS` variable ([`BrokerConfig::default_limits`]):
+    /// `off`, or e.g. `window=60,workspace=6000,agent=1200`
+    /// ([`crate::limits::Limits::parse_setting`]); unset means
+    /// [`crate::limits::Limits::BUILT_IN_DEFAULT`].
+    pub const DEFAULT_LIMITS_VAR: &'static str = "KEYBROKER_DEFAULT_LIMITS";
 
-    /// A configuration with the defaults: https only, every blob version opens.
+    /// A configuration with the defaults: https only, every blob version
+    /// opens, the built-in injection limits.
     pub fn new(table: impl Into<String>, platform_key_arn: impl Into<String>) -> Self {
         Self {
             table: table.into(),
             platform_key_arn: platform_key_arn.into(),
             access: AccessSettings::default(),
             min_blob_version: crate::blob::VERSION_1,
+            default_limits: Some(crate::limits::Limits::BUILT_IN_DEFAULT),
         }
     }
 
     /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN` (required;
     /// `infra/` passes them to the Lambda functions), the access settings
-    /// ([`AccessSettings::ALLOW_INSECURE_HTTP_VAR`]) and `KEYBROKER_MIN_BLOB_VERSION`
-    /// (default 1).
+    /// ([`AccessSettings::ALLOW_INSECURE_HTTP_VAR`]), `KEYBROKER_MIN_BLOB_VERSION`
+    /// (default 1) and `KEYBROKER_DEFAULT_LIMITS` ([`Self::DEFAULT_LIMITS_VAR`]).
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| {
             std::env::var(name)
@@ -59,7 +74,13 @@ impl BrokerConfig {
                     BrokerError::invalid(Self::MIN_BLOB_VERSION_VAR, "must be 1 or 2")
                 })?,
         };
+        let default_limits = match std::env::var(Self::DEFAULT_LIMITS_VAR) {
+            Err(_) => Some(crate::limits::Limits::BUILT_IN_DEFAULT),
+            Ok(v) => crate::limits::Limits::parse_setting(&v)
+                .map_err(|e| BrokerError::invalid(Self::DEFAULT_LIMITS_VAR, e.to_string()))?,
+        };
         Ok(Self {
+            default_limits,
             access: AccessSettings {
                 allow_insecure_http: env_flag(AccessSettings::ALLOW_INSECURE_HTTP_VAR)?,
             },

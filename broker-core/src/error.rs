@@ -133,6 +133,23 @@ pub enum BrokerError {
         code: String,
     },
 
+    /// A keybroker injection limit (per workspace or per agent, set by the
+    /// operator or the deployment's default) refused the request before
+    /// `kms:Decrypt`: nothing was decrypted or sent. Distinct from
+    /// [`BrokerError::Throttled`] (AWS throttling) so operators can tell the
+    /// two apart; agents see both as `throttled`, with this one's wait.
+    #[error("{} injection limit reached ({limit} per {window_seconds} s); retry after {retry_after_ms} ms", scope.as_str())]
+    LimitExceeded {
+        /// Which limit.
+        scope: crate::limits::LimitScope,
+        /// Its count per window.
+        limit: u64,
+        /// Its window length.
+        window_seconds: u32,
+        /// Until the next window starts.
+        retry_after_ms: u64,
+    },
+
     /// An AWS service could not be reached or failed internally (timeouts,
     /// connection errors, 5xx after retries). Retry later.
     #[error("{service} is unavailable: {detail}")]
@@ -206,6 +223,7 @@ impl BrokerError {
             Self::Tampered { .. } => "tampered",
             Self::ContextMismatch { .. } => "context_mismatch",
             Self::Throttled { .. } => "throttled",
+            Self::LimitExceeded { .. } => "limit_exceeded",
             Self::Unavailable { .. } => "unavailable",
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",

@@ -42,11 +42,12 @@
 //! An injection is [`Broker::load`] (one DynamoDB read), then
 //! [`Broker::authorize`], the one access check of the request ([`access`]:
 //! agent, method, normalised URL against the binding, agent headers, the
-//! workspace's schema-validated Cedar policy), then
-//! [`Broker::decrypt_for_injection`], which takes the check's
-//! [`Authorized`] value by value and returns the [`ApprovedRequest`] to
-//! send. `Authorized` has private fields, so decrypting for injection
-//! without the check does not compile. [`Broker::read_plaintext`] decrypts
+//! workspace's schema-validated Cedar policy), then [`Broker::admit`], which
+//! counts the request against the workspace's injection limits ([`limits`]),
+//! then [`Broker::decrypt_for_injection`], which takes the resulting
+//! [`Admitted`] value by value and returns the [`ApprovedRequest`] to
+//! send. `Authorized` and `Admitted` have private fields, so decrypting for
+//! injection without the check and the limits does not compile. [`Broker::read_plaintext`] decrypts
 //! with no check: it is for the library's own reads (rotation tooling,
 //! operators, tests), and the `inject` function never calls it.
 //!
@@ -80,6 +81,9 @@
 //!   revoked mark `list` shows is recorded by [`broker::read`].
 //! - **Access check** (binding, agent headers, Cedar policy):
 //!   [`access`], reached only through [`Broker::authorize`].
+//! - **Injection limits** (fixed windows per workspace and per agent, the
+//!   arithmetic, the default): [`limits`]; the counters and the limits item
+//!   are `store::counters`, the step on the read path [`broker::admit`].
 //! - **Stored format** (items both ways, fail-closed parsing):
 //!   [`store::codec`]; the DynamoDB calls are [`store`].
 //! - **Identifiers** ([`WorkspaceId`], [`SecretName`], [`KeyArn`],
@@ -106,6 +110,7 @@ pub mod envelope;
 mod error;
 pub mod external_id;
 mod keyring;
+pub mod limits;
 mod loaded;
 mod model;
 mod names;
@@ -116,6 +121,7 @@ mod store;
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, Region, RoleArn};
 pub use binding::{Binding, Injection, OnEcho};
+pub use broker::admit::{Admitted, LimitsChange};
 pub use broker::check::{CheckPage, CheckReport, Probe, ProbeOutcome};
 pub use broker::read::Decrypted;
 pub use broker::rewrap::{KeyTarget, RewrapPage, RewrapRequest, SecretFailure};
@@ -124,6 +130,7 @@ pub use broker::Broker;
 pub use call_count::AwsCalls;
 pub use deployment::BrokerConfig;
 pub use error::{BrokerError, Result, RevokedReason};
+pub use limits::{LimitScope, Limits};
 pub use loaded::LoadedSecret;
 pub use model::{
     Byok, ByokLink, ByokStateError, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings,

@@ -15,6 +15,9 @@ pub struct LoadedSecret {
     pub(crate) name: SecretName,
     pub(crate) rec: SecretRecord,
     pub(crate) settings: Option<WorkspaceSettings>,
+    /// The workspace's own injection limits (`set_limits`), if it has any;
+    /// read in the same call (`store::counters`).
+    pub(crate) limits: Option<crate::limits::Limits>,
 }
 
 impl LoadedSecret {

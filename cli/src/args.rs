@@ -79,6 +79,8 @@ pub enum Command {
     ListSecrets(Workspace),
     /// Replace the workspace's Cedar policy (from --policy-file or --policy-stdin).
     SetPolicy(SetPolicy),
+    /// Set the workspace's injection limits, or --clear them (back to the deployment default).
+    SetLimits(SetLimits),
     /// Make one request through the inject function, to test a binding and policy.
     Inject(Inject),
     /// Move every secret of the workspace to its current key, page by page (resumable).
@@ -225,6 +227,27 @@ pub struct SetPolicy {
     /// Read the Cedar policy from stdin.
     #[arg(long)]
     pub policy_stdin: bool,
+}
+
+/// `set-limits`: fixed windows; a count left out is unlimited.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("limits_change").required(true).args(["workspace_limit", "agent_limit", "clear"]).multiple(true)))]
+pub struct SetLimits {
+    /// The workspace.
+    #[command(flatten)]
+    pub ws: Workspace,
+    /// Window length in seconds (1 to 3600).
+    #[arg(long, default_value_t = 60, conflicts_with = "clear")]
+    pub window_seconds: u32,
+    /// Injections per window for the whole workspace (0 refuses all).
+    #[arg(long, conflicts_with = "clear")]
+    pub workspace_limit: Option<u64>,
+    /// Injections per window for each agent name.
+    #[arg(long, conflicts_with = "clear")]
+    pub agent_limit: Option<u64>,
+    /// Remove the workspace's own limits: the deployment default applies.
+    #[arg(long)]
+    pub clear: bool,
 }
 
 /// `inject`.

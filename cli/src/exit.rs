@@ -54,7 +54,7 @@ pub const BROKER_TYPES: &[(&str, u8, &str)] = &[
     (
         "throttled",
         15,
-        "AWS throttled the broker: retry with backoff",
+        "a keybroker injection limit, or AWS throttled the broker: retry after retry_after_ms",
     ),
     ("unavailable", 16, "an AWS dependency failed: retry later"),
     (

@@ -138,6 +138,16 @@ pub fn plan(command: &Command) -> Result<Plan, CliError> {
         // Paginated: `sweep` drives every page; this is the first one.
         C::Rewrap(a) => Plan::admin(&crate::sweep::rewrap_request(a, None), Record),
         C::CheckWorkspace(a) => Plan::admin(&crate::sweep::check_request(a, None)?, Record),
+        C::SetLimits(a) => Plan::admin(
+            &if a.clear {
+                json!({ "op": "set_limits", "workspace": a.ws.workspace, "clear": true })
+            } else {
+                json!({ "op": "set_limits", "workspace": a.ws.workspace,
+                        "limits": { "window_seconds": a.window_seconds,
+                                    "workspace": a.workspace_limit, "agent": a.agent_limit } })
+            },
+            Record,
+        ),
         C::Inject(a) => Ok(Plan {
             function: Function::Inject,
             payload: Payload::new(&inject_event(a)?)?,

@@ -94,10 +94,22 @@ fn cell(key: &str, v: &Value) -> String {
         Value::Null => "-".to_owned(),
         Value::String(s) if key == "policy" => format!("({} bytes; --json shows it)", s.len()),
         Value::Object(_) if key == "status" => status(v),
+        Value::Object(o) if o.contains_key("window_seconds") => limits(v),
         Value::String(s) => s.clone(),
         Value::Number(n) if key.ends_with("_at") => n.as_u64().map_or_else(|| n.to_string(), utc),
         other => other.to_string(),
     }
+}
+
+/// Injection limits as `600/60s per workspace, 100/60s per agent`
+/// (`unlimited` for an absent count).
+fn limits(v: &Value) -> String {
+    let w = &v["window_seconds"];
+    let one = |scope: &str| match v[scope].as_u64() {
+        Some(n) => format!("{n}/{w}s per {scope}"),
+        None => format!("unlimited per {scope}"),
+    };
+    format!("{}, {}", one("workspace"), one("agent"))
 }
 
 /// Columns padded to their widest cell.
@@ -159,6 +171,17 @@ mod tests {
         assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(utc(1_798_675_200), "2026-12-31T00:00:00Z");
         assert_eq!(utc(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn limits_read_as_rates() {
+        let out = record(&json!({ "previous": null,
+            "current": { "window_seconds": 60, "workspace": 600, "agent": null } }));
+        assert!(
+            out.contains("current   600/60s per workspace, unlimited per agent\n"),
+            "{out}"
+        );
+        assert!(out.contains("previous  -\n"), "{out}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `inject` only and keep these operations for the platform's control plane.
 
 use broker_core::{
-    Binding, Broker, BrokerError, RewrapRequest, SecretName, SecretValue, WorkspaceId,
+    Binding, Broker, BrokerError, Limits, RewrapRequest, SecretName, SecretValue, WorkspaceId,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -122,10 +122,23 @@ pub enum AdminRequest {
         #[serde(default)]
         scheduled: bool,
     },
+    /// Set the workspace's injection limits, or clear them (the
+    /// deployment's default applies again): exactly one of `limits` and
+    /// `clear: true`, so a forgotten field never clears by accident.
+    SetLimits {
+        /// Workspace.
+        workspace: String,
+        /// The limits (docs/INVOCATION.md, "set_limits").
+        #[serde(default)]
+        limits: Option<Limits>,
+        /// Remove the workspace's own limits.
+        #[serde(default)]
+        clear: bool,
+    },
 }
 
 /// Every operation name, as the `op` field spells it.
-pub const OPERATIONS: [&str; 12] = [
+pub const OPERATIONS: [&str; 13] = [
     "prepare_byok",
     "enable_byok",
     "verify_byok",
@@ -138,6 +151,7 @@ pub const OPERATIONS: [&str; 12] = [
     "rewrap",
     "check_workspace",
     "check_all_workspaces",
+    "set_limits",
 ];
 
 impl AdminRequest {
@@ -156,6 +170,7 @@ impl AdminRequest {
             Self::Rewrap { .. } => "rewrap",
             Self::CheckWorkspace { .. } => "check_workspace",
             Self::CheckAllWorkspaces { .. } => "check_all_workspaces",
+            Self::SetLimits { .. } => "set_limits",
         }
     }
 
@@ -172,7 +187,8 @@ impl AdminRequest {
             | Self::ListSecrets { workspace }
             | Self::SetPolicy { workspace, .. }
             | Self::Rewrap { workspace, .. }
-            | Self::CheckWorkspace { workspace } => workspace,
+            | Self::CheckWorkspace { workspace }
+            | Self::SetLimits { workspace, .. } => workspace,
             Self::CheckAllWorkspaces { .. } => return None,
         })
     }
@@ -303,6 +319,10 @@ fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
         }
         AdminRequest::CheckWorkspace { .. } => Some("statuses".to_owned()),
         AdminRequest::CheckAllWorkspaces { .. } => Some("workspaces".to_owned()),
+        AdminRequest::SetLimits { limits, .. } => {
+            changes.limits_to = Some(limits_json(*limits));
+            Some("limits".to_owned())
+        }
     };
 }
 
@@ -335,6 +355,11 @@ fn record_secret(changes: &mut Changes, meta: &Value, rotated: bool) {
         changes.version_from = to.and_then(|v| v.checked_sub(1));
     }
     changes.key_arn = meta["key_arn"].as_str().map(str::to_owned);
+}
+
+/// Limits as the audit record shows them; `null`: none of its own.
+fn limits_json(l: Option<Limits>) -> Value {
+    serde_json::to_value(l).unwrap_or_default()
 }
 
 async fn run(
@@ -447,6 +472,23 @@ async fn run(
                 .check_workspaces(after.as_ref(), limit, scheduled)
                 .await?;
             Ok(admin_sweep::check_page_result(&page, changes))
+        }
+        AdminRequest::SetLimits {
+            workspace,
+            limits,
+            clear,
+        } => {
+            if limits.is_some() == clear {
+                return Err(BrokerError::InvalidInput {
+                    field: "limits",
+                    reason: "give exactly one of limits and clear: true".into(),
+                }
+                .into());
+            }
+            let change = broker.set_limits(&ws(&workspace)?, limits).await?;
+            changes.limits_from = Some(limits_json(change.previous));
+            changes.limits_to = Some(limits_json(change.current));
+            to_json(change)
         }
     }
 }

@@ -80,6 +80,13 @@ pub struct Changes {
     /// Length of the policy text in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_bytes: Option<usize>,
+    /// The workspace's own injection limits before `set_limits` (`null`:
+    /// none, the deployment default applied) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits_from: Option<serde_json::Value>,
+    /// ... and after (on failure: what the call asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits_to: Option<serde_json::Value>,
     /// Whether the secret was deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,

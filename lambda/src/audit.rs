@@ -119,6 +119,12 @@ pub struct AuditRecord {
     /// AWS calls this invocation made (one sandbox runs one invocation at a
     /// time, so the difference of the broker's counters is exact).
     pub aws_calls: broker_core::AwsCalls,
+    /// Which keybroker injection limit refused the call (`workspace` or
+    /// `agent`); absent otherwise. Such a call is `throttled` with the
+    /// limit's wait, decision `deny`, and counts as `RateLimited`, not as
+    /// an error ([`crate::metrics`]): AWS throttling has no `limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<broker_core::LimitScope>,
     /// Wall time of the whole call.
     pub latency_ms: f64,
     /// The error type, `None` on success: written as the record's EMF
@@ -150,6 +156,7 @@ impl AuditRecord {
             scrubbed: 0,
             echo: None,
             aws_calls: broker_core::AwsCalls::default(),
+            limit: None,
             latency_ms: 0.0,
             outcome: None,
         };
@@ -177,7 +184,10 @@ impl AuditRecord {
 
     /// Serialize as one line, with its CloudWatch metrics (EMF).
     pub fn to_line(&self) -> String {
-        let metrics = Metrics::of(Function::Inject, self.time_ms, self.outcome);
+        let mut metrics = Metrics::of(Function::Inject, self.time_ms, self.outcome);
+        if self.limit.is_some() {
+            metrics = metrics.rate_limited();
+        }
         crate::metrics::line(self, metrics)
             .unwrap_or_else(|_| format!("{{\"schema\":\"{SCHEMA}\",\"error\":\"unserializable\"}}"))
     }

@@ -77,7 +77,9 @@ impl ErrorType {
         match e {
             BrokerError::Revoked { .. } => Self::Revoked,
             BrokerError::Tampered { .. } | BrokerError::ContextMismatch { .. } => Self::Integrity,
-            BrokerError::Throttled { .. } => Self::Throttled,
+            // A keybroker limit keeps the wire type agents already handle;
+            // its wait comes from the window ([`limit_retry_after_ms`]).
+            BrokerError::Throttled { .. } | BrokerError::LimitExceeded { .. } => Self::Throttled,
             BrokerError::Unavailable { .. } => Self::Unavailable,
             BrokerError::NotFound { .. } => Self::NotFound,
             BrokerError::Conflict { .. } => Self::Conflict,
@@ -160,6 +162,15 @@ impl ErrorType {
     ];
 }
 
+/// The wait a keybroker injection limit implies (until its window ends),
+/// in place of [`THROTTLED_RETRY_AFTER_MS`]; `None` for every other error.
+pub fn limit_retry_after_ms(e: &BrokerError) -> Option<u64> {
+    match e {
+        BrokerError::LimitExceeded { retry_after_ms, .. } => Some(*retry_after_ms),
+        _ => None,
+    }
+}
+
 /// A typed error as both functions answer it. `message` never contains a
 /// secret (broker-core's errors carry names and codes only).
 #[derive(Debug, Clone, Serialize)]
@@ -188,9 +199,19 @@ impl ErrorBody {
     }
 }
 
+impl ErrorBody {
+    /// Replace the type's default wait (a keybroker limit's window).
+    pub fn retry_after(mut self, ms: Option<u64>) -> Self {
+        if ms.is_some() {
+            self.retry_after_ms = ms;
+        }
+        self
+    }
+}
+
 impl From<&BrokerError> for ErrorBody {
     fn from(e: &BrokerError) -> Self {
-        Self::new(ErrorType::of(e), e.to_string())
+        Self::new(ErrorType::of(e), e.to_string()).retry_after(limit_retry_after_ms(e))
     }
 }
 
@@ -234,6 +255,16 @@ mod tests {
                 BrokerError::Throttled {
                     service: "kms",
                     code: s(),
+                },
+                ErrorType::Throttled,
+                Retry::Backoff,
+            ),
+            (
+                BrokerError::LimitExceeded {
+                    scope: broker_core::LimitScope::Agent,
+                    limit: 3,
+                    window_seconds: 60,
+                    retry_after_ms: 1234,
                 },
                 ErrorType::Throttled,
                 Retry::Backoff,
@@ -298,6 +329,28 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_limit_refusal_is_throttled_with_the_windows_wait() {
+        let e = BrokerError::LimitExceeded {
+            scope: broker_core::LimitScope::Workspace,
+            limit: 10,
+            window_seconds: 60,
+            retry_after_ms: 42_000,
+        };
+        let v = serde_json::to_value(ErrorBody::from(&e)).unwrap();
+        assert_eq!(v["type"], "throttled");
+        assert_eq!(v["retry"], "backoff");
+        assert_eq!(v["retry_after_ms"], 42_000);
+        let aws = BrokerError::Throttled {
+            service: "kms",
+            code: "ThrottlingException".into(),
+        };
+        assert_eq!(
+            ErrorBody::from(&aws).retry_after_ms,
+            Some(THROTTLED_RETRY_AFTER_MS)
+        );
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! then broker-core's one access check: agent, method, URL, headers,
 //! policy) runs after one DynamoDB read and *before* `kms:Decrypt`, so a
 //! denied request never touches the customer's key and never shows up as
-//! key usage in their CloudTrail. Only the check's `Authorized` value can
-//! be decrypted for injection, and what is sent is the request it approved
-//! (normalised URL, method, vetted headers), not the event's text. The
+//! key usage in their CloudTrail. The injection limits come next
+//! (`Broker::admit`: a request over a limit is `throttled` with the
+//! window's wait, and decrypts nothing). Only the check's `Authorized`
+//! value, admitted by the limits, can be decrypted for injection, and what
+//! is sent is the request it approved (normalised URL, method, vetted
+//! headers), not the event's text. The
 //! plaintext lives only between decrypt and send, inside this function, and
 //! is wiped on drop.
 //! What comes back is checked and shaped by [`crate::response`]: encoded or
@@ -57,12 +60,16 @@ pub struct Injector {
 struct Refusal {
     kind: ErrorType,
     message: String,
+    /// Set when a keybroker injection limit refused: which one, and the
+    /// wait until its window ends.
+    limit: Option<(broker_core::LimitScope, u64)>,
 }
 
 fn refuse(kind: ErrorType, message: impl Into<String>) -> Refusal {
     Refusal {
         kind,
         message: message.into(),
+        limit: None,
     }
 }
 
@@ -118,11 +125,16 @@ impl Injector {
             Err(r) => {
                 audit.reason = r.kind.as_str().to_owned();
                 audit.outcome = Some(r.kind);
-                if !r.kind.is_refusal() {
+                audit.limit = r.limit.map(|(scope, _)| scope);
+                if !r.kind.is_refusal() && r.limit.is_none() {
                     audit.decision = Decision::Error;
                 }
                 audit.detail = Some(r.message.clone());
-                InjectResponse::error(request_id, r.kind, r.message)
+                let mut response = InjectResponse::error(request_id, r.kind, r.message);
+                response.error = response
+                    .error
+                    .map(|e| e.retry_after(r.limit.map(|(_, ms)| ms)));
+                response
             }
         };
         audit.aws_calls = self.broker.aws_calls() - calls_before;
@@ -192,10 +204,17 @@ impl Injector {
             .map_err(|b| refuse(ErrorType::Denied, b.to_string()))?;
 
         upstream_budget(deadline)?;
+        // The injection limits, last before the attempt record and
+        // `kms:Decrypt`: a refused request decrypts and sends nothing.
+        let admitted = self
+            .broker
+            .admit(authorized)
+            .await
+            .map_err(broker_refusal)?;
         record_attempt(audit)?;
         let (approved, decrypted) = self
             .broker
-            .decrypt_for_injection(authorized)
+            .decrypt_for_injection(admitted)
             .await
             .map_err(broker_refusal)?;
         let secret = decrypted.value;
@@ -290,7 +309,18 @@ fn upstream_budget(deadline: Option<SystemTime>) -> Result<Duration, Refusal> {
 }
 
 fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
-    refuse(ErrorType::of(&e), e.to_string())
+    let limit = match &e {
+        broker_core::BrokerError::LimitExceeded {
+            scope,
+            retry_after_ms,
+            ..
+        } => Some((*scope, *retry_after_ms)),
+        _ => None,
+    };
+    Refusal {
+        limit,
+        ..refuse(ErrorType::of(&e), e.to_string())
+    }
 }
 
 fn access_refusal(e: AccessError) -> Refusal {

@@ -35,6 +35,11 @@ pub mod names {
     /// Failures of the broker, AWS, the stored data or the upstream (not
     /// refusals, not revocations): [`crate::edge_error::ErrorType::is_error`].
     pub const ERRORS: &str = "Errors";
+    /// `inject` calls refused by a keybroker injection limit (outcome
+    /// `throttled`, audit `limit` set). Not counted in `Errors`, so an
+    /// operator tells a limit doing its job from AWS throttling the broker
+    /// (outcome `throttled` with `Errors` = 1).
+    pub const RATE_LIMITED: &str = "RateLimited";
     /// One per `admin` call, whatever its outcome.
     pub const ADMIN_OPERATIONS: &str = "AdminOperations";
 }
@@ -114,6 +119,7 @@ impl Metrics {
                 ),
                 (names::REVOCATIONS, flag(revoked)),
                 (names::ERRORS, flag(error)),
+                (names::RATE_LIMITED, 0),
             ]
             .into(),
             Function::Admin => [
@@ -142,6 +148,19 @@ impl Metrics {
             outcome: outcome.map_or("ok", ErrorType::as_str),
             values,
         }
+    }
+}
+
+impl Metrics {
+    /// Mark an `inject` call refused by a keybroker limit: `RateLimited`
+    /// 1, `Errors` 0 (the `Outcome` dimension stays `throttled`, the wire
+    /// type agents see).
+    pub fn rate_limited(mut self) -> Self {
+        if let Some(v) = self.values.get_mut(names::RATE_LIMITED) {
+            *v = 1;
+            self.values.insert(names::ERRORS, 0);
+        }
+        self
     }
 }
 
@@ -224,10 +243,36 @@ mod tests {
             assert_eq!(v["Denials"], den, "{name}");
             assert_eq!(v["Revocations"], rev, "{name}");
             assert_eq!(v["Errors"], err, "{name}");
+            assert_eq!(v["RateLimited"], 0, "{name}");
             assert_eq!(v["_aws"]["Timestamp"], 7);
             // The record's own members survive the flattening.
             assert_eq!(v["workspace"], "acme");
         }
+    }
+
+    #[test]
+    fn a_keybroker_limit_is_told_apart_from_aws_throttling() {
+        let line_of =
+            |m: Metrics| -> Value { serde_json::from_str(&line(&json!({}), m).unwrap()).unwrap() };
+        let aws = line_of(Metrics::of(Function::Inject, 7, Some(ErrorType::Throttled)));
+        let ours =
+            line_of(Metrics::of(Function::Inject, 7, Some(ErrorType::Throttled)).rate_limited());
+        assert_valid_emf(&ours);
+        assert_eq!(
+            (aws["Outcome"].clone(), ours["Outcome"].clone()),
+            (json!("throttled"), json!("throttled"))
+        );
+        assert_eq!(
+            (aws["Errors"].clone(), aws["RateLimited"].clone()),
+            (json!(1), json!(0))
+        );
+        assert_eq!(
+            (ours["Errors"].clone(), ours["RateLimited"].clone()),
+            (json!(0), json!(1))
+        );
+        // Admin records have no such metric, and marking one adds none.
+        let admin = line_of(Metrics::of(Function::Admin, 7, None).rate_limited());
+        assert!(admin.get("RateLimited").is_none());
     }
 
     #[test]

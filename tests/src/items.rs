@@ -63,6 +63,43 @@ pub async fn put_raw_item(env: &Env, item: Item) {
         .unwrap();
 }
 
+/// Sort keys of workspace `ws`'s items starting with `prefix` (e.g. the
+/// injection counters, `rate#`), strongly consistent.
+pub async fn raw_sort_keys(env: &Env, ws: &WorkspaceId, prefix: &str) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = env
+        .ddb
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ws#{ws}")))
+        .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items()
+        .iter()
+        .filter_map(|i| match i.get("sk") {
+            Some(AttributeValue::S(sk)) => Some(sk.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Delete item `sk` of workspace `ws`: a table writer's raw `DeleteItem`.
+pub async fn delete_raw_item(env: &Env, ws: &WorkspaceId, sk: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    env.ddb
+        .delete_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S(format!("ws#{ws}")))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The blob attribute of a secret item.
 pub fn blob_of(item: &Item) -> Vec<u8> {
     match &item["blob"] {

@@ -40,7 +40,10 @@ pub use assert::{assert_error_response, assert_revoked, error_type, revoked_reas
 pub use broker_identity::{BrokerRole, ADMIN_ROLE_ARN, BROKER_PRINCIPALS, INJECT_ROLE_ARN};
 pub use canary::{assert_no_canary, assert_no_canary_bytes, canary_forms};
 pub use customer::{Customer, CUSTOMER_ROLE_NAME};
-pub use items::{blob_of, plant_secret_item, put_raw_item, secret_item, workspace_item, Item};
+pub use items::{
+    blob_of, delete_raw_item, plant_secret_item, put_raw_item, raw_sort_keys, secret_item,
+    workspace_item, Item,
+};
 pub use policy::{
     key_policy, platform_key_policy, render_policy, render_template, trust_policy, BrokerAccess,
 };

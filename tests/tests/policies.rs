@@ -30,10 +30,11 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
     ),
     // Store::list_secrets, via the read-only catalog op (lambda/src/catalog.rs).
     ("dynamodb:Query", "Store::list_secrets (catalog::handle)"),
-    // Store::set_status, via Broker::decrypt -> record_status (revoked / recovered).
+    // Store::set_status, via Broker::decrypt -> record_status (revoked / recovered),
+    // and Store::count_injection, via Broker::admit (the injection limits).
     (
         "dynamodb:UpdateItem",
-        "Store::set_status (Broker::decrypt -> record_status)",
+        "Store::set_status (Broker::decrypt -> record_status), Store::count_injection (Broker::admit)",
     ),
     // keyring::unwrap, via Broker::open, for secrets under the platform key.
     ("kms:Decrypt", "keyring::unwrap (Broker::open)"),
@@ -53,15 +54,19 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
 const ADMIN_ACTIONS: &[(&str, &str)] = &[
     // Store::get_workspace: prepare_byok, workspace, enable/verify/disable_byok, put.
     ("dynamodb:GetItem", "Store::get_workspace"),
-    // Store::create_workspace (prepare_byok) and Store::write_secret (put, rotate).
+    // Store::create_workspace (prepare_byok), Store::write_secret (put, rotate)
+    // and Store::set_limits.
     (
         "dynamodb:PutItem",
-        "Store::create_workspace, Store::write_secret",
+        "Store::create_workspace, Store::write_secret, Store::set_limits",
     ),
     // Store::set_byok (enable/disable_byok) and Store::set_policy.
     ("dynamodb:UpdateItem", "Store::set_byok, Store::set_policy"),
-    // Store::delete_secret.
-    ("dynamodb:DeleteItem", "Store::delete_secret"),
+    // Store::delete_secret and Store::set_limits (clear).
+    (
+        "dynamodb:DeleteItem",
+        "Store::delete_secret, Store::set_limits (clear)",
+    ),
     // Store::list_secrets, Store::secrets_page (rewrap, check_workspace).
     ("dynamodb:Query", "Store::list_secrets, Store::secrets_page"),
     // Store::workspaces_page: check_all_workspaces pages over the table.
@@ -90,7 +95,8 @@ const ADMIN_ACTIONS: &[(&str, &str)] = &[
 ];
 
 /// The only attributes inject's UpdateItem may touch: the keys, the version
-/// it conditions on, and the status fields `Store::set_status` writes.
+/// it conditions on, the status fields `Store::set_status` writes, and the
+/// count and expiry `Store::count_injection` writes on counter items.
 const INJECT_UPDATE_ATTRIBUTES: &[&str] = &[
     "pk",
     "sk",
@@ -98,6 +104,8 @@ const INJECT_UPDATE_ATTRIBUTES: &[&str] = &[
     "status",
     "status_reason",
     "status_since",
+    "n",
+    "expires_at",
 ];
 
 // ---------------------------------------------------------------------------

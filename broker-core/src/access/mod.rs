@@ -118,6 +118,7 @@ impl ApprovedRequest {
 pub struct Authorized {
     request: ApprovedRequest,
     loaded: LoadedSecret,
+    agent: String,
 }
 
 impl Authorized {
@@ -129,6 +130,16 @@ impl Authorized {
     /// Metadata of the secret that was checked.
     pub fn metadata(&self) -> &SecretMetadata {
         self.loaded.metadata()
+    }
+
+    /// The agent name the check accepted (the injection limits count it).
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    /// The loaded secret (the injection limits read its workspace's).
+    pub(crate) fn loaded(&self) -> &LoadedSecret {
+        &self.loaded
     }
 
     pub(crate) fn into_parts(self) -> (ApprovedRequest, LoadedSecret) {
@@ -238,6 +249,7 @@ impl Gate {
                 binding,
             },
             loaded,
+            agent: req.agent.to_owned(),
         })
     }
 }

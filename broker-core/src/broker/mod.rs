@@ -5,6 +5,7 @@
 //! access check, decrypt, status recording) and [`verify`] (the BYOK
 //! canary round trip, which knows nothing of `Broker`).
 
+pub(crate) mod admit;
 pub(crate) mod byok;
 pub(crate) mod check;
 pub(crate) mod read;
@@ -37,6 +38,7 @@ pub struct Broker {
     calls: Arc<CallCounts>,
     gate: Gate,
     min_blob_version: u8,
+    default_limits: Option<crate::limits::Limits>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -78,6 +80,7 @@ impl Broker {
             calls,
             gate: Gate::new(config.access),
             min_blob_version: config.min_blob_version,
+            default_limits: config.default_limits,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Reads: load (one DynamoDB read), the one access check, decrypt, and
 //! recording what the read saw (the revocation mark `list` shows).
 
+use super::admit::Admitted;
 use super::{not_found_secret, Broker};
 use crate::access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 use crate::error::{BrokerError, Result};
@@ -39,13 +40,14 @@ impl Broker {
     /// [`Authorized`] answer can be decrypted for injection, so a denied
     /// request never reaches the customer's key.
     pub async fn load(&self, ws: &WorkspaceId, name: &SecretName) -> Result<LoadedSecret> {
-        let (rec, settings) = self.store.get_secret_and_workspace(ws, name).await?;
+        let (rec, settings, limits) = self.store.get_secret_and_workspace(ws, name).await?;
         let rec = rec.ok_or_else(|| not_found_secret(name))?;
         Ok(LoadedSecret {
             ws: ws.clone(),
             name: name.clone(),
             rec,
             settings,
+            limits,
         })
     }
 
@@ -66,14 +68,15 @@ impl Broker {
     }
 
     /// Last step: `kms:Decrypt` for a request that passed
-    /// [`Broker::authorize`]. Returns the approved request (what to send)
+    /// [`Broker::authorize`] and then the injection limits
+    /// ([`Broker::admit`]). Returns the approved request (what to send)
     /// with the credential. Nothing decrypted is cached, so revocation
     /// applies to the very next read.
     pub async fn decrypt_for_injection(
         &self,
-        authorized: Authorized,
+        admitted: Admitted,
     ) -> Result<(ApprovedRequest, Decrypted)> {
-        let (request, loaded) = authorized.into_parts();
+        let (request, loaded) = admitted.0.into_parts();
         Ok((request, self.decrypt(loaded).await?))
     }
 
@@ -85,6 +88,7 @@ impl Broker {
             name,
             rec,
             settings,
+            ..
         } = loaded;
         let result = self.open(&ws, &name, &rec, settings.as_ref()).await;
         let seen = match &result {

@@ -10,6 +10,7 @@
 //! ciphertext it does not need.
 
 pub(crate) mod codec;
+pub(crate) mod counters;
 mod pages;
 
 use aws_sdk_dynamodb::types::{
@@ -134,21 +135,27 @@ impl Store {
         Ok(())
     }
 
-    /// The secret and its workspace settings in one consistent round trip.
+    /// The secret, its workspace settings and the workspace's injection
+    /// limits ([`counters`]) in one consistent round trip.
     pub(crate) async fn get_secret_and_workspace(
         &self,
         ws: &WorkspaceId,
         name: &SecretName,
-    ) -> Result<(Option<SecretRecord>, Option<WorkspaceSettings>)> {
+    ) -> Result<(
+        Option<SecretRecord>,
+        Option<WorkspaceSettings>,
+        Option<crate::limits::Limits>,
+    )> {
         let mut request = KeysAndAttributes::builder()
             .keys(secret_key(ws, name))
             .keys(workspace_key(ws))
+            .keys(counters::limits_key(ws))
             .consistent_read(true)
             .build()
             .map_err(|_| BrokerError::Storage {
                 detail: "could not build BatchGetItem".into(),
             })?;
-        let (mut secret, mut workspace) = (None, None);
+        let (mut secret, mut workspace, mut limits) = (None, None, None);
         // DynamoDB may defer keys under load; retry those a bounded number of times.
         for _ in 0..5 {
             let out = self
@@ -168,12 +175,15 @@ impl Store {
                     Some(AttributeValue::S(sk)) if sk == WORKSPACE_SK => {
                         workspace = Some(parse_workspace(&item)?)
                     }
+                    Some(AttributeValue::S(sk)) if sk == counters::LIMITS_SK => {
+                        limits = Some(counters::parse_limits(&item)?)
+                    }
                     _ => secret = Some(parse_secret(&item)?),
                 }
             }
             match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
                 Some(rest) if !rest.keys.is_empty() => request = rest,
-                _ => return Ok((secret, workspace)),
+                _ => return Ok((secret, workspace, limits)),
             }
         }
         Err(BrokerError::Throttled {

@@ -159,10 +159,17 @@ fn transport() -> &'static str {
 }
 
 fn opts(instances: usize) -> RunOptions {
+    // The functions' injection limits: the deployment default unless the
+    // bench is run with KEYBROKER_DEFAULT_LIMITS set (`off`, or both
+    // counters), to measure what each costs (docs/BENCHMARKS.md).
+    let limits = broker_core::BrokerConfig::DEFAULT_LIMITS_VAR;
     RunOptions {
         profile: "release",
         instances,
         rust_log: "warn",
+        env: std::env::var(limits)
+            .map(|v| vec![(limits.to_owned(), v)])
+            .unwrap_or_default(),
         ..RunOptions::default()
     }
 }

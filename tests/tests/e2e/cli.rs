@@ -267,6 +267,42 @@ async fn an_operator_runs_a_byok_workspace_with_the_cli() {
         Some(bearer(&first).as_str())
     );
 
+    // Limits: one injection per hour for each agent. The next is refused
+    // `throttled` (exit 15) before decrypting; clearing restores the default.
+    crate::limits::early_in_window(3600, std::time::Duration::from_secs(60)).await;
+    let set = op
+        .expect(
+            0,
+            &[
+                "set-limits",
+                "-w",
+                w,
+                "--window-seconds",
+                "3600",
+                "--agent-limit",
+                "1",
+            ],
+            None,
+        )
+        .await;
+    assert!(
+        set.stdout
+            .contains("current    unlimited per workspace, 1/3600s per agent\n"),
+        "{}",
+        set.stdout
+    );
+    op.expect(0, &inject, None).await;
+    op.expect(15, &inject, None).await;
+    op.expect(
+        2,
+        &["set-limits", "-w", w, "--clear", "--agent-limit", "1"],
+        None,
+    )
+    .await;
+    op.expect(0, &["set-limits", "-w", w, "--clear"], None)
+        .await;
+    op.expect(0, &inject, None).await;
+
     // Rotate from a file, guarded by the version; a stale version conflicts.
     let value_file = op.file("new-value", &second);
     op.expect(

@@ -188,7 +188,7 @@ fn same_error(from_inject: &Value, from_admin: &Value, kind: &str, retry: &str) 
 }
 
 /// Every admin audit record the admin function printed, in order.
-fn admin_records(lambda: &LambdaEnv) -> Vec<Value> {
+pub(crate) fn admin_records(lambda: &LambdaEnv) -> Vec<Value> {
     lambda
         .output()
         .lines()

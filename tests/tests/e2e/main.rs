@@ -23,6 +23,7 @@ mod key_switch;
 mod leaks;
 mod least_privilege;
 mod lifecycle;
+mod limits;
 mod mcp;
 mod readiness;
 mod revocation;

@@ -1,0 +1,93 @@
+//! Injection limits on the read path: [`Broker::admit`] counts an
+//! authorized request against its workspace's limits before `kms:Decrypt`,
+//! and [`Broker::set_limits`] is the operator's control (arithmetic in
+//! [`crate::limits`], storage in `store::counters`).
+
+use super::Broker;
+use crate::access::Authorized;
+use crate::error::Result;
+use crate::limits::{self, Limits, Precheck};
+use crate::names::WorkspaceId;
+
+/// Proof that an authorized request was counted within its workspace's
+/// limits. Only [`Broker::admit`] builds it, and only it can be decrypted
+/// for injection ([`Broker::decrypt_for_injection`]): a request over a
+/// limit cannot reach the customer's key.
+#[derive(Debug)]
+pub struct Admitted(pub(super) Authorized);
+
+impl Admitted {
+    /// The authorized request.
+    pub fn authorized(&self) -> &Authorized {
+        &self.0
+    }
+}
+
+/// What `set_limits` changed: the workspace's own limits before and after
+/// (`None`: none set, the deployment default applied), and what applies now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct LimitsChange {
+    /// The workspace's limits before the call.
+    pub previous: Option<Limits>,
+    /// The workspace's limits after the call.
+    pub current: Option<Limits>,
+    /// What injections are counted against now (`current`, else the
+    /// deployment default); `None`: unlimited.
+    pub effective: Option<Limits>,
+}
+
+impl Broker {
+    /// Third step of an injection, after [`Broker::authorize`]: count the
+    /// request against its workspace's limits (its own, else the
+    /// deployment's [`crate::BrokerConfig::default_limits`]). One DynamoDB
+    /// `UpdateItem` per limit that applies, none if none does. Over a
+    /// limit: `LimitExceeded` with the wait until the next window, and
+    /// nothing counted, decrypted or sent.
+    pub async fn admit(&self, authorized: Authorized) -> Result<Admitted> {
+        let now_ms = limits::now_ms();
+        let loaded = authorized.loaded();
+        let Some(applied) = loaded.limits.or(self.default_limits) else {
+            return Ok(Admitted(authorized));
+        };
+        let refused = match limits::precheck(Some(applied), now_ms) {
+            Precheck::Unlimited => None,
+            Precheck::Refuse(scope) => Some(scope),
+            Precheck::Count {
+                window,
+                workspace,
+                agent,
+            } => {
+                self.store
+                    .count_injection(&loaded.ws, authorized.agent(), window, workspace, agent)
+                    .await?
+            }
+        };
+        match refused {
+            None => Ok(Admitted(authorized)),
+            Some(scope) => {
+                tracing::info!(workspace = %loaded.ws, agent = authorized.agent(), scope = scope.as_str(), "injection limit reached");
+                Err(limits::exceeded(scope, applied, now_ms))
+            }
+        }
+    }
+
+    /// Set (`Some`) or clear (`None`) a workspace's injection limits; a
+    /// cleared workspace falls back to the deployment default. Takes effect
+    /// from the next injection (the read path reads the limits with the
+    /// secret, consistently). Counts already made in the current window
+    /// stay: lowering a limit below them refuses until the window ends.
+    pub async fn set_limits(
+        &self,
+        ws: &WorkspaceId,
+        limits: Option<Limits>,
+    ) -> Result<LimitsChange> {
+        let limits = limits.map(Limits::validate).transpose()?;
+        let previous = self.store.set_limits(ws, limits).await?;
+        tracing::info!(workspace = %ws, ?previous, current = ?limits, "injection limits set");
+        Ok(LimitsChange {
+            previous,
+            current: limits,
+            effective: limits.or(self.default_limits),
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! Injection rate limits: what they are and their arithmetic, no I/O.
+//!
+//! Why they exist: every injection is one `kms:Decrypt` on the key that
+//! protects the secret, in the customer's account for BYOK. KMS request
+//! quotas are per account and region and shared with the customer's own
+//! workloads (10,000 symmetric requests/s by default), and each request is
+//! billed. A looping agent must hit a keybroker limit first.
+//!
+//! The limits are **fixed windows**: at most `workspace` injections per
+//! window for the whole workspace, and at most `agent` per window for each
+//! agent name. A window is `window_seconds` long and aligned to the Unix
+//! epoch, so every sandbox computes the same window from its clock without
+//! talking to the others. Each window has its own counter items in the table
+//! (`store::counters`), keyed by the window's index: a new window starts
+//! at zero with no reset step, and an increment is one conditional `ADD`.
+//! A token bucket would need the refill `(now - last) * rate`, which a
+//! DynamoDB update expression cannot compute (it has `+` and `-` only), so
+//! it would cost a read before the write, or optimistic retries under load.
+//! The price of fixed windows: up to twice the limit can pass around a
+//! window boundary (the end of one window, then the start of the next).
+//!
+//! The per-workspace limit is the real cap. The agent name is asserted by
+//! the agent runtime that invokes `inject`, not proven, so a caller that
+//! loops can also pick a new name per request; per-agent limits keep one
+//! well-behaved runtime's runaway agent from starving its siblings, a
+//! fairness tool, not a security boundary.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BrokerError, Result};
+
+/// Longest window: one hour. Longer windows make a limit's retry advice
+/// useless to an agent ("come back tomorrow") and keep counters longer.
+pub const MAX_WINDOW_SECONDS: u32 = 3600;
+
+/// Largest settable count per window. One counter item takes every counted
+/// injection of its window, and DynamoDB serves about 1,000 write units per
+/// second per partition; far beyond that, DynamoDB throttles first (which
+/// also refuses before `kms:Decrypt`). The cap only keeps the arithmetic
+/// away from overflow and typos (an extra zero) from meaning "unlimited".
+pub const MAX_PER_WINDOW: u64 = 100_000_000;
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitScope {
+    /// The whole workspace's count for the window.
+    Workspace,
+    /// This agent name's count for the window.
+    Agent,
+}
+
+impl LimitScope {
+    /// Stable name (error messages, audit records).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workspace => "workspace",
+            Self::Agent => "agent",
+        }
+    }
+}
+
+/// A workspace's injection limits, set by the operator (`set_limits`) or
+/// the deployment's default ([`crate::BrokerConfig::default_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Window length in seconds, 1 to [`MAX_WINDOW_SECONDS`].
+    pub window_seconds: u32,
+    /// Injections per window for the workspace; `None`: no workspace cap.
+    /// 0 refuses every injection (an emergency stop).
+    #[serde(default)]
+    pub workspace: Option<u64>,
+    /// Injections per window for each agent name; `None`: no agent cap.
+    #[serde(default)]
+    pub agent: Option<u64>,
+}
+
+impl Limits {
+    /// The limits a deployment applies when `KEYBROKER_DEFAULT_LIMITS` is
+    /// unset: 6,000 injections a minute per workspace (100/s, 1% of KMS's
+    /// smallest regional default quota of 10,000/s; about $26 a day of KMS
+    /// requests if the workspace's agents loop flat out all day). No
+    /// per-agent limit by default: the workspace limit is the cap that
+    /// protects the customer, and each limit costs one DynamoDB update per
+    /// injection (`store::counters`), so the fairness tool is opt-in.
+    pub const BUILT_IN_DEFAULT: Self = Self {
+        window_seconds: 60,
+        workspace: Some(6_000),
+        agent: None,
+    };
+
+    /// Refuse what cannot be enforced: a window outside 1..=3600 s, a count
+    /// above [`MAX_PER_WINDOW`].
+    pub fn validate(self) -> Result<Self> {
+        if !(1..=MAX_WINDOW_SECONDS).contains(&self.window_seconds) {
+            return Err(BrokerError::invalid(
+                "limits",
+                format!("window_seconds must be 1 to {MAX_WINDOW_SECONDS}"),
+            ));
+        }
+        for (what, n) in [("workspace", self.workspace), ("agent", self.agent)] {
+            if n.is_some_and(|n| n > MAX_PER_WINDOW) {
+                return Err(BrokerError::invalid(
+                    "limits",
+                    format!("{what} must be at most {MAX_PER_WINDOW} per window"),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Parse a deployment setting: `off`, or comma-separated
+    /// `window=SECONDS`, `workspace=N|none`, `agent=N|none` (each at most
+    /// once; `window` required), e.g. `window=60,workspace=6000,agent=1200`.
+    pub fn parse_setting(text: &str) -> Result<Option<Self>> {
+        let bad = |why: &str| BrokerError::invalid("limits", why.to_owned());
+        if text.trim() == "off" {
+            return Ok(None);
+        }
+        let (mut window, mut workspace, mut agent) = (None, None, None);
+        for part in text.split(',') {
+            let (k, v) = part
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| bad("expected key=value pairs or off"))?;
+            let count = |v: &str| match v {
+                "none" => Ok(None),
+                n => n
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| bad("a count must be a whole number or none")),
+            };
+            let slot_filled = match k {
+                "window" => window
+                    .replace(
+                        v.parse::<u32>()
+                            .map_err(|_| bad("window must be a whole number of seconds"))?,
+                    )
+                    .is_some(),
+                "workspace" => workspace.replace(count(v)?).is_some(),
+                "agent" => agent.replace(count(v)?).is_some(),
+                _ => return Err(bad("unknown key (expected window, workspace, agent)")),
+            };
+            if slot_filled {
+                return Err(bad("a key is given twice"));
+            }
+        }
+        Self {
+            window_seconds: window.ok_or_else(|| bad("window is required"))?,
+            workspace: workspace.flatten(),
+            agent: agent.flatten(),
+        }
+        .validate()
+        .map(Some)
+    }
+
+    /// The window `now_ms` falls in.
+    pub fn window_at(self, now_ms: u64) -> Window {
+        Window::at(now_ms, self.window_seconds)
+    }
+}
+
+/// One fixed window: its index since the epoch and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// `now / length`: the same number in every sandbox whose clock agrees
+    /// to within the window.
+    pub index: u64,
+    /// Length in seconds.
+    pub seconds: u32,
+}
+
+impl Window {
+    /// The window containing `now_ms` (Unix milliseconds). A zero length
+    /// is treated as one second (validated limits never have it).
+    pub fn at(now_ms: u64, seconds: u32) -> Self {
+        let seconds = seconds.max(1);
+        Self {
+            index: now_ms / (u64::from(seconds) * 1000),
+            seconds,
+        }
+    }
+
+    fn length_ms(self) -> u64 {
+        u64::from(self.seconds) * 1000
+    }
+
+    /// Unix milliseconds at which the next window starts (saturating).
+    pub fn end_ms(self) -> u64 {
+        self.index
+            .saturating_add(1)
+            .saturating_mul(self.length_ms())
+    }
+
+    /// How long a refused caller should wait: until the next window, at
+    /// least 1 ms and at most one window. A clock behind this window's
+    /// start (another sandbox's clock, or ours stepped back) still gets at
+    /// most one window, never a wait longer than the limit implies.
+    pub fn retry_after_ms(self, now_ms: u64) -> u64 {
+        self.end_ms()
+            .saturating_sub(now_ms)
+            .clamp(1, self.length_ms())
+    }
+
+    /// When DynamoDB may delete the window's counters (TTL, Unix seconds):
+    /// one window after it ends, so a sandbox whose clock runs a little
+    /// behind still finds the count, and a minute more for TTL granularity.
+    pub fn expires_at(self) -> u64 {
+        (self.end_ms() / 1000)
+            .saturating_add(u64::from(self.seconds))
+            .saturating_add(60)
+    }
+}
+
+/// What the arithmetic decided before any AWS call, for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precheck {
+    /// No limit applies: no counter, no AWS call.
+    Unlimited,
+    /// A limit of 0 applies: refuse without counting.
+    Refuse(LimitScope),
+    /// Count against these limits in this window.
+    Count {
+        /// The window.
+        window: Window,
+        /// Workspace limit, if any.
+        workspace: Option<u64>,
+        /// Agent limit, if any.
+        agent: Option<u64>,
+    },
+}
+
+/// Decide what a request under `limits` needs at `now_ms`.
+pub fn precheck(limits: Option<Limits>, now_ms: u64) -> Precheck {
+    let Some(l) = limits else {
+        return Precheck::Unlimited;
+    };
+    match (l.workspace, l.agent) {
+        (None, None) => Precheck::Unlimited,
+        (Some(0), _) => Precheck::Refuse(LimitScope::Workspace),
+        (_, Some(0)) => Precheck::Refuse(LimitScope::Agent),
+        (workspace, agent) => Precheck::Count {
+            window: l.window_at(now_ms),
+            workspace,
+            agent,
+        },
+    }
+}
+
+/// The refusal of a request over a limit, as the library reports it.
+pub fn exceeded(scope: LimitScope, limits: Limits, now_ms: u64) -> BrokerError {
+    let limit = match scope {
+        LimitScope::Workspace => limits.workspace,
+        LimitScope::Agent => limits.agent,
+    }
+    .unwrap_or(0);
+    BrokerError::LimitExceeded {
+        scope,
+        limit,
+        window_seconds: limits.window_seconds,
+        retry_after_ms: limits.window_at(now_ms).retry_after_ms(now_ms),
+    }
+}
+
+/// Unix time in milliseconds; 0 before the epoch (a broken clock then
+/// lands in window 0, whose counters are long gone: it counts afresh,
+/// never panics).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Injection limits in the table: a workspace's limits item, and the
+//! per-window counter items the read path increments before `kms:Decrypt`
+//! (the arithmetic is [`crate::limits`]').
+//!
+//! ```text
+//! pk = "ws#<workspace>"   sk = "limits"                                   set_limits
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#workspace"         n, expires_at
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#agent#<agent>"     n, expires_at
+//! ```
+//!
+//! The limits item is read in the same `BatchGetItem` as the secret and
+//! its workspace, so knowing the limits costs no call. Counting costs one
+//! `UpdateItem` per limit that applies (`ADD n :one` if `n < limit`): the
+//! workspace limit alone (the default) is one more call per injection; an
+//! agent limit as well is a second, made first, so that an agent refused
+//! by its own limit never uses up the workspace's count. No DynamoDB call
+//! reads two items *and* writes one, so one extra call is the floor for a
+//! counter all sandboxes share. A `TransactWriteItems` of both updates
+//! would be one call, but it costs twice the write units, and concurrent
+//! transactions on the same hot counter item cancel each other
+//! (`TransactionConflict`) instead of queueing as plain updates do
+//! (docs/BENCHMARKS.md, "Injection limits").
+//!
+//! Counters are keyed by window, so a new window starts from nothing with
+//! no reset write, and TTL (`expires_at`) deletes old windows. Their
+//! partition is the workspace's: one counter item takes every counted
+//! injection of its window, about 1,000 write units a second at most
+//! (DynamoDB's per-partition limit; each update of a small item is one
+//! unit), which bounds a workspace limit's useful range, not its safety:
+//! past it DynamoDB throttles, which also refuses before `kms:Decrypt`.
+//!
+//! The limits item parses fail-closed like every stored record: an unknown
+//! attribute or a count out of range is a `Storage` error, so a table
+//! writer cannot turn a typo into "no limit".
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::codec::{malformed, n, pk, s, Item};
+use super::{ddb_err, is_condition_failure, Store};
+use crate::error::Result;
+use crate::limits::{LimitScope, Limits, Window};
+use crate::model::now;
+use crate::names::WorkspaceId;
+
+/// Sort key of a workspace's limits item.
+pub(crate) const LIMITS_SK: &str = "limits";
+
+/// Every attribute a limits item may hold.
+const LIMITS_ATTRIBUTES: [&str; 6] = [
+    "pk",
+    "sk",
+    "window_seconds",
+    "workspace_limit",
+    "agent_limit",
+    "updated_at",
+];
+
+/// The increment: `n` goes up by one if it is still under the limit (or
+/// absent: the window's first request), and the item expires a window
+/// after its window.
+const COUNT_EXPRESSION: &str = "SET expires_at = :exp ADD n :one";
+const COUNT_CONDITION: &str = "attribute_not_exists(n) OR n < :lim";
+
+/// The item key of a workspace's limits.
+pub(crate) fn limits_key(ws: &WorkspaceId) -> Item {
+    Item::from([("pk".to_owned(), pk(ws)), ("sk".to_owned(), s(LIMITS_SK))])
+}
+
+/// The sort key of a counter of `window` for the workspace (`agent:
+/// None`) or one agent. The window length is part of it, so changing the
+/// length never continues another length's count. Agent names are checked
+/// by the access check (no `#`), so keys cannot collide.
+pub(crate) fn counter_sk(window: Window, agent: Option<&str>) -> String {
+    let base = format!("rate#{}#{}", window.seconds, window.index);
+    match agent {
+        None => format!("{base}#workspace"),
+        Some(a) => format!("{base}#agent#{a}"),
+    }
+}
+
+/// A limits item (`set_limits`).
+pub(crate) fn limits_item(ws: &WorkspaceId, l: Limits) -> Item {
+    let mut item = limits_key(ws);
+    item.insert("window_seconds".into(), n(u64::from(l.window_seconds)));
+    if let Some(w) = l.workspace {
+        item.insert("workspace_limit".into(), n(w));
+    }
+    if let Some(a) = l.agent {
+        item.insert("agent_limit".into(), n(a));
+    }
+    item.insert("updated_at".into(), n(now()));
+    item
+}
+
+/// Parse a limits item, failing closed (module docs).
+pub(crate) fn parse_limits(item: &Item) -> Result<Limits> {
+    if let Some(k) = item
+        .keys()
+        .find(|k| !LIMITS_ATTRIBUTES.contains(&k.as_str()))
+    {
+        return Err(malformed(&format!("unknown limits attribute {k:?}")));
+    }
+    let num = |k: &'static str| -> Result<Option<u64>> {
+        match item.get(k) {
+            None => Ok(None),
+            Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| malformed(k)),
+            Some(_) => Err(malformed(k)),
+        }
+    };
+    let window = num("window_seconds")?
+        .and_then(|w| u32::try_from(w).ok())
+        .ok_or_else(|| malformed("window_seconds"))?;
+    Limits {
+        window_seconds: window,
+        workspace: num("workspace_limit")?,
+        agent: num("agent_limit")?,
+    }
+    .validate()
+    .map_err(|_| malformed("limits out of range"))
+}
+
+/// One counter increment.
+struct Increment {
+    scope: LimitScope,
+    key: Item,
+    limit: u64,
+}
+
+impl Store {
+    /// Store (`Some`) or remove (`None`: the deployment default applies
+    /// again) a workspace's limits; returns what was stored before, for
+    /// the admin audit record. One call either way (`ALL_OLD`).
+    pub(crate) async fn set_limits(
+        &self,
+        ws: &WorkspaceId,
+        limits: Option<Limits>,
+    ) -> Result<Option<Limits>> {
+        let old = match limits {
+            Some(l) => {
+                self.ddb
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(limits_item(ws, l)))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+                    .await
+                    .map_err(|e| ddb_err(&e))?
+                    .attributes
+            }
+            None => {
+                self.ddb
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(limits_key(ws)))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+                    .await
+                    .map_err(|e| ddb_err(&e))?
+                    .attributes
+            }
+        };
+        // An unreadable old item is reported as none: the write is done,
+        // and the audit record must not fail on what it replaced.
+        Ok(old
+            .filter(|i| !i.is_empty())
+            .and_then(|i| parse_limits(&i).ok()))
+    }
+
+    /// Count one injection in `window` against the limits given; `Ok(None)`
+    /// if admitted (counted), `Ok(Some(scope))` if a limit refused it
+    /// (nothing counted). No call when both limits are `None`.
+    pub(crate) async fn count_injection(
+        &self,
+        ws: &WorkspaceId,
+        agent: &str,
+        window: Window,
+        workspace_limit: Option<u64>,
+        agent_limit: Option<u64>,
+    ) -> Result<Option<LimitScope>> {
+        let key = |sk: String| Item::from([("pk".to_owned(), pk(ws)), ("sk".to_owned(), s(sk))]);
+        let increments: Vec<Increment> = [
+            agent_limit.map(|limit| Increment {
+                scope: LimitScope::Agent,
+                key: key(counter_sk(window, Some(agent))),
+                limit,
+            }),
+            workspace_limit.map(|limit| Increment {
+                scope: LimitScope::Workspace,
+                key: key(counter_sk(window, None)),
+                limit,
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let values = |limit: u64| {
+            std::collections::HashMap::from([
+                (":one".to_owned(), n(1)),
+                (":lim".to_owned(), n(limit)),
+                (":exp".to_owned(), n(window.expires_at())),
+            ])
+        };
+        // In order, one call each: an agent refused by its own limit never
+        // reaches (so never uses up) the workspace's count.
+        for i in &increments {
+            let sent = self
+                .ddb
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(i.key.clone()))
+                .update_expression(COUNT_EXPRESSION)
+                .condition_expression(COUNT_CONDITION)
+                .set_expression_attribute_values(Some(values(i.limit)))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => {}
+                Err(e) if is_condition_failure(&e) => return Ok(Some(i.scope)),
+                Err(e) => return Err(ddb_err(&e)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! The limits item both ways, failing closed, and the counter keys.
+
+use super::*;
+use crate::error::BrokerError;
+
+fn ws() -> WorkspaceId {
+    WorkspaceId::new("acme").unwrap()
+}
+
+#[test]
+fn limits_round_trip_through_their_item() {
+    for l in [
+        Limits::BUILT_IN_DEFAULT,
+        Limits {
+            window_seconds: 1,
+            workspace: Some(0),
+            agent: Some(7),
+        },
+        Limits {
+            window_seconds: 3600,
+            workspace: None,
+            agent: None,
+        },
+    ] {
+        assert_eq!(parse_limits(&limits_item(&ws(), l)), Ok(l));
+    }
+}
+
+#[test]
+fn a_limits_item_this_build_cannot_read_is_refused_not_unlimited() {
+    let good = limits_item(&ws(), Limits::BUILT_IN_DEFAULT);
+    let with = |k: &str, v: AttributeValue| {
+        let mut i = good.clone();
+        i.insert(k.to_owned(), v);
+        i
+    };
+    let without = |k: &str| {
+        let mut i = good.clone();
+        i.remove(k);
+        i
+    };
+    let num = |v: &str| AttributeValue::N(v.to_owned());
+    for bad in [
+        with("unlimited", AttributeValue::Bool(true)),
+        with("workspace_limit", AttributeValue::S("6000".into())),
+        with("workspace_limit", num("-1")),
+        with("workspace_limit", num("100000001")),
+        with("agent_limit", AttributeValue::Null(true)),
+        with("window_seconds", num("0")),
+        with("window_seconds", num("4294967297")),
+        without("window_seconds"),
+    ] {
+        assert!(
+            matches!(parse_limits(&bad), Err(BrokerError::Storage { .. })),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn counter_keys_name_the_window_length_and_cannot_collide() {
+    let w = Window {
+        index: 29_000_000,
+        seconds: 60,
+    };
+    assert_eq!(counter_sk(w, None), "rate#60#29000000#workspace");
+    assert_eq!(
+        counter_sk(w, Some("agent-7")),
+        "rate#60#29000000#agent#agent-7"
+    );
+    // The same index under another length is another counter.
+    assert_ne!(
+        counter_sk(Window { seconds: 30, ..w }, None),
+        counter_sk(w, None)
+    );
+    // An agent named like the workspace counter's suffix stays an agent.
+    assert_ne!(counter_sk(w, Some("workspace")), counter_sk(w, None));
+    // Neither is a secret's or the settings' sort key.
+    assert!(!counter_sk(w, None).starts_with(crate::store::codec::SECRET_SK_PREFIX));
+}
