@@ -74,16 +74,42 @@ impl Store {
         &self,
         ws: &WorkspaceId,
     ) -> Result<Option<WorkspaceSettings>> {
+        self.get_consistent(workspace_key(ws))
+            .await?
+            .as_ref()
+            .map(parse_workspace)
+            .transpose()
+    }
+
+    /// One item by key, strongly consistent (what every single-item read
+    /// of the control plane needs: it acts on what it read).
+    async fn get_consistent(&self, key: Item) -> Result<Option<Item>> {
         let out = self
             .ddb
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(workspace_key(ws)))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| ddb_err(&e))?;
-        out.item.as_ref().map(parse_workspace).transpose()
+        Ok(out.item)
+    }
+
+    /// A strongly consistent Query over the secret items of `ws` (sort keys
+    /// `secret#…`, so the workspace, limits and counter items of the
+    /// partition are never read as secrets).
+    fn secrets_query(
+        &self,
+        ws: &WorkspaceId,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", pk(ws))
+            .expression_attribute_values(":prefix", s(SECRET_SK_PREFIX))
+            .consistent_read(true)
     }
 
     /// Create the workspace record; `Conflict` if it exists.
@@ -303,16 +329,10 @@ impl Store {
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", pk(ws))
-                .expression_attribute_values(":prefix", s(SECRET_SK_PREFIX))
+                .secrets_query(ws)
                 .projection_expression(METADATA_PROJECTION)
                 .expression_attribute_names("#n", "name")
                 .expression_attribute_names("#s", "status")
-                .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

@@ -10,7 +10,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::codec::{
-    parse_secret, pk, s, secret_key, workspace_key, Item, SECRET_SK_PREFIX, WORKSPACE_SK,
+    parse_secret, s, secret_key, workspace_key, Item, SECRET_SK_PREFIX, WORKSPACE_SK,
 };
 use super::{ddb_err, SecretRecord, Store};
 use crate::error::{BrokerError, Result};
@@ -39,13 +39,7 @@ impl Store {
         limit: u32,
     ) -> Result<SecretPage> {
         let out = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", pk(ws))
-            .expression_attribute_values(":prefix", s(SECRET_SK_PREFIX))
-            .consistent_read(true)
+            .secrets_query(ws)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .set_exclusive_start_key(after.map(|n| secret_key(ws, n)))
             .send()
@@ -119,17 +113,9 @@ impl Store {
 
     /// Where the scheduled `check_workspace` run stopped last time.
     pub(crate) async fn schedule_cursor(&self, job: &str) -> Result<Option<WorkspaceId>> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(schedule_key(job)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| ddb_err(&e))?;
-        Ok(out
-            .item
+        Ok(self
+            .get_consistent(schedule_key(job))
+            .await?
             .and_then(|i| match i.get("after") {
                 Some(AttributeValue::S(w)) => Some(w.clone()),
                 _ => None,
