@@ -2,8 +2,9 @@
 # Prints the sourceable environment for talking to the local AWS stack:
 #   eval "$(localstack/env.sh)"
 # The single source of truth for these values (start.sh prints this too).
-# KMS, STS and IAM go through the IAM front, which enforces key and trust
-# policies before forwarding to LocalStack; DynamoDB goes straight to moto.
+# Every call goes through the IAM front: KMS, STS and IAM to LocalStack once
+# key and trust policies allow it, DynamoDB unchecked to moto (the front
+# keeps connections alive, as DynamoDB does; moto closes each one).
 # Over TLS (the default), SSL_CERT_FILE and AWS_CA_BUNDLE name the system
 # roots plus the stack's CA (localstack/tls.sh), and KEYBROKER_STACK_TLS_DIR
 # holds the server certificate the test upstreams serve too.
@@ -15,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 scheme="$(stack_scheme)"
 cat <<ENV
 export AWS_ENDPOINT_URL=$scheme://$STACK_HOST:$FRONT_PORT
-export AWS_ENDPOINT_URL_DYNAMODB=$scheme://$STACK_HOST:$MOTO_PORT
+export AWS_ENDPOINT_URL_DYNAMODB=$scheme://$STACK_HOST:$FRONT_PORT
 export AWS_REGION=$STACK_REGION
 export AWS_DEFAULT_REGION=$STACK_REGION
 export AWS_ACCESS_KEY_ID=$BROKER_ACCOUNT_ID

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Starts the local AWS stack in the background and prints sourceable env:
 #   eval "$(localstack/start.sh)"
-#   iam-front (KMS, STS, IAM)   https://127.0.0.1:4565  (AWS_ENDPOINT_URL)
-#     enforces key and trust policies, forwards to:
+#   iam-front (KMS, STS, IAM, DynamoDB)  https://127.0.0.1:4565
+#     (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_DYNAMODB) enforces key and
+#     trust policies, keeps client connections alive, forwards to:
 #   LocalStack (KMS, STS, IAM)  http://127.0.0.1:4566   (only the front calls it)
-#   moto server (DynamoDB)      https://127.0.0.1:4569  (AWS_ENDPOINT_URL_DYNAMODB)
-# The front and moto serve certificates from a CA issued here at each start
-# (localstack/tls.sh); KEYBROKER_STACK_TLS=0 starts them on plain HTTP.
+#   moto server (DynamoDB)      http://127.0.0.1:4569   (only the front calls it)
+# The front serves a certificate from a CA issued here at each start
+# (localstack/tls.sh); KEYBROKER_STACK_TLS=0 starts it on plain HTTP.
 # Installs first if needed. If both are already running and healthy, only
 # reprints the env. Progress goes to stderr; stdout carries only the exports.
 # Readiness timeout: ${KEYBROKER_STACK_START_TIMEOUT:-90} s.
@@ -65,9 +66,9 @@ def opener(cafile):
 '
 ca_arg() { if [[ "$SCHEME" == https ]]; then printf '%s' "$TLS_DIR/ca.pem"; fi; }
 
-# True if anything answers HTTP(S) on the moto port (any status code counts).
+# True if anything answers HTTP on the moto port (any status code counts).
 moto_healthy() {
-  "$LS_PY" - "$SCHEME://$STACK_HOST:$MOTO_PORT/" "$(ca_arg)" <<PY 2>/dev/null
+  "$LS_PY" - "http://$STACK_HOST:$MOTO_PORT/" "" <<PY 2>/dev/null
 $PY_OPENER
 import sys, urllib.error
 try:
@@ -129,11 +130,9 @@ done
 
 mkdir -p "$LOG_DIR" "$RUN_DIR" "$LS_DATA_DIR"
 SCHEME="$WANTED_SCHEME"
-moto_tls=()
 front_tls=()
 if [[ "$SCHEME" == https ]]; then
   make_stack_tls
-  moto_tls=(--ssl-cert "$TLS_DIR/server.pem" --ssl-key "$TLS_DIR/server-key.pem")
   front_tls=(KEYBROKER_FRONT_TLS_CERT="$TLS_DIR/server.pem" KEYBROKER_FRONT_TLS_KEY="$TLS_DIR/server-key.pem")
 else
   rm -rf "$TLS_DIR"
@@ -195,7 +194,7 @@ launch localstack env \
   "$LS_PY" -m localstack.runtime.main
 launch moto env \
   MOTO_ACCOUNT_ID="$BROKER_ACCOUNT_ID" \
-  "$MOTO_PY" -m moto.server -H "$STACK_HOST" -p "$MOTO_PORT" "${moto_tls[@]}"
+  "$MOTO_PY" -m moto.server -H "$STACK_HOST" -p "$MOTO_PORT"
 
 # --- Wait for readiness ---------------------------------------------------------
 ls_ready=0
@@ -219,10 +218,11 @@ while :; do
 done
 
 # --- The IAM front, once LocalStack answers -----------------------------------
-log "starting iam-front on $SCHEME://$STACK_HOST:$FRONT_PORT (enforces key and trust policies, forwards to $STACK_HOST:$LS_PORT)"
+log "starting iam-front on $SCHEME://$STACK_HOST:$FRONT_PORT (enforces key and trust policies, forwards to $STACK_HOST:$LS_PORT, DynamoDB to $STACK_HOST:$MOTO_PORT)"
 launch iam-front env \
   KEYBROKER_FRONT_PORT="$FRONT_PORT" \
   KEYBROKER_LS_PORT="$LS_PORT" \
+  KEYBROKER_MOTO_PORT="$MOTO_PORT" \
   "${front_tls[@]}" \
   "$NODE" "$FRONT_DIR/src/server.js"
 t1=$SECONDS

@@ -6,7 +6,8 @@
 # (TLS session resumption), binary size and scaling through lambda-runner:
 # first with the stack over TLS, then again over plain HTTP for comparison
 # (the stack is restarted in between), then prints both side by side; then
-# the criterion bench of the local AES-GCM step. Results:
+# the criterion benches of the local AES-GCM step and of the response
+# scanner. Results:
 # target/bench/results-{tls,plain}.json and target/criterion/.
 #
 #   bash tests/bench.sh               # full run, TLS and plain (~5 min after the build)
@@ -56,8 +57,11 @@ if ! $tls_only && [[ "$KEYBROKER_STACK_TLS" != 0 ]]; then
   fi
   target/release/bench --compare
 fi
+# The local halves of an injection, each alone: the envelope's AES-GCM
+# step and the response scanner (needles built per injection, then a scan).
+criterion=(-p broker-core --bench envelope -p keybroker-lambda --bench scrub)
 if [[ " ${args[*]} " == *" --quick "* ]]; then
-  cargo bench --locked -p broker-core --bench envelope -- --warm-up-time 1 --measurement-time 2
+  cargo bench --locked "${criterion[@]}" -- --warm-up-time 1 --measurement-time 2
 else
-  cargo bench --locked -p broker-core --bench envelope
+  cargo bench --locked "${criterion[@]}"
 fi

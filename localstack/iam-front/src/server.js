@@ -10,6 +10,11 @@
 //     against the key policy (fetched from LocalStack KMS),
 // with the core engine of @cloud-copilot/iam-simulate. A denied request never
 // reaches LocalStack. Any failure of the front itself fails closed.
+// DynamoDB requests (X-Amz-Target DynamoDB_20120810.*) are relayed unchanged
+// to moto on 127.0.0.1:${KEYBROKER_MOTO_PORT:-4569}, so that clients keep
+// their connections alive as they do with DynamoDB: moto's server closes
+// every connection, which made each DynamoDB call pay a new (TLS) connection
+// that it does not pay on AWS (docs/BENCHMARKS.md, "Issue 17").
 //
 // One log line per decision goes to stdout (start.sh sends it to
 // logs/iam-front.log). Request and response bodies are never logged: they
@@ -41,6 +46,7 @@ import { loadShapes, validateKms, validateSts, validationMessage } from './valid
 const HOST = '127.0.0.1';
 const FRONT_PORT = Number(process.env.KEYBROKER_FRONT_PORT || 4565);
 const LS_PORT = Number(process.env.KEYBROKER_LS_PORT || 4566);
+const MOTO_PORT = Number(process.env.KEYBROKER_MOTO_PORT || 4569);
 const MAX_BODY = 16 * 1024 * 1024;
 const UPSTREAM_TIMEOUT_MS = 30_000;
 const HEALTH_PATH = '/_keybroker_front/health';
@@ -52,6 +58,10 @@ const SHAPES = loadShapes();
 
 const sessions = new Sessions();
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+/** Where a request goes after the front: LocalStack (KMS, STS, IAM) or moto (DynamoDB). */
+const LOCALSTACK = { name: 'LocalStack', port: LS_PORT };
+const MOTO = { name: 'moto', port: MOTO_PORT };
+const DYNAMODB_TARGET = 'DynamoDB_20120810.';
 
 // --- logging ------------------------------------------------------------------
 const log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -114,11 +124,11 @@ function endToEndHeaders(rawHeaders, bodyLength, { keepLength = false } = {}) {
   return out;
 }
 
-/** One HTTP exchange with LocalStack. @returns {Promise<{status, rawHeaders, headers, body: Buffer}>} */
-function upstream(method, path, headers, body) {
+/** One HTTP exchange with LocalStack (or `to`). @returns {Promise<{status, rawHeaders, headers, body: Buffer}>} */
+function upstream(method, path, headers, body, to = LOCALSTACK) {
   return new Promise((resolve, reject) => {
     const r = http.request(
-      { host: HOST, port: LS_PORT, method, path, headers, agent: upstreamAgent, timeout: UPSTREAM_TIMEOUT_MS },
+      { host: HOST, port: to.port, method, path, headers, agent: upstreamAgent, timeout: UPSTREAM_TIMEOUT_MS },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -128,16 +138,16 @@ function upstream(method, path, headers, body) {
         res.on('error', reject);
       },
     );
-    r.on('timeout', () => r.destroy(new FrontError(`LocalStack did not answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
-    r.on('error', (e) => reject(e instanceof FrontError ? e : new FrontError(`LocalStack unreachable: ${e.message}`)));
+    r.on('timeout', () => r.destroy(new FrontError(`${to.name} did not answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
+    r.on('error', (e) => reject(e instanceof FrontError ? e : new FrontError(`${to.name} unreachable: ${e.message}`)));
     r.end(body);
   });
 }
 
 /** Forward the client's request unchanged; @returns the upstream answer. */
-function forward(req, body) {
+function forward(req, body, to = LOCALSTACK) {
   const headers = endToEndHeaders(req.rawHeaders, body.length);
-  return upstream(req.method, req.url, headers, body);
+  return upstream(req.method, req.url, headers, body, to);
 }
 
 function relay(res, answer) {
@@ -586,12 +596,14 @@ async function handle(req, res) {
     return respond(res, {
       status: 200,
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ status: 'ok', upstream: `http://${HOST}:${LS_PORT}` }),
+      body: JSON.stringify({ status: 'ok', upstream: `http://${HOST}:${LS_PORT}`, dynamodb: `http://${HOST}:${MOTO_PORT}` }),
     });
   }
   const body = await readBody(req);
-  const cred = credentialOf(req.headers.authorization, req.url);
   const target = String(req.headers['x-amz-target'] || '');
+  // DynamoDB: not IAM-checked here (see ../README.md), only kept alive.
+  if (target.startsWith(DYNAMODB_TARGET)) return relay(res, await forward(req, body, MOTO));
+  const cred = credentialOf(req.headers.authorization, req.url);
   const kmsOp = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : null;
   if (kmsOp) {
     let keyId = null;
@@ -661,7 +673,7 @@ server.on('clientError', (err, socket) => {
   if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
 });
 server.listen(FRONT_PORT, HOST, () => {
-  log(`iam-front listening on ${SCHEME}://${HOST}:${FRONT_PORT}, forwarding to http://${HOST}:${LS_PORT} (pid ${process.pid})`);
+  log(`iam-front listening on ${SCHEME}://${HOST}:${FRONT_PORT}, forwarding to http://${HOST}:${LS_PORT} and DynamoDB to http://${HOST}:${MOTO_PORT} (pid ${process.pid})`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) {
   process.on(sig, () => {

@@ -3,9 +3,9 @@
 //! A bound upstream may reflect the request (debug endpoints, error pages,
 //! "echo" APIs) and so hand the credential back to the agent. This module
 //! derives every form of the credential it can cheaply predict (the
-//! *needles*) and finds them in response bytes with one multi-pattern,
-//! ASCII-case-insensitive automaton (aho-corasick: one pass over the body
-//! however many forms there are). What the response layer does with a match
+//! *needles*) and finds them in response bytes in one ASCII-case-insensitive
+//! pass over the body however many forms there are ([`matcher`], built per
+//! injection in microseconds). What the response layer does with a match
 //! (withhold the response, or redact the match) is decided in
 //! [`crate::response`].
 //!
@@ -33,14 +33,17 @@
 //! in docs/THREAT_MODEL.md: the host binding is the primary control.
 //!
 //! Every derived form lives in a [`Zeroizing`] buffer sized exactly before it
-//! is written (no reallocation leaves a stale copy behind). The automaton
-//! keeps its own copy of the patterns in its transition tables, which are
-//! freed but not wiped, like the HTTP client's copy of the outgoing header.
+//! is written (no reallocation leaves a stale copy behind), and the
+//! matcher's index of them is wiped on drop too. (The HTTP client's copy of
+//! the outgoing header is freed but not wiped.)
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+mod matcher;
+
 use base64::engine::general_purpose::{GeneralPurpose, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use zeroize::Zeroizing;
+
+use matcher::Matcher;
 
 /// What a redacted occurrence becomes.
 pub const REDACTED: &[u8] = b"[REDACTED]";
@@ -58,7 +61,7 @@ const MAX_FRAGMENTS: usize = 256;
 
 /// Values up to this long are encoded whole; a longer one (a private key, a
 /// long JWT) is encoded as its first and last `MAX_WHOLE` bytes, which any
-/// encoded echo of the whole value contains. That keeps the automaton small
+/// encoded echo of the whole value contains. That keeps the matcher small
 /// (it is built per injection), but redaction could then leave the middle
 /// of an encoded echo behind, so such a secret's echo is always withheld
 /// ([`Needles::complete`]).
@@ -70,11 +73,11 @@ const MIN_FORM: usize = 6;
 
 type Form = Zeroizing<Vec<u8>>;
 
-/// The forms to look for and the automaton that finds them. Derived from the
-/// secret, so the forms are wiped on drop like the secret itself. No `Debug`.
+/// The forms to look for and the matcher that finds them. Derived from the
+/// secret, so both are wiped on drop like the secret itself. No `Debug`.
 pub struct Needles {
     forms: Vec<Form>,
-    matcher: Option<AhoCorasick>,
+    matcher: Matcher,
     complete: bool,
 }
 
@@ -85,7 +88,7 @@ impl Needles {
         let mut forms: Vec<Form> = Vec::new();
         let mut add = |f: Option<Form>, always: bool| {
             if let Some(f) = f {
-                if !f.is_empty() && (always || f.len() >= MIN_FORM) && !forms.contains(&f) {
+                if !f.is_empty() && (always || f.len() >= MIN_FORM) {
                     forms.push(f);
                 }
             }
@@ -122,15 +125,13 @@ impl Needles {
                 add(Some(copy(&secret[start..start + MIN_FRAGMENT])), false);
             }
         }
-        let matcher = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .ascii_case_insensitive(true)
-            // Built on every injection: the default (a DFA for this many
-            // needles) took ~3.8 ms to build, the contiguous NFA ~0.6 ms, and
-            // still scans a 4 KiB body in ~15 µs (docs/BENCHMARKS.md).
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(forms.iter().map(|f| f.as_slice()))
-            .ok();
+        // Many forms coincide (an alphanumeric secret is its own percent and
+        // JSON encodings). Sorting then dropping repeats is O(n log n); a
+        // `contains` check per form was quadratic in the ~200 forms of a
+        // long token. Dropped repeats are wiped like every form.
+        forms.sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        forms.dedup_by(|a, b| a.as_slice() == b.as_slice());
+        let matcher = Matcher::new(&forms);
         Self {
             forms,
             matcher,
@@ -155,34 +156,20 @@ impl Needles {
         self.forms.is_empty()
     }
 
-    /// Non-overlapping occurrences of any form in `haystack`. If the
-    /// automaton could not be built, every non-empty haystack counts as one
-    /// occurrence: failing closed withholds rather than leaks.
+    /// Non-overlapping occurrences of any form in `haystack`.
     pub fn count(&self, haystack: &[u8]) -> usize {
-        match &self.matcher {
-            Some(m) => m.find_iter(haystack).count(),
-            None => usize::from(!haystack.is_empty()),
-        }
+        self.matcher.find_iter(&self.forms, haystack).count()
     }
 
-    /// Replace every occurrence with [`REDACTED`]; returns how many. Fails
-    /// closed like [`Needles::count`]: without an automaton the whole
-    /// haystack becomes one [`REDACTED`].
+    /// Replace every occurrence with [`REDACTED`]; returns how many.
     pub fn redact(&self, haystack: &mut Vec<u8>) -> usize {
-        let Some(m) = &self.matcher else {
-            if haystack.is_empty() {
-                return 0;
-            }
-            *haystack = REDACTED.to_vec();
-            return 1;
-        };
         let mut out = Vec::with_capacity(haystack.len());
         let mut last = 0;
         let mut count = 0;
-        for hit in m.find_iter(haystack.as_slice()) {
-            out.extend_from_slice(&haystack[last..hit.start()]);
+        for hit in self.matcher.find_iter(&self.forms, haystack.as_slice()) {
+            out.extend_from_slice(&haystack[last..hit.start]);
             out.extend_from_slice(REDACTED);
-            last = hit.end();
+            last = hit.end;
             count += 1;
         }
         if count > 0 {
