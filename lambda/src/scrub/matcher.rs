@@ -3,10 +3,10 @@
 //! The needles are derived from the credential, so nothing built from them
 //! may outlive the request: the matcher is built per injection, and its
 //! build cost is paid on every one. A general automaton (aho-corasick, a
-//! contiguous NFA) took 0.6 ms to build for a 40-byte API key and 3.4 ms for
-//! a 300-byte token, a third of the broker's CPU per injection or more
-//! (docs/BENCHMARKS.md, "Issue 17: CPU per injection"). This matcher builds
-//! in microseconds and scans about as fast:
+//! contiguous NFA) took 0.5 ms to build for a 40-byte API key and 3 ms for a
+//! 300-byte token: more than half of the broker's instructions per injection
+//! (docs/BENCHMARKS.md, "Issue 17, CPU per injection"). This matcher builds
+//! in microseconds and scans as fast:
 //!
 //! * each needle's first `k` bytes (`k` = the shortest needle, at most 8),
 //!   ASCII-lowercased, are its *key*, a `u64`;
@@ -27,12 +27,14 @@
 
 use zeroize::Zeroizing;
 
-/// Bits in the filter; a power of two. About 300 keys at most (256
-/// fragment windows plus the encoded forms) keep it under 4% full.
+/// Bits in the filter; a power of two. A few hundred keys at most (up to
+/// 256 fragment windows plus the encoded forms) keep it about 5% full.
 const FILTER_BITS: usize = 8192;
 
-/// Needles found by their first `k` bytes. See the module docs.
+/// The needles, and an index that finds them by their first `k` bytes. See
+/// the module docs.
 pub struct Matcher {
+    needles: Vec<Zeroizing<Vec<u8>>>,
     /// Bytes per key: the shortest needle's length, at most 8; 0 if there
     /// are no needles (then nothing matches).
     k: usize,
@@ -47,8 +49,8 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Index `needles` (each non-empty; empty ones are ignored).
-    pub fn new(needles: &[Zeroizing<Vec<u8>>]) -> Self {
+    /// Index `needles` (empty ones are never found).
+    pub fn new(needles: Vec<Zeroizing<Vec<u8>>>) -> Self {
         let k = needles
             .iter()
             .map(|n| n.len())
@@ -78,6 +80,7 @@ impl Matcher {
             filter[bit / 64] |= 1 << (bit % 64);
         }
         Self {
+            needles,
             k,
             mask,
             keys,
@@ -86,12 +89,20 @@ impl Matcher {
         }
     }
 
+    /// How many needles there are.
+    pub fn len(&self) -> usize {
+        self.needles.len()
+    }
+
+    /// Whether there are none (then nothing is ever found).
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
     /// Non-overlapping leftmost-longest matches in `haystack`, as byte
-    /// ranges, in order. `needles` must be the slice the matcher was built
-    /// from.
+    /// ranges, in order.
     pub fn find_iter<'a>(
         &'a self,
-        needles: &'a [Zeroizing<Vec<u8>>],
         haystack: &'a [u8],
     ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
         let mut at = 0;
@@ -103,7 +114,7 @@ impl Matcher {
                 let window = key(&haystack[at..], self.mask);
                 let bit = slot(window);
                 if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
-                    if let Some(len) = self.longest_at(needles, window, &haystack[at..]) {
+                    if let Some(len) = self.longest_at(window, &haystack[at..]) {
                         let found = at..at + len;
                         at += len;
                         return Some(found);
@@ -116,18 +127,13 @@ impl Matcher {
     }
 
     /// The longest needle with key `window` that `rest` starts with.
-    fn longest_at(
-        &self,
-        needles: &[Zeroizing<Vec<u8>>],
-        window: u64,
-        rest: &[u8],
-    ) -> Option<usize> {
+    fn longest_at(&self, window: u64, rest: &[u8]) -> Option<usize> {
         let first = self.keys.partition_point(|&k| k < window);
         self.keys[first..]
             .iter()
             .zip(&self.order[first..])
             .take_while(|(&k, _)| k == window)
-            .map(|(_, &i)| needles[i].as_slice())
+            .map(|(_, &i)| self.needles[i].as_slice())
             .find(|n| rest.len() >= n.len() && rest[..n.len()].eq_ignore_ascii_case(n))
             .map(<[u8]>::len)
     }
@@ -178,8 +184,7 @@ mod tests {
     }
 
     fn ranges(list: &[&[u8]], hay: &[u8]) -> Vec<std::ops::Range<usize>> {
-        let n = needles(list);
-        Matcher::new(&n).find_iter(&n, hay).collect()
+        Matcher::new(needles(list)).find_iter(hay).collect()
     }
 
     /// What aho-corasick finds with the settings the matcher replaces.

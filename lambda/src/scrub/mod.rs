@@ -76,7 +76,7 @@ type Form = Zeroizing<Vec<u8>>;
 /// The forms to look for and the matcher that finds them. Derived from the
 /// secret, so both are wiped on drop like the secret itself. No `Debug`.
 pub struct Needles {
-    forms: Vec<Form>,
+    /// The forms, and the index that finds them.
     matcher: Matcher,
     complete: bool,
 }
@@ -131,12 +131,8 @@ impl Needles {
         // long token. Dropped repeats are wiped like every form.
         forms.sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
         forms.dedup_by(|a, b| a.as_slice() == b.as_slice());
-        let matcher = Matcher::new(&forms);
-        Self {
-            forms,
-            matcher,
-            complete,
-        }
+        let matcher = Matcher::new(forms);
+        Self { matcher, complete }
     }
 
     /// Whether every encoded form covers the whole value, so that
@@ -148,17 +144,17 @@ impl Needles {
 
     /// How many forms are searched for.
     pub fn len(&self) -> usize {
-        self.forms.len()
+        self.matcher.len()
     }
 
     /// Whether there is nothing to search for (never, for a real secret).
     pub fn is_empty(&self) -> bool {
-        self.forms.is_empty()
+        self.matcher.is_empty()
     }
 
     /// Non-overlapping occurrences of any form in `haystack`.
     pub fn count(&self, haystack: &[u8]) -> usize {
-        self.matcher.find_iter(&self.forms, haystack).count()
+        self.matcher.find_iter(haystack).count()
     }
 
     /// Replace every occurrence with [`REDACTED`]; returns how many.
@@ -166,7 +162,7 @@ impl Needles {
         let mut out = Vec::with_capacity(haystack.len());
         let mut last = 0;
         let mut count = 0;
-        for hit in self.matcher.find_iter(&self.forms, haystack.as_slice()) {
+        for hit in self.matcher.find_iter(haystack.as_slice()) {
             out.extend_from_slice(&haystack[last..hit.start]);
             out.extend_from_slice(REDACTED);
             last = hit.end;
