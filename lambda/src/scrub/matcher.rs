@@ -21,6 +21,14 @@
 //! earliest position where any needle matches, the longest needle there,
 //! then on after it, matches never overlapping.
 //!
+//! Cost of a scan: linear in the body, unless the body nearly matches a
+//! long needle at position after position. Each such position costs up to
+//! that needle's length (at most 768 bytes for an encoded form, the
+//! secret's own length for the raw form), and near-misses can only crowd
+//! together for a credential that repeats itself (`aaaa…`); aho-corasick
+//! was linear even then. The body is capped at 1 MiB
+//! ([`crate::upstream::Limits`]).
+//!
 //! The keys and the filter are derived from the credential too: both are
 //! wiped on drop (the automaton used before kept unwiped copies of every
 //! needle in its transition tables).

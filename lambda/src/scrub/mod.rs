@@ -4,7 +4,7 @@
 //! "echo" APIs) and so hand the credential back to the agent. This module
 //! derives every form of the credential it can cheaply predict (the
 //! *needles*) and finds them in response bytes in one ASCII-case-insensitive
-//! pass over the body however many forms there are ([`matcher`], built per
+//! pass over the body however many forms there are (`scrub/matcher.rs`, built per
 //! injection in microseconds). What the response layer does with a match
 //! (withhold the response, or redact the match) is decided in
 //! [`crate::response`].
