@@ -43,25 +43,9 @@ impl Echo {
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
         let count = requests.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let count = count.clone();
-                tokio::spawn(async move {
-                    let Some(stream) = crate::tls::accept(stream).await else {
-                        return;
-                    };
-                    let svc = hyper::service::service_fn(move |req| {
-                        count.fetch_add(1, Ordering::SeqCst);
-                        async move { Ok::<_, std::convert::Infallible>(route(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
+        let task = crate::tls::serve(listener, move |req| {
+            count.fetch_add(1, Ordering::SeqCst);
+            route(req)
         });
         Self {
             addr,

@@ -23,7 +23,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::codec::{malformed, n, pk, s, Item};
+use super::codec::{get_opt_n, malformed, n, only_attributes, pk, s, Item};
 use super::{ddb_err, is_condition_failure, write_err, Store};
 use crate::breaker::{BreakerState, ProbeKind};
 use crate::error::{BrokerError, Result};
@@ -58,19 +58,8 @@ pub(crate) fn breaker_key(ws: &WorkspaceId, name: &SecretName) -> Item {
 
 /// Parse a breaker item, failing closed (module docs).
 pub(crate) fn parse_breaker(item: &Item) -> Result<BreakerState> {
-    if let Some(k) = item
-        .keys()
-        .find(|k| !BREAKER_ATTRIBUTES.contains(&k.as_str()))
-    {
-        return Err(malformed(&format!("unknown breaker attribute {k:?}")));
-    }
-    let num = |k: &'static str| -> Result<Option<u64>> {
-        match item.get(k) {
-            None => Ok(None),
-            Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| malformed(k)),
-            Some(_) => Err(malformed(k)),
-        }
-    };
+    only_attributes(item, &BREAKER_ATTRIBUTES, "breaker")?;
+    let num = |k: &'static str| get_opt_n(item, k);
     let probe_budget = num("probe_budget")?
         .map(|b| {
             u32::try_from(b)
@@ -92,6 +81,15 @@ pub(crate) fn parse_breaker(item: &Item) -> Result<BreakerState> {
         last_probe_at_ms: num("last_probe_at")?,
         last_probe_kind,
     })
+}
+
+/// The breaker an update replaced (`ALL_OLD`): none is the default.
+fn state_before(old: Option<Item>) -> Result<BreakerState> {
+    old.filter(|a| !a.is_empty())
+        .as_ref()
+        .map(parse_breaker)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 /// The secret name of a breaker item's sort key.
@@ -167,13 +165,7 @@ impl Store {
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .ddb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", pk(ws))
-                .expression_attribute_values(":prefix", s(BREAKER_SK_PREFIX))
-                .consistent_read(true)
+                .prefix_query(ws, BREAKER_SK_PREFIX)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -208,12 +200,7 @@ impl Store {
             .send()
             .await;
         match sent {
-            Ok(out) => out
-                .attributes
-                .as_ref()
-                .map(parse_breaker)
-                .transpose()
-                .map(Option::unwrap_or_default),
+            Ok(out) => state_before(out.attributes),
             // No item: nothing was ever counted.
             Err(e) if is_condition_failure(&e) => Ok(BreakerState::default()),
             Err(e) => Err(ddb_err(&e)),
@@ -246,13 +233,7 @@ impl Store {
                 detail: "probe budget update refused".into(),
             })
         })?;
-        Ok(out
-            .attributes
-            .filter(|a| !a.is_empty())
-            .as_ref()
-            .map(parse_breaker)
-            .transpose()?
-            .unwrap_or_default())
+        state_before(out.attributes)
     }
 
     /// Whether the secret exists (the admin ops refuse a typo'd name rather

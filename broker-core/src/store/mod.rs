@@ -108,18 +108,28 @@ impl Store {
     }
 
     /// A strongly consistent Query over the secret items of `ws` (sort keys
-    /// `secret#…`, so the workspace, limits and counter items of the
-    /// partition are never read as secrets).
+    /// `secret#…`, so the workspace, limits, counter and breaker items of
+    /// the partition are never read as secrets).
     fn secrets_query(
         &self,
         ws: &WorkspaceId,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.prefix_query(ws, SECRET_SK_PREFIX)
+    }
+
+    /// A strongly consistent Query over the items of `ws` whose sort key
+    /// starts with `prefix`.
+    fn prefix_query(
+        &self,
+        ws: &WorkspaceId,
+        prefix: &str,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.ddb
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", pk(ws))
-            .expression_attribute_values(":prefix", s(SECRET_SK_PREFIX))
+            .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
     }
 
