@@ -18,6 +18,7 @@ locals {
     RUST_LOG                   = var.rust_log
     KEYBROKER_MIN_BLOB_VERSION = tostring(var.min_blob_version)
     KEYBROKER_DEFAULT_LIMITS   = var.default_limits
+    KEYBROKER_PROBE_BUDGET     = tostring(var.probe_budget)
   }
 }
 

@@ -55,3 +55,43 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# The probe breaker (broker-core's breaker module; docs/OPERATIONS.md "The
+# probe breaker"). Each of these is a person's job from the first event: an
+# honest agent never sends credential material (Probes), an honest host
+# bound to a secret rarely reflects it (EchoWithheld), and a quarantined
+# secret refuses every agent until an operator clears it (Quarantined).
+locals {
+  probe_alarms = {
+    probes = {
+      metric      = "Probes"
+      description = "a request carried material derived from a credential and was not sent (audit reason \"probe\"): an agent is guessing at a secret. Find it with the Logs Insights query in docs/OPERATIONS.md, The probe breaker; rotate the credential if the breaker tripped."
+    }
+    echoes = {
+      metric      = "EchoWithheld"
+      description = "an upstream answer contained a form of a credential (audit echo set, counted against the secret's probe budget): an agent probing through an echoing endpoint, or a bound host that reflects the credential. See docs/OPERATIONS.md, The probe breaker."
+    }
+    quarantined = {
+      metric      = "Quarantined"
+      description = "a secret's probe breaker tripped: every injection of it is refused until an operator clears it (keybroker clear-breaker). See docs/OPERATIONS.md, The probe breaker."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "probes" {
+  for_each = local.probe_alarms
+
+  alarm_name          = "${var.name_prefix}-inject-${each.key}"
+  alarm_description   = "keybroker inject: ${each.value.description}"
+  namespace           = local.metrics_namespace
+  metric_name         = each.value.metric
+  dimensions          = { Function = "inject" }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -142,6 +142,18 @@ variable "default_limits" {
   }
 }
 
+variable "probe_budget" {
+  description = "KEYBROKER_PROBE_BUDGET of both functions: probe events (a request carrying credential material, or an upstream echoing the credential) a secret may see before its breaker quarantines it, unless the secret has its own (set_probe_budget). 1 to 1000; each event is at most a character of the credential learned (docs/THREAT_MODEL.md, \"The probe breaker\")."
+  type        = number
+  default     = 3
+  nullable    = false
+
+  validation {
+    condition     = var.probe_budget >= 1 && var.probe_budget <= 1000 && floor(var.probe_budget) == var.probe_budget
+    error_message = "probe_budget must be a whole number from 1 to 1000 (the functions refuse to start on anything else)."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of both functions' CloudWatch log groups. The inject log group holds the audit records (which agent used which secret where), so keep it as long as your audit policy requires. 0 keeps logs forever."
   type        = number
@@ -259,7 +271,7 @@ variable "tags" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic notified when a keybroker alarm (monitoring.tf: revocations, errors) changes state; null: alarms without notification."
+  description = "SNS topic notified when a keybroker alarm (monitoring.tf: revocations, errors, probes, echoes, quarantined) changes state; null: alarms without notification."
   type        = string
   default     = null
 }

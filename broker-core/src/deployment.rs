@@ -32,6 +32,11 @@ pub struct BrokerConfig {
     /// table falls back to this cap, not to none (docs/OPERATIONS.md,
     /// "Injection limits").
     pub default_limits: Option<crate::limits::Limits>,
+    /// Probe events a secret may see before its breaker quarantines it,
+    /// unless the secret has its own budget (`set_probe_budget`;
+    /// [`crate::breaker`]). A deployment setting so that a table writer
+    /// cannot raise it for every secret at once.
+    pub probe_budget: u32,
 }
 
 impl BrokerConfig {
@@ -42,6 +47,9 @@ impl BrokerConfig {
     /// ([`crate::limits::Limits::parse_setting`]); unset means
     /// [`crate::limits::Limits::BUILT_IN_DEFAULT`].
     pub const DEFAULT_LIMITS_VAR: &'static str = "KEYBROKER_DEFAULT_LIMITS";
+    /// The `KEYBROKER_PROBE_BUDGET` variable ([`BrokerConfig::probe_budget`]):
+    /// 1 to 1000; unset means [`crate::breaker::DEFAULT_PROBE_BUDGET`].
+    pub const PROBE_BUDGET_VAR: &'static str = "KEYBROKER_PROBE_BUDGET";
 
     /// A configuration with the defaults: https only, every blob version
     /// opens, the built-in injection limits.
@@ -52,13 +60,15 @@ impl BrokerConfig {
             access: AccessSettings::default(),
             min_blob_version: crate::blob::VERSION_1,
             default_limits: Some(crate::limits::Limits::BUILT_IN_DEFAULT),
+            probe_budget: crate::breaker::DEFAULT_PROBE_BUDGET,
         }
     }
 
     /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN` (required;
     /// `infra/` passes them to the Lambda functions), the access settings
     /// ([`AccessSettings::ALLOW_INSECURE_HTTP_VAR`]), `KEYBROKER_MIN_BLOB_VERSION`
-    /// (default 1) and `KEYBROKER_DEFAULT_LIMITS` ([`Self::DEFAULT_LIMITS_VAR`]).
+    /// (default 1), `KEYBROKER_DEFAULT_LIMITS` ([`Self::DEFAULT_LIMITS_VAR`])
+    /// and `KEYBROKER_PROBE_BUDGET` ([`Self::PROBE_BUDGET_VAR`]).
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| {
             std::env::var(name)
@@ -79,8 +89,13 @@ impl BrokerConfig {
             Ok(v) => crate::limits::Limits::parse_setting(&v)
                 .map_err(|e| BrokerError::invalid(Self::DEFAULT_LIMITS_VAR, e.to_string()))?,
         };
+        let probe_budget = match std::env::var(Self::PROBE_BUDGET_VAR) {
+            Err(_) => crate::breaker::DEFAULT_PROBE_BUDGET,
+            Ok(v) => crate::breaker::parse_setting(&v)?,
+        };
         Ok(Self {
             default_limits,
+            probe_budget,
             access: AccessSettings {
                 allow_insecure_http: env_flag(AccessSettings::ALLOW_INSECURE_HTTP_VAR)?,
             },

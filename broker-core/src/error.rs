@@ -150,6 +150,20 @@ pub enum BrokerError {
         retry_after_ms: u64,
     },
 
+    /// The secret's probe breaker tripped ([`crate::breaker`]): requests or
+    /// responses carrying material derived from the credential reached its
+    /// probe budget. Refused before `kms:Decrypt` until an operator clears
+    /// it. The message is the same for every refused request of the secret
+    /// (the count is for the audit record, not the text), so the answer
+    /// carries nothing about what was found.
+    #[error("secret {secret:?} is quarantined: requests or responses carrying material derived from the credential reached its probe budget; nothing was sent. An operator must review the audit records, then clear it with the admin op clear_breaker (keybroker clear-breaker)")]
+    Quarantined {
+        /// The secret.
+        secret: String,
+        /// Probe events counted when the request was refused (audit only).
+        probes: u64,
+    },
+
     /// An AWS service could not be reached or failed internally (timeouts,
     /// connection errors, 5xx after retries). Retry later.
     #[error("{service} is unavailable: {detail}")]
@@ -224,6 +238,7 @@ impl BrokerError {
             Self::ContextMismatch { .. } => "context_mismatch",
             Self::Throttled { .. } => "throttled",
             Self::LimitExceeded { .. } => "limit_exceeded",
+            Self::Quarantined { .. } => "quarantined",
             Self::Unavailable { .. } => "unavailable",
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",

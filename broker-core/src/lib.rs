@@ -84,6 +84,11 @@
 //! - **Injection limits** (fixed windows per workspace and per agent, the
 //!   arithmetic, the default): [`limits`]; the counters and the limits item
 //!   are `store::counters`, the step on the read path [`broker::admit`].
+//! - **Probe breaker** (per-secret count of answers that showed
+//!   credential-derived material, the quarantine, and why every answer is
+//!   decided after its scan): [`breaker`]; the item is `store::breaker`,
+//!   the check before `kms:Decrypt` is in [`broker::admit`], the decisions
+//!   after the scans and the operator's controls in `broker::breaker`.
 //! - **Stored format** (items both ways, fail-closed parsing):
 //!   [`store::codec`]; the DynamoDB calls are [`store`].
 //! - **Identifiers** ([`WorkspaceId`], [`SecretName`], [`KeyArn`],
@@ -102,6 +107,7 @@ pub mod assume_role;
 mod aws_error;
 pub mod binding;
 pub mod blob;
+pub mod breaker;
 mod broker;
 mod call_count;
 pub mod context;
@@ -121,6 +127,7 @@ mod store;
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, Region, RoleArn};
 pub use binding::{Binding, Injection, OnEcho};
+pub use breaker::{BreakerCleared, BreakerState, BudgetChange, Probation, ProbeKind};
 pub use broker::admit::{Admitted, LimitsChange};
 pub use broker::check::{CheckPage, CheckReport, Probe, ProbeOutcome};
 pub use broker::read::Decrypted;

@@ -18,12 +18,20 @@ pub struct LoadedSecret {
     /// The workspace's own injection limits (`set_limits`), if it has any;
     /// read in the same call (`store::counters`).
     pub(crate) limits: Option<crate::limits::Limits>,
+    /// The secret's probe breaker (`store::breaker`), read in the same
+    /// call; the default when it has none.
+    pub(crate) breaker: crate::breaker::BreakerState,
 }
 
 impl LoadedSecret {
     /// The stored metadata, including the binding.
     pub fn metadata(&self) -> &SecretMetadata {
         &self.rec.meta
+    }
+
+    /// The secret's probe breaker as loaded.
+    pub fn breaker(&self) -> &crate::breaker::BreakerState {
+        &self.breaker
     }
 
     /// The workspace's policy text, if any.

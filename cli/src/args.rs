@@ -81,6 +81,10 @@ pub enum Command {
     SetPolicy(SetPolicy),
     /// Set the workspace's injection limits, or --clear them (back to the deployment default).
     SetLimits(SetLimits),
+    /// Reset a secret's probe breaker after reviewing its probe events: it can be injected again.
+    ClearBreaker(SecretRef),
+    /// Set a secret's probe budget (1 to 1000), or --default for the deployment's.
+    SetProbeBudget(SetProbeBudget),
     /// Make one request through the inject function, to test a binding and policy.
     Inject(Inject),
     /// Move every secret of the workspace to its current key, page by page (resumable).
@@ -248,6 +252,21 @@ pub struct SetLimits {
     /// Remove the workspace's own limits: the deployment default applies.
     #[arg(long)]
     pub clear: bool,
+}
+
+/// `set-probe-budget`: exactly one of `--budget` and `--default`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("budget_change").required(true).args(["budget", "default"])))]
+pub struct SetProbeBudget {
+    /// The secret.
+    #[command(flatten)]
+    pub secret: SecretRef,
+    /// Probe events the secret may see before it is quarantined (1 to 1000).
+    #[arg(long)]
+    pub budget: Option<u32>,
+    /// Remove the secret's own budget: the deployment's applies.
+    #[arg(long)]
+    pub default: bool,
 }
 
 /// `inject`.

@@ -83,6 +83,16 @@ pub const BROKER_TYPES: &[(&str, u8, &str)] = &[
         "DynamoDB failed or a stored item is unreadable",
     ),
     ("internal", 21, "the function itself failed: read its logs"),
+    (
+        "probe",
+        22,
+        "the request carried material derived from the credential: not sent, counted",
+    ),
+    (
+        "quarantined",
+        23,
+        "the secret's probe breaker tripped: review, then clear-breaker",
+    ),
 ];
 
 /// The exit code for a broker error `type` (unknown types: [`UNKNOWN_TYPE`]).

@@ -28,7 +28,12 @@ pub fn secret_table(result: &Value) -> String {
                 cell("", &s["name"]),
                 cell("", &s["version"]),
                 cell("", &s["key_mode"]),
-                status(&s["status"]),
+                if s["quarantined"] == Value::Bool(true) {
+                    format!("quarantined, {}", status(&s["status"]))
+                } else {
+                    status(&s["status"])
+                },
+                probes(s),
                 b["hosts"]
                     .as_array()
                     .map(|h| h.iter().map(|x| cell("", x)).collect::<Vec<_>>().join(","))
@@ -44,10 +49,19 @@ pub fn secret_table(result: &Value) -> String {
     }
     table(
         &[
-            "NAME", "VERSION", "KEY", "STATUS", "HOSTS", "INJECT", "UPDATED", "KEY_ARN",
+            "NAME", "VERSION", "KEY", "STATUS", "PROBES", "HOSTS", "INJECT", "UPDATED", "KEY_ARN",
         ],
         &rows,
     )
+}
+
+/// A secret's probe count against its budget (`-` from a deployment
+/// without the breaker).
+fn probes(s: &Value) -> String {
+    match (s["probes"].as_u64(), s["probe_budget"].as_u64()) {
+        (Some(p), Some(b)) => format!("{p}/{b}"),
+        _ => "-".to_owned(),
+    }
 }
 
 /// The inject function's successful reply: status line, headers, body.
@@ -216,9 +230,16 @@ mod tests {
               "binding": { "hosts": ["a", "b:8443"], "inject": { "type": "header" } } },
             { "name": "x", "version": 1, "key_mode": "platform", "key_arn": "arn:p",
               "updated_at": 0, "status": { "state": "active" }, "binding": null },
+            { "name": "q", "version": 1, "key_mode": "platform", "key_arn": "arn:p",
+              "updated_at": 0, "status": { "state": "active" }, "binding": null,
+              "probes": 3, "probe_budget": 3, "quarantined": true },
         ]));
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 3, "{out}");
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(
+            lines[3].contains("quarantined, active") && lines[3].contains(" 3/3 "),
+            "{out}"
+        );
         assert!(
             lines[0].starts_with("NAME    VERSION  KEY       STATUS"),
             "{out}"

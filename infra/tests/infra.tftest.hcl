@@ -94,8 +94,10 @@ run "defaults" {
       KEYBROKER_PLATFORM_KEY_ARN = aws_kms_key.platform["v1"].arn
       RUST_LOG                   = "info"
       KEYBROKER_MIN_BLOB_VERSION = "1"
+      KEYBROKER_DEFAULT_LIMITS   = "window=60,workspace=6000"
+      KEYBROKER_PROBE_BUDGET     = "3"
     })
-    error_message = "inject environment must name the table, the active platform key, RUST_LOG and the minimum blob version"
+    error_message = "inject environment must name the table, the active platform key, RUST_LOG, the minimum blob version, the default limits and the probe budget"
   }
 
   assert {
@@ -130,9 +132,20 @@ run "defaults" {
 
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.broker["inject"].policy).Statement : s.Action])) == toset([
-      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Query",
+      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Query", "dynamodb:GetItem",
     ])
     error_message = "inject role actions changed (tests/tests/policies.rs has the full check)"
+  }
+
+  assert {
+    condition = {
+      for k, a in aws_cloudwatch_metric_alarm.probes : k => [a.metric_name, a.dimensions.Function, a.threshold, a.comparison_operator, a.treat_missing_data]
+      } == {
+      probes      = ["Probes", "inject", 0, "GreaterThanThreshold", "notBreaching"]
+      echoes      = ["EchoWithheld", "inject", 0, "GreaterThanThreshold", "notBreaching"]
+      quarantined = ["Quarantined", "inject", 0, "GreaterThanThreshold", "notBreaching"]
+    }
+    error_message = "inject must alarm on the first probe, echo and quarantine (metric names as lambda/src/metrics.rs writes them)"
   }
 
   assert {
@@ -197,9 +210,11 @@ run "rejects_bad_inputs" {
     customer_role_path     = "/"
     log_retention_days     = 42
     customer_role_arns     = ["arn:aws:iam::*:role/*"]
+    probe_budget           = 0
   }
 
   expect_failures = [
+    var.probe_budget,
     var.architectures,
     var.inject_timeout_seconds,
     var.customer_role_path,

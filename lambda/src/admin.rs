@@ -3,203 +3,15 @@
 //! `inject` only and keep these operations for the platform's control plane.
 
 use broker_core::{
-    Binding, Broker, BrokerError, Limits, RewrapRequest, SecretName, SecretValue, WorkspaceId,
+    Broker, BrokerError, Limits, RewrapRequest, SecretName, SecretValue, WorkspaceId,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::admin_audit::{sha256_hex, AdminRecord, Caller, Changes};
+use crate::admin_breaker;
+pub use crate::admin_request::{AdminRequest, OPERATIONS};
 use crate::admin_sweep;
 use crate::edge_error::{ErrorBody, ErrorType};
-
-/// One admin operation (`"op"` selects it).
-#[derive(Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AdminRequest {
-    /// Create the workspace (if new) and return its external id.
-    PrepareByok {
-        /// Workspace.
-        workspace: String,
-    },
-    /// Verify and store the customer's role and key.
-    EnableByok {
-        /// Workspace.
-        workspace: String,
-        /// Customer role ARN.
-        role_arn: String,
-        /// Customer key ARN.
-        key_arn: String,
-        /// Region (defaults to the key's).
-        #[serde(default)]
-        region: Option<String>,
-    },
-    /// Canary round trip naming the broken link.
-    VerifyByok {
-        /// Workspace.
-        workspace: String,
-    },
-    /// New secrets go back to the platform key.
-    DisableByok {
-        /// Workspace.
-        workspace: String,
-    },
-    /// Store a new secret with its binding.
-    PutSecret {
-        /// Workspace.
-        workspace: String,
-        /// Secret name.
-        secret: String,
-        /// The credential (moved into a zeroizing buffer at once).
-        value: String,
-        /// Where it may be sent.
-        binding: Binding,
-    },
-    /// Re-encrypt under the current mode, optionally with a new value.
-    RotateSecret {
-        /// Workspace.
-        workspace: String,
-        /// Secret name.
-        secret: String,
-        /// New value, or keep the current one.
-        #[serde(default)]
-        value: Option<String>,
-        /// Only rotate if the stored version is this one.
-        #[serde(default)]
-        expected_version: Option<u64>,
-    },
-    /// Delete a secret.
-    DeleteSecret {
-        /// Workspace.
-        workspace: String,
-        /// Secret name.
-        secret: String,
-    },
-    /// Metadata of every secret (never values).
-    ListSecrets {
-        /// Workspace.
-        workspace: String,
-    },
-    /// Replace the workspace's Cedar policy (`Broker::set_policy` validates
-    /// it against the shipped schema first).
-    SetPolicy {
-        /// Workspace.
-        workspace: String,
-        /// Cedar policy text.
-        policy: String,
-    },
-    /// Move one page of the workspace's secrets to its current key
-    /// (`Broker::rewrap`); resume with the reply's `next` as `after`.
-    Rewrap {
-        /// Workspace.
-        workspace: String,
-        /// Resume after this secret (the previous page's `next`).
-        #[serde(default)]
-        after: Option<String>,
-        /// Secrets per page (default 25, at most 200).
-        #[serde(default)]
-        limit: Option<u32>,
-        /// Allow moving secrets from the customer's key to the platform key.
-        #[serde(default)]
-        allow_leaving_customer_key: bool,
-    },
-    /// Probe each distinct key and role of a workspace once and update
-    /// every secret's status (`Broker::check_workspace`).
-    CheckWorkspace {
-        /// Workspace.
-        workspace: String,
-    },
-    /// `check_workspace` over a page of every workspace in the table; with
-    /// `scheduled`, from where the last scheduled page stopped (what the
-    /// EventBridge rule in infra/schedule.tf sends).
-    CheckAllWorkspaces {
-        /// Resume after this workspace (ignored when `scheduled`).
-        #[serde(default)]
-        after: Option<String>,
-        /// Workspaces per page (default 25, at most 200).
-        #[serde(default)]
-        limit: Option<u32>,
-        /// Keep the cursor in the table, wrapping at the end.
-        #[serde(default)]
-        scheduled: bool,
-    },
-    /// Set the workspace's injection limits, or clear them (the
-    /// deployment's default applies again): exactly one of `limits` and
-    /// `clear: true`, so a forgotten field never clears by accident.
-    SetLimits {
-        /// Workspace.
-        workspace: String,
-        /// The limits (docs/INVOCATION.md, "set_limits").
-        #[serde(default)]
-        limits: Option<Limits>,
-        /// Remove the workspace's own limits.
-        #[serde(default)]
-        clear: bool,
-    },
-}
-
-/// Every operation name, as the `op` field spells it.
-pub const OPERATIONS: [&str; 13] = [
-    "prepare_byok",
-    "enable_byok",
-    "verify_byok",
-    "disable_byok",
-    "put_secret",
-    "rotate_secret",
-    "delete_secret",
-    "list_secrets",
-    "set_policy",
-    "rewrap",
-    "check_workspace",
-    "check_all_workspaces",
-    "set_limits",
-];
-
-impl AdminRequest {
-    /// The operation's name (one of [`OPERATIONS`]).
-    pub fn operation(&self) -> &'static str {
-        match self {
-            Self::PrepareByok { .. } => "prepare_byok",
-            Self::EnableByok { .. } => "enable_byok",
-            Self::VerifyByok { .. } => "verify_byok",
-            Self::DisableByok { .. } => "disable_byok",
-            Self::PutSecret { .. } => "put_secret",
-            Self::RotateSecret { .. } => "rotate_secret",
-            Self::DeleteSecret { .. } => "delete_secret",
-            Self::ListSecrets { .. } => "list_secrets",
-            Self::SetPolicy { .. } => "set_policy",
-            Self::Rewrap { .. } => "rewrap",
-            Self::CheckWorkspace { .. } => "check_workspace",
-            Self::CheckAllWorkspaces { .. } => "check_all_workspaces",
-            Self::SetLimits { .. } => "set_limits",
-        }
-    }
-
-    /// The workspace named by the event (none for the all-workspaces check).
-    fn workspace(&self) -> Option<&str> {
-        Some(match self {
-            Self::PrepareByok { workspace }
-            | Self::EnableByok { workspace, .. }
-            | Self::VerifyByok { workspace }
-            | Self::DisableByok { workspace }
-            | Self::PutSecret { workspace, .. }
-            | Self::RotateSecret { workspace, .. }
-            | Self::DeleteSecret { workspace, .. }
-            | Self::ListSecrets { workspace }
-            | Self::SetPolicy { workspace, .. }
-            | Self::Rewrap { workspace, .. }
-            | Self::CheckWorkspace { workspace }
-            | Self::SetLimits { workspace, .. } => workspace,
-            Self::CheckAllWorkspaces { .. } => return None,
-        })
-    }
-}
-
-impl std::fmt::Debug for AdminRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print a value: name the operation only.
-        write!(f, "AdminRequest({})", self.operation())
-    }
-}
 
 /// Why an admin call failed: the library refused, the event was not an
 /// admin request, or this function failed after the library answered.
@@ -323,6 +135,15 @@ fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
             changes.limits_to = Some(limits_json(*limits));
             Some("limits".to_owned())
         }
+        AdminRequest::ClearBreaker { secret: name, .. } => secret(name),
+        AdminRequest::SetProbeBudget {
+            secret: name,
+            budget,
+            ..
+        } => {
+            changes.probe_budget_to = budget.map(|b| json!(b));
+            secret(name)
+        }
     };
 }
 
@@ -432,7 +253,7 @@ async fn run(
             Ok(json!({ "deleted": secret }))
         }
         AdminRequest::ListSecrets { workspace } => {
-            to_json(broker.list_secrets(&ws(&workspace)?).await?)
+            admin_breaker::list_secrets(broker, &ws(&workspace)?).await
         }
         AdminRequest::SetPolicy { workspace, policy } => {
             broker.set_policy(&ws(&workspace)?, &policy).await?;
@@ -489,6 +310,21 @@ async fn run(
             changes.limits_from = Some(limits_json(change.previous));
             changes.limits_to = Some(limits_json(change.current));
             to_json(change)
+        }
+        AdminRequest::ClearBreaker { workspace, secret } => {
+            admin_breaker::clear(broker, &ws(&workspace)?, &name(&secret)?, changes).await
+        }
+        AdminRequest::SetProbeBudget {
+            workspace,
+            secret,
+            budget,
+        } => {
+            let budget = budget.ok_or_else(|| BrokerError::InvalidInput {
+                field: "budget",
+                reason: "give a budget from 1 to 1000, or null for the deployment's".into(),
+            })?;
+            let (ws, name) = (ws(&workspace)?, name(&secret)?);
+            admin_breaker::set_budget(broker, &ws, &name, budget, changes).await
         }
     }
 }

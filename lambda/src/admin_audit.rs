@@ -87,6 +87,19 @@ pub struct Changes {
     /// ... and after (on failure: what the call asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits_to: Option<serde_json::Value>,
+    /// `clear_breaker`: the probe events the clear removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes_cleared: Option<u64>,
+    /// `clear_breaker`: whether the secret was quarantined before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub was_quarantined: Option<bool>,
+    /// `set_probe_budget`: the secret's own budget before (`null`: the
+    /// deployment's applied) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_budget_from: Option<serde_json::Value>,
+    /// ... and after (on failure: what the call asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_budget_to: Option<serde_json::Value>,
     /// Whether the secret was deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,

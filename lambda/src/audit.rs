@@ -125,6 +125,16 @@ pub struct AuditRecord {
     /// an error ([`crate::metrics`]): AWS throttling has no `limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<broker_core::LimitScope>,
+    /// Where a form of the credential was found, making this call a probe
+    /// event ([`broker_core::breaker`]): `request` (the agent's URL, a
+    /// header or the body: nothing was sent) or `echo` (the upstream's
+    /// answer); absent otherwise. Never the value or where in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<broker_core::ProbeKind>,
+    /// The secret's probe count after this call's event was counted, or the
+    /// count that quarantined it (`reason: quarantined`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<u64>,
     /// Wall time of the whole call.
     pub latency_ms: f64,
     /// The error type, `None` on success: written as the record's EMF
@@ -157,6 +167,8 @@ impl AuditRecord {
             echo: None,
             aws_calls: broker_core::AwsCalls::default(),
             limit: None,
+            probe: None,
+            probes: None,
             latency_ms: 0.0,
             outcome: None,
         };
@@ -187,6 +199,9 @@ impl AuditRecord {
         let mut metrics = Metrics::of(Function::Inject, self.time_ms, self.outcome);
         if self.limit.is_some() {
             metrics = metrics.rate_limited();
+        }
+        if let Some(kind) = self.probe {
+            metrics = metrics.probe(kind);
         }
         crate::metrics::line(self, metrics)
             .unwrap_or_else(|_| format!("{{\"schema\":\"{SCHEMA}\",\"error\":\"unserializable\"}}"))

@@ -40,6 +40,14 @@ pub enum ErrorType {
     /// DynamoDB refused in a way that is not transient (access denied,
     /// missing table, validation), or a stored record is malformed.
     Storage,
+    /// The request carried material derived from the credential (in the
+    /// URL, a header or the body): it was not sent. An honest agent never
+    /// holds a piece of the credential, so this is counted against the
+    /// secret's probe budget (docs/INVOCATION.md, "Probes and the breaker").
+    Probe,
+    /// The secret's probe breaker tripped: no injection until an operator
+    /// clears it (admin op `clear_breaker`). Nothing was sent.
+    Quarantined,
     /// The function itself failed after the library answered (for example
     /// admin could not serialise a result), or the library reported an error
     /// this edge does not know. A bug: an operator must look.
@@ -80,6 +88,7 @@ impl ErrorType {
             // A keybroker limit keeps the wire type agents already handle;
             // its wait comes from the window ([`limit_retry_after_ms`]).
             BrokerError::Throttled { .. } | BrokerError::LimitExceeded { .. } => Self::Throttled,
+            BrokerError::Quarantined { .. } => Self::Quarantined,
             BrokerError::Unavailable { .. } => Self::Unavailable,
             BrokerError::NotFound { .. } => Self::NotFound,
             BrokerError::Conflict { .. } => Self::Conflict,
@@ -102,6 +111,8 @@ impl ErrorType {
             | Self::NotFound
             | Self::Integrity
             | Self::Storage
+            | Self::Probe
+            | Self::Quarantined
             | Self::Internal => Retry::Never,
         }
     }
@@ -114,10 +125,17 @@ impl ErrorType {
     /// Whether the caller's request was refused (it asked for something it
     /// may not have, or that does not exist) rather than the broker, AWS or
     /// the upstream failing. inject's audit `decision` is `deny` for these.
+    /// A probe and a quarantine are refusals too: the agent asked for
+    /// something it may not have (they have their own metrics).
     pub fn is_refusal(self) -> bool {
         matches!(
             self,
-            Self::InvalidRequest | Self::Denied | Self::NotFound | Self::Conflict
+            Self::InvalidRequest
+                | Self::Denied
+                | Self::NotFound
+                | Self::Conflict
+                | Self::Probe
+                | Self::Quarantined
         )
     }
 
@@ -142,12 +160,14 @@ impl ErrorType {
             Self::Unavailable => "unavailable",
             Self::Integrity => "integrity",
             Self::Storage => "storage",
+            Self::Probe => "probe",
+            Self::Quarantined => "quarantined",
             Self::Internal => "internal",
         }
     }
 
     /// Every type, for tests and docs checks.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::InvalidRequest,
         Self::Denied,
         Self::Revoked,
@@ -158,6 +178,8 @@ impl ErrorType {
         Self::Unavailable,
         Self::Integrity,
         Self::Storage,
+        Self::Probe,
+        Self::Quarantined,
         Self::Internal,
     ];
 }
@@ -307,6 +329,14 @@ mod tests {
                 ErrorType::Storage,
                 Retry::Never,
             ),
+            (
+                BrokerError::Quarantined {
+                    secret: s(),
+                    probes: 3,
+                },
+                ErrorType::Quarantined,
+                Retry::Never,
+            ),
         ]
     }
 
@@ -361,6 +391,8 @@ mod tests {
             ErrorType::Integrity,
             ErrorType::InvalidRequest,
             ErrorType::Storage,
+            ErrorType::Probe,
+            ErrorType::Quarantined,
             ErrorType::Internal,
         ] {
             assert_eq!(t.retry(), Retry::Never, "{t:?}");

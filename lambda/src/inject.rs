@@ -12,34 +12,27 @@
 //! headers), not the event's text. The
 //! plaintext lives only between decrypt and send, inside this function, and
 //! is wiped on drop.
-//! What comes back is checked and shaped by [`crate::response`]: encoded or
-//! partial answers are refused, and an echoed credential withholds (or, if
-//! the binding opts in, redacts) the response.
+//! A quarantined secret is refused in `admit`, before `kms:Decrypt`. After
+//! it, what the agent supplied is scanned for the credential before
+//! anything is sent (a hit is a `probe`: not sent), and what comes back is
+//! checked and shaped by [`crate::response`]: encoded or partial answers
+//! are refused, and an echoed credential withholds (or, if the binding opts
+//! in, redacts) the response. Every answer after the request scan is then
+//! decided against the secret's probe breaker ([`crate::probe`]).
 
 use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use broker_core::{AccessError, AccessRequest, ApprovedRequest, Broker, SecretName, WorkspaceId};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use broker_core::{AccessError, AccessRequest, Broker, SecretName, WorkspaceId};
 
 use crate::audit::{AuditRecord, Decision};
-use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest, Withheld};
+use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest};
 use crate::destination;
-use crate::response;
-use crate::scrub::Needles;
-use crate::upstream::{self, Limits, SendError};
+use crate::exchange::{AgentRequest, Exchange};
+use crate::probe;
+use crate::upstream::{self, Limits};
 
-/// Headers dropped from upstream responses: framing belongs to the
-/// upstream hop ([`broker_core::binding::FRAMING_HEADERS`] plus hop state).
-/// Agent request headers are vetted by `broker_core::access::headers`.
-const RESPONSE_DROPPED_EXTRA: [&str; 3] = ["trailer", "proxy-authorization", "keep-alive"];
-
-/// Whether `lower` (a lowercase response header name) is dropped.
-fn is_forbidden_header(lower: &str) -> bool {
-    broker_core::binding::FRAMING_HEADERS.contains(&lower)
-        || RESPONSE_DROPPED_EXTRA.contains(&lower)
-}
 /// Time kept back from the invocation deadline for what follows the
 /// upstream call: scrubbing, the outcome audit record and the response.
 /// The upstream timeout is capped so that it always fits.
@@ -57,19 +50,26 @@ pub struct Injector {
 }
 
 /// A refusal or failure on its way to the agent.
-struct Refusal {
-    kind: ErrorType,
-    message: String,
+pub(crate) struct Refusal {
+    pub(crate) kind: ErrorType,
+    pub(crate) message: String,
     /// Set when a keybroker injection limit refused: which one, and the
     /// wait until its window ends.
-    limit: Option<(broker_core::LimitScope, u64)>,
+    pub(crate) limit: Option<(broker_core::LimitScope, u64)>,
+    /// Set when the probe breaker refused: the count it refused at.
+    pub(crate) probes: Option<u64>,
+    /// Whether the upstream was called before this refusal, so may have
+    /// acted on the request: retry only if it is idempotent.
+    pub(crate) sent: bool,
 }
 
-fn refuse(kind: ErrorType, message: impl Into<String>) -> Refusal {
+pub(crate) fn refuse(kind: ErrorType, message: impl Into<String>) -> Refusal {
     Refusal {
         kind,
         message: message.into(),
         limit: None,
+        probes: None,
+        sent: false,
     }
 }
 
@@ -126,14 +126,20 @@ impl Injector {
                 audit.reason = r.kind.as_str().to_owned();
                 audit.outcome = Some(r.kind);
                 audit.limit = r.limit.map(|(scope, _)| scope);
+                audit.probes = r.probes.or(audit.probes);
                 if !r.kind.is_refusal() && r.limit.is_none() {
                     audit.decision = Decision::Error;
                 }
                 audit.detail = Some(r.message.clone());
                 let mut response = InjectResponse::error(request_id, r.kind, r.message);
-                response.error = response
-                    .error
-                    .map(|e| e.retry_after(r.limit.map(|(_, ms)| ms)));
+                response.error = response.error.map(|mut e| {
+                    if r.sent && e.retry != crate::edge_error::Retry::Never {
+                        // The upstream was called: repeating it is only
+                        // safe if the request is idempotent.
+                        e.retry = crate::edge_error::Retry::IfIdempotent;
+                    }
+                    e.retry_after(r.limit.map(|(_, ms)| ms))
+                });
                 response
             }
         };
@@ -212,67 +218,39 @@ impl Injector {
             .await
             .map_err(broker_refusal)?;
         record_attempt(audit)?;
+        let probation = admitted.probation().clone();
         let (approved, decrypted) = self
             .broker
             .decrypt_for_injection(admitted)
             .await
             .map_err(broker_refusal)?;
-        let secret = decrypted.value;
-        let binding = approved.binding().clone();
-        let timeout = req
-            .timeout_ms
-            .map(Duration::from_millis)
-            .unwrap_or(self.limits.max_timeout)
-            .min(self.limits.max_timeout)
-            .min(upstream_budget(deadline)?);
-        let outgoing = outgoing(approved, body, timeout)?;
-        // A hard cap around the whole exchange (connect, headers, body),
-        // whatever the HTTP client's own timers do.
-        let result = tokio::time::timeout(
-            timeout,
-            upstream::send(&self.http, &self.limits, outgoing, &binding.inject, &secret),
-        )
-        .await
-        .unwrap_or(Err(SendError::TimedOut));
-        let injected = upstream::injected_value(&binding.inject, &secret);
-        let pair = match &binding.inject {
-            broker_core::Injection::BasicAuth { username } => {
-                Some(upstream::basic_pair(username, &secret))
+        let exchange = Exchange {
+            http: &self.http,
+            limits: &self.limits,
+            request_id,
+            agent: AgentRequest {
+                raw_url: &req.url,
+                headers: &agent_headers,
+                timeout_ms: req.timeout_ms,
+            },
+            deadline,
+        };
+        let (planned, found) = exchange.run(approved, decrypted.value, body, audit).await;
+        // The decision point (crate::probe): every answer after the request
+        // scan is decided against the breaker here, whatever it was going
+        // to be.
+        audit.probe = found;
+        match probe::decide(&self.broker, &probation, found).await {
+            Ok(count) => {
+                audit.probes = count;
+                planned
             }
-            _ => None,
-        };
-        let mut extra: Vec<&[u8]> = vec![injected.as_slice()];
-        extra.extend(pair.as_ref().map(|p| p.as_slice()));
-        let needles = Needles::new(secret.expose(), &extra);
-        drop(secret);
-        let answer = result.map_err(|e| match e {
-            SendError::Blocked(b) => refuse(ErrorType::Denied, b.to_string()),
-            other => refuse(ErrorType::UpstreamError, other.to_string()),
-        })?;
-        audit.upstream_status = Some(answer.status);
-        response::check_framing(&answer)
-            .map_err(|why| refuse(ErrorType::UpstreamError, why.to_string()))?;
-        let shaped = response::shape(answer, &needles, binding.on_echo, is_forbidden_header);
-        audit.scrubbed = shaped.found;
-        audit.echo = shaped.echo;
-        let Some((headers, body)) = shaped.content else {
-            return Ok(InjectResponse {
-                status: Some(shaped.status),
-                withheld: Some(Withheld::EchoWithheld),
-                ..InjectResponse::ok(request_id)
-            });
-        };
-        let (body, body_base64) = match String::from_utf8(body) {
-            Ok(text) => (Some(text), None),
-            Err(e) => (None, Some(STANDARD.encode(e.as_bytes()))),
-        };
-        Ok(InjectResponse {
-            status: Some(shaped.status),
-            headers: Some(headers),
-            body,
-            body_base64,
-            ..InjectResponse::ok(request_id)
-        })
+            Err(e) => Err(Refusal {
+                // The upstream may have acted on the request already.
+                sent: planned.as_ref().map_or_else(|r| r.sent, |_| true),
+                ..broker_refusal(e)
+            }),
+        }
     }
 }
 
@@ -291,7 +269,7 @@ fn record_attempt(audit: &AuditRecord) -> Result<(), Refusal> {
 /// Upstream time left before the invocation deadline, less
 /// [`DEADLINE_MARGIN`]; refuses when too little is left. `None`: no
 /// deadline (library use), only the limits apply.
-fn upstream_budget(deadline: Option<SystemTime>) -> Result<Duration, Refusal> {
+pub(crate) fn upstream_budget(deadline: Option<SystemTime>) -> Result<Duration, Refusal> {
     let Some(deadline) = deadline else {
         return Ok(Duration::MAX);
     };
@@ -317,8 +295,13 @@ fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
         } => Some((*scope, *retry_after_ms)),
         _ => None,
     };
+    let probes = match &e {
+        broker_core::BrokerError::Quarantined { probes, .. } => Some(*probes),
+        _ => None,
+    };
     Refusal {
         limit,
+        probes,
         ..refuse(ErrorType::of(&e), e.to_string())
     }
 }
@@ -328,34 +311,6 @@ fn access_refusal(e: AccessError) -> Refusal {
         AccessError::Invalid(why) => refuse(ErrorType::InvalidRequest, why),
         AccessError::Denied(why) => refuse(ErrorType::Denied, why),
     }
-}
-
-/// The approved request as the HTTP client's types: exactly what the check
-/// approved, nothing from the event but the body and the timeout.
-fn outgoing(
-    approved: ApprovedRequest,
-    body: Vec<u8>,
-    timeout: Duration,
-) -> Result<upstream::Outgoing, Refusal> {
-    // The check only approves names and values these accept; an error here
-    // is a bug, refused rather than sent differently.
-    let unsendable = || refuse(ErrorType::InvalidRequest, "header cannot be sent");
-    let method = reqwest::Method::from_bytes(approved.method().as_bytes())
-        .map_err(|_| refuse(ErrorType::InvalidRequest, "invalid method"))?;
-    let mut headers = HeaderMap::new();
-    for (k, v) in approved.headers() {
-        headers.insert(
-            HeaderName::from_bytes(k.as_bytes()).map_err(|_| unsendable())?,
-            HeaderValue::from_str(v).map_err(|_| unsendable())?,
-        );
-    }
-    Ok(upstream::Outgoing {
-        method,
-        url: approved.url().clone(),
-        headers,
-        body,
-        timeout,
-    })
 }
 
 fn request_body(req: &UpstreamRequest, limits: &Limits) -> Result<Vec<u8>, Refusal> {

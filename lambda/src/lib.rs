@@ -10,6 +10,9 @@
 //!   addresses are refused at connect time, redirects are not followed,
 //!   responses are bounded, never encoded or partial, and withheld when they
 //!   echo the credential, and one audit record per call goes to stdout.
+//!   A request that carries credential material is not sent (`probe`), and
+//!   each such request or echo counts against the secret's probe breaker,
+//!   which quarantines the secret past a small budget ([`probe`]).
 //! * `admin` (control plane only): prepare/enable/verify/disable BYOK,
 //!   put/rotate/delete/list secrets, set the workspace policy.
 //!
@@ -22,14 +25,18 @@
 
 pub mod admin;
 pub mod admin_audit;
+pub mod admin_breaker;
+pub mod admin_request;
 pub mod admin_sweep;
 pub mod audit;
 pub mod catalog;
 pub mod contract;
 pub mod destination;
 pub mod edge_error;
+mod exchange;
 mod inject;
 pub mod metrics;
+pub mod probe;
 pub mod response;
 pub mod scrub;
 pub mod upstream;

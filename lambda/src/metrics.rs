@@ -40,6 +40,18 @@ pub mod names {
     /// operator tells a limit doing its job from AWS throttling the broker
     /// (outcome `throttled` with `Errors` = 1).
     pub const RATE_LIMITED: &str = "RateLimited";
+    /// `inject` calls whose request carried material derived from the
+    /// credential (outcome `probe`, or `quarantined` when the breaker had
+    /// tripped). An honest agent never causes one: alarm on any.
+    pub const PROBES: &str = "Probes";
+    /// `inject` calls whose upstream answer contained a form of the
+    /// credential (withheld, or redacted for a binding that opted in), each
+    /// counted against the secret's probe budget. Alarm on any: either an
+    /// agent is probing through an echoing endpoint, or the host reflects
+    /// the credential and should not be bound to it.
+    pub const ECHO_WITHHELD: &str = "EchoWithheld";
+    /// `inject` calls refused because the secret's probe breaker tripped.
+    pub const QUARANTINED: &str = "Quarantined";
     /// One per `admin` call, whatever its outcome.
     pub const ADMIN_OPERATIONS: &str = "AdminOperations";
 }
@@ -120,6 +132,12 @@ impl Metrics {
                 (names::REVOCATIONS, flag(revoked)),
                 (names::ERRORS, flag(error)),
                 (names::RATE_LIMITED, 0),
+                (names::PROBES, 0),
+                (names::ECHO_WITHHELD, 0),
+                (
+                    names::QUARANTINED,
+                    flag(outcome == Some(ErrorType::Quarantined)),
+                ),
             ]
             .into(),
             Function::Admin => [
@@ -159,6 +177,22 @@ impl Metrics {
         if let Some(v) = self.values.get_mut(names::RATE_LIMITED) {
             *v = 1;
             self.values.insert(names::ERRORS, 0);
+        }
+        self
+    }
+}
+
+impl Metrics {
+    /// Mark an `inject` call whose scan found a form of the credential:
+    /// `Probes` 1 for the request, `EchoWithheld` 1 for the response
+    /// (whatever the breaker then answered). No effect on admin records.
+    pub fn probe(mut self, kind: broker_core::ProbeKind) -> Self {
+        let name = match kind {
+            broker_core::ProbeKind::Request => names::PROBES,
+            broker_core::ProbeKind::Echo => names::ECHO_WITHHELD,
+        };
+        if let Some(v) = self.values.get_mut(name) {
+            *v = 1;
         }
         self
     }
@@ -273,6 +307,48 @@ mod tests {
         // Admin records have no such metric, and marking one adds none.
         let admin = line_of(Metrics::of(Function::Admin, 7, None).rate_limited());
         assert!(admin.get("RateLimited").is_none());
+    }
+
+    #[test]
+    fn probes_echoes_and_quarantines_are_counted_apart() {
+        use broker_core::ProbeKind;
+        let line_of =
+            |m: Metrics| -> Value { serde_json::from_str(&line(&json!({}), m).unwrap()).unwrap() };
+        let clean = line_of(Metrics::of(Function::Inject, 7, None));
+        for m in ["Probes", "EchoWithheld", "Quarantined"] {
+            assert_eq!(clean[m], 0, "{m} is present as 0: {clean}");
+        }
+        let probe = line_of(
+            Metrics::of(Function::Inject, 7, Some(ErrorType::Probe)).probe(ProbeKind::Request),
+        );
+        assert_valid_emf(&probe);
+        assert_eq!(
+            (
+                &probe["Probes"],
+                &probe["EchoWithheld"],
+                &probe["Quarantined"]
+            ),
+            (&json!(1), &json!(0), &json!(0))
+        );
+        assert_eq!(
+            (&probe["Denials"], &probe["Errors"]),
+            (&json!(1), &json!(0))
+        );
+        // An echo over the budget: the event is counted, and the refusal.
+        let tripped = line_of(
+            Metrics::of(Function::Inject, 7, Some(ErrorType::Quarantined)).probe(ProbeKind::Echo),
+        );
+        assert_eq!(
+            (
+                &tripped["Probes"],
+                &tripped["EchoWithheld"],
+                &tripped["Quarantined"]
+            ),
+            (&json!(0), &json!(1), &json!(1))
+        );
+        assert_eq!(tripped["Outcome"], "quarantined");
+        let admin = line_of(Metrics::of(Function::Admin, 7, None).probe(ProbeKind::Echo));
+        assert!(admin.get("EchoWithheld").is_none());
     }
 
     #[test]

@@ -109,26 +109,7 @@ impl Upstream {
         let addr = listener.local_addr().unwrap();
         let records: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let recs = records.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let recs = recs.clone();
-                tokio::spawn(async move {
-                    let Some(stream) = crate::tls::accept(stream).await else {
-                        return;
-                    };
-                    let svc = hyper::service::service_fn(move |req| {
-                        let recs = recs.clone();
-                        async move { Ok::<_, std::convert::Infallible>(route(req, recs, addr).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        let task = crate::tls::serve(listener, move |req| route(req, recs.clone(), addr));
         Self {
             addr,
             records,

@@ -16,7 +16,9 @@
 //! - [`assert`]: the suite's recurring assertions, named;
 //! - [`readiness`]: the customer's revocation readiness check, run;
 //! - [`broker_identity`], [`lambda_env`], [`hostile`]: the broker's execution
-//!   roles, the Lambda functions run in-process, hostile upstreams.
+//!   roles, the Lambda functions run in-process, hostile upstreams;
+//! - [`echo`]: an honest upstream that returns what it is sent (the oracle
+//!   the probe breaker is tested against).
 //!
 //! Every public name is re-exported here, so call sites say
 //! `keybroker_tests::setup` whatever module it lives in.
@@ -28,6 +30,7 @@ pub mod assert;
 pub mod broker_identity;
 pub mod canary;
 pub mod customer;
+pub mod echo;
 pub mod hostile;
 pub mod items;
 pub mod lambda_env;

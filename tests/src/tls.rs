@@ -124,3 +124,35 @@ pub fn handshakes() -> (usize, usize) {
         RESUMED.load(Ordering::Relaxed),
     )
 }
+
+/// Serve HTTP/1.1 on `listener` (over TLS when the stack is), answering
+/// each request with `route`: the accept loop of the suite's hyper-based
+/// upstreams. Abort the returned task to stop.
+pub fn serve<F, Fut>(listener: tokio::net::TcpListener, route: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>>
+        + Send
+        + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let route = route.clone();
+            tokio::spawn(async move {
+                let Some(stream) = accept(stream).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(move |req| {
+                    let answer = route(req);
+                    async move { Ok::<_, std::convert::Infallible>(answer.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}

@@ -31,10 +31,17 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
     // Store::list_secrets, via the read-only catalog op (lambda/src/catalog.rs).
     ("dynamodb:Query", "Store::list_secrets (catalog::handle)"),
     // Store::set_status, via Broker::decrypt -> record_status (revoked / recovered),
-    // and Store::count_injection, via Broker::admit (the injection limits).
+    // Store::count_injection, via Broker::admit (the injection limits), and
+    // Store::count_probe, via Broker::count_probe (the probe breaker, a hit).
     (
         "dynamodb:UpdateItem",
-        "Store::set_status (Broker::decrypt -> record_status), Store::count_injection (Broker::admit)",
+        "Store::set_status (Broker::decrypt -> record_status), Store::count_injection (Broker::admit), Store::count_probe (Broker::count_probe)",
+    ),
+    // Store::breaker, via Broker::confirm_not_quarantined: the probe breaker
+    // read after a scan that found nothing (lambda/src/probe.rs).
+    (
+        "dynamodb:GetItem",
+        "Store::breaker (Broker::confirm_not_quarantined)",
     ),
     // keyring::unwrap, via Broker::open, for secrets under the platform key.
     ("kms:Decrypt", "keyring::unwrap (Broker::open)"),
@@ -52,23 +59,36 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
 
 /// The admin function: workspaces, BYOK setup, secrets, policies.
 const ADMIN_ACTIONS: &[(&str, &str)] = &[
-    // Store::get_workspace: prepare_byok, workspace, enable/verify/disable_byok, put.
-    ("dynamodb:GetItem", "Store::get_workspace"),
+    // Store::get_workspace: prepare_byok, workspace, enable/verify/disable_byok, put;
+    // Store::secret_exists: clear_breaker, set_probe_budget.
+    (
+        "dynamodb:GetItem",
+        "Store::get_workspace, Store::secret_exists",
+    ),
     // Store::create_workspace (prepare_byok), Store::write_secret (put, rotate)
     // and Store::set_limits.
     (
         "dynamodb:PutItem",
         "Store::create_workspace, Store::write_secret, Store::set_limits",
     ),
-    // Store::set_byok (enable/disable_byok) and Store::set_policy.
-    ("dynamodb:UpdateItem", "Store::set_byok, Store::set_policy"),
-    // Store::delete_secret and Store::set_limits (clear).
+    // Store::set_byok (enable/disable_byok), Store::set_policy, and the
+    // breaker's Store::clear_breaker and Store::set_probe_budget.
+    (
+        "dynamodb:UpdateItem",
+        "Store::set_byok, Store::set_policy, Store::clear_breaker, Store::set_probe_budget",
+    ),
+    // Store::delete_secret (and its breaker, Store::delete_breaker) and
+    // Store::set_limits (clear).
     (
         "dynamodb:DeleteItem",
-        "Store::delete_secret, Store::set_limits (clear)",
+        "Store::delete_secret, Store::delete_breaker, Store::set_limits (clear)",
     ),
-    // Store::list_secrets, Store::secrets_page (rewrap, check_workspace).
-    ("dynamodb:Query", "Store::list_secrets, Store::secrets_page"),
+    // Store::list_secrets, Store::breakers (list_secrets), Store::secrets_page
+    // (rewrap, check_workspace).
+    (
+        "dynamodb:Query",
+        "Store::list_secrets, Store::breakers, Store::secrets_page",
+    ),
     // Store::workspaces_page: check_all_workspaces pages over the table.
     (
         "dynamodb:Scan",
@@ -95,8 +115,10 @@ const ADMIN_ACTIONS: &[(&str, &str)] = &[
 ];
 
 /// The only attributes inject's UpdateItem may touch: the keys, the version
-/// it conditions on, the status fields `Store::set_status` writes, and the
-/// count and expiry `Store::count_injection` writes on counter items.
+/// it conditions on, the status fields `Store::set_status` writes, the
+/// count and expiry `Store::count_injection` writes on counter items, and
+/// the probe count and last event `Store::count_probe` writes on breaker
+/// items (never `probe_budget`: only admin sets a budget).
 const INJECT_UPDATE_ATTRIBUTES: &[&str] = &[
     "pk",
     "sk",
@@ -106,6 +128,9 @@ const INJECT_UPDATE_ATTRIBUTES: &[&str] = &[
     "status_since",
     "n",
     "expires_at",
+    "probes",
+    "last_probe_at",
+    "last_probe_kind",
 ];
 
 // ---------------------------------------------------------------------------
@@ -382,8 +407,9 @@ fn inject_restriction_problems(doc: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for a in actions(doc) {
         let allowed_write = a == "dynamodb:UpdateItem";
-        // Reads: one secret + workspace, and the metadata list (catalog).
-        let read = a == "dynamodb:BatchGetItem" || a == "dynamodb:Query";
+        // Reads: one secret + workspace, the metadata list (catalog), and
+        // the probe breaker after a clean scan.
+        let read = a == "dynamodb:BatchGetItem" || a == "dynamodb:Query" || a == "dynamodb:GetItem";
         if a.starts_with("dynamodb:") && !read && !allowed_write {
             problems.push(format!("inject may not call {a}"));
         }

@@ -1,25 +1,37 @@
-//! Injection limits on the read path: [`Broker::admit`] counts an
-//! authorized request against its workspace's limits before `kms:Decrypt`,
-//! and [`Broker::set_limits`] is the operator's control (arithmetic in
+//! Injection limits on the read path: [`Broker::admit`] refuses a
+//! quarantined secret ([`crate::breaker`]) and counts an authorized request
+//! against its workspace's limits before `kms:Decrypt`, and
+//! [`Broker::set_limits`] is the operator's control (arithmetic in
 //! [`crate::limits`], storage in `store::counters`).
 
 use super::Broker;
 use crate::access::Authorized;
+use crate::breaker::{quarantined, Probation};
 use crate::error::Result;
 use crate::limits::{self, Limits, Precheck};
 use crate::names::WorkspaceId;
 
 /// Proof that an authorized request was counted within its workspace's
-/// limits. Only [`Broker::admit`] builds it, and only it can be decrypted
-/// for injection ([`Broker::decrypt_for_injection`]): a request over a
-/// limit cannot reach the customer's key.
+/// limits, for a secret that was not quarantined when it was loaded. Only
+/// [`Broker::admit`] builds it, and only it can be decrypted for injection
+/// ([`Broker::decrypt_for_injection`]): a request over a limit, or for a
+/// quarantined secret, cannot reach the customer's key.
 #[derive(Debug)]
-pub struct Admitted(pub(super) Authorized);
+pub struct Admitted {
+    pub(super) authorized: Authorized,
+    probation: Probation,
+}
 
 impl Admitted {
     /// The authorized request.
     pub fn authorized(&self) -> &Authorized {
-        &self.0
+        &self.authorized
+    }
+
+    /// The secret's breaker, to decide this injection's answer with after
+    /// its scans ([`crate::breaker`], "The decision point").
+    pub fn probation(&self) -> &Probation {
+        &self.probation
     }
 }
 
@@ -37,17 +49,31 @@ pub struct LimitsChange {
 }
 
 impl Broker {
-    /// Third step of an injection, after [`Broker::authorize`]: count the
-    /// request against its workspace's limits (its own, else the
-    /// deployment's [`crate::BrokerConfig::default_limits`]). One DynamoDB
-    /// `UpdateItem` per limit that applies, none if none does. Over a
-    /// limit: `LimitExceeded` with the wait until the next window, and
-    /// nothing counted, decrypted or sent.
+    /// Third step of an injection, after [`Broker::authorize`]: refuse a
+    /// quarantined secret (`Quarantined`, from the breaker state the load
+    /// read: no call), then count the request against its workspace's
+    /// limits (its own, else the deployment's
+    /// [`crate::BrokerConfig::default_limits`]). One DynamoDB `UpdateItem`
+    /// per limit that applies, none if none does. Over a limit:
+    /// `LimitExceeded` with the wait until the next window, and nothing
+    /// counted, decrypted or sent.
     pub async fn admit(&self, authorized: Authorized) -> Result<Admitted> {
         let now_ms = limits::now_ms();
         let loaded = authorized.loaded();
+        if loaded.breaker.tripped(self.probe_budget) {
+            tracing::info!(workspace = %loaded.ws, secret = %loaded.name, probes = loaded.breaker.probes, "secret quarantined by its probe breaker");
+            return Err(quarantined(&loaded.name, loaded.breaker.probes));
+        }
+        let probation = Probation {
+            ws: loaded.ws.clone(),
+            name: loaded.name.clone(),
+            budget: loaded.breaker.budget(self.probe_budget),
+        };
         let Some(applied) = loaded.limits.or(self.default_limits) else {
-            return Ok(Admitted(authorized));
+            return Ok(Admitted {
+                authorized,
+                probation,
+            });
         };
         let refused = match limits::precheck(Some(applied), now_ms) {
             Precheck::Unlimited => None,
@@ -63,7 +89,10 @@ impl Broker {
             }
         };
         match refused {
-            None => Ok(Admitted(authorized)),
+            None => Ok(Admitted {
+                authorized,
+                probation,
+            }),
             Some(scope) => {
                 tracing::info!(workspace = %loaded.ws, agent = authorized.agent(), scope = scope.as_str(), "injection limit reached");
                 Err(limits::exceeded(scope, applied, now_ms))

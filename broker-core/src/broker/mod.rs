@@ -6,6 +6,7 @@
 //! canary round trip, which knows nothing of `Broker`).
 
 pub(crate) mod admit;
+pub(crate) mod breaker;
 pub(crate) mod byok;
 pub(crate) mod check;
 pub(crate) mod read;
@@ -39,6 +40,7 @@ pub struct Broker {
     gate: Gate,
     min_blob_version: u8,
     default_limits: Option<crate::limits::Limits>,
+    probe_budget: u32,
 }
 
 impl std::fmt::Debug for Broker {
@@ -81,6 +83,10 @@ impl Broker {
             gate: Gate::new(config.access),
             min_blob_version: config.min_blob_version,
             default_limits: config.default_limits,
+            probe_budget: crate::breaker::validate_budget(
+                config.probe_budget,
+                BrokerConfig::PROBE_BUDGET_VAR,
+            )?,
         })
     }
 
@@ -125,10 +131,17 @@ impl Broker {
         self.store.list_secrets(ws).await
     }
 
-    /// Delete a secret; `NotFound` if absent.
+    /// Delete a secret; `NotFound` if absent. Its probe breaker goes with
+    /// it (after the secret, so a quarantined secret is never usable in
+    /// between); if that second delete fails, the orphaned breaker would
+    /// quarantine a new secret of the same name, the safe direction, and is
+    /// logged.
     pub async fn delete_secret(&self, ws: &WorkspaceId, name: &SecretName) -> Result<()> {
         self.store.delete_secret(ws, name).await?;
         tracing::info!(workspace = %ws, secret = %name, "secret deleted");
+        if let Err(e) = self.store.delete_breaker(ws, name).await {
+            tracing::warn!(workspace = %ws, secret = %name, error = %e, "could not delete the secret's probe breaker; clear_breaker clears it");
+        }
         Ok(())
     }
 }

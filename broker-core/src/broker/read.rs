@@ -35,19 +35,21 @@ impl Broker {
     }
 
     /// First step of an injection: one DynamoDB read fetching the secret's
-    /// record and its workspace's settings and policy, no KMS call.
+    /// record, its probe breaker and its workspace's settings and policy, no
+    /// KMS call.
     /// [`Broker::authorize`] checks the request on the result; only its
     /// [`Authorized`] answer can be decrypted for injection, so a denied
     /// request never reaches the customer's key.
     pub async fn load(&self, ws: &WorkspaceId, name: &SecretName) -> Result<LoadedSecret> {
-        let (rec, settings, limits) = self.store.get_secret_and_workspace(ws, name).await?;
-        let rec = rec.ok_or_else(|| not_found_secret(name))?;
+        let read = self.store.get_secret_and_workspace(ws, name).await?;
+        let rec = read.secret.ok_or_else(|| not_found_secret(name))?;
         Ok(LoadedSecret {
             ws: ws.clone(),
             name: name.clone(),
             rec,
-            settings,
-            limits,
+            settings: read.workspace,
+            limits: read.limits,
+            breaker: read.breaker,
         })
     }
 
@@ -76,7 +78,7 @@ impl Broker {
         &self,
         admitted: Admitted,
     ) -> Result<(ApprovedRequest, Decrypted)> {
-        let (request, loaded) = admitted.0.into_parts();
+        let (request, loaded) = admitted.authorized.into_parts();
         Ok((request, self.decrypt(loaded).await?))
     }
 

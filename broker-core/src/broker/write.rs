@@ -86,7 +86,8 @@ impl Broker {
         new_value: Option<&SecretValue>,
         expected_version: Option<u64>,
     ) -> Result<SecretMetadata> {
-        let (rec, settings, _) = self.store.get_secret_and_workspace(ws, name).await?;
+        let read = self.store.get_secret_and_workspace(ws, name).await?;
+        let (rec, settings) = (read.secret, read.workspace);
         let rec = rec.ok_or_else(|| not_found_secret(name))?;
         if let Some(v) = expected_version.filter(|v| *v != rec.meta.version) {
             return Err(BrokerError::Conflict {

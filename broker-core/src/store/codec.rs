@@ -179,6 +179,26 @@ fn get_n(item: &Item, k: &'static str) -> Result<u64> {
     }
 }
 
+/// An optional number attribute: absent is `None`; any other type, or a
+/// number that is not a `u64`, is malformed.
+pub(crate) fn get_opt_n(item: &Item, k: &'static str) -> Result<Option<u64>> {
+    match item.get(k) {
+        None => Ok(None),
+        Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| malformed(k)),
+        Some(_) => Err(malformed(k)),
+    }
+}
+
+/// Refuse an item holding an attribute not in `allowed` (`what` names the
+/// item kind in the error): what this build does not understand is not
+/// guessed at.
+pub(crate) fn only_attributes(item: &Item, allowed: &[&str], what: &str) -> Result<()> {
+    match item.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(malformed(&format!("unknown {what} attribute {k:?}"))),
+        None => Ok(()),
+    }
+}
+
 /// An optional string attribute: absent or `NULL` is `None`, a string is
 /// `Some`, any other type is malformed (never silently `None`).
 fn get_opt_s<'a>(item: &'a Item, k: &'static str) -> Result<Option<&'a str>> {

@@ -9,6 +9,7 @@
 //! DynamoDB call. `list` projects the blob away: metadata never carries
 //! ciphertext it does not need.
 
+pub(crate) mod breaker;
 pub(crate) mod codec;
 pub(crate) mod counters;
 mod pages;
@@ -29,6 +30,16 @@ use codec::{
     secret_key, status_attributes, workspace_item, workspace_key, Item, METADATA_PROJECTION,
     SECRET_SK_PREFIX, WORKSPACE_SK,
 };
+
+/// What the read path's one `BatchGetItem` found.
+#[derive(Debug, Default)]
+pub(crate) struct ReadSet {
+    pub secret: Option<SecretRecord>,
+    pub workspace: Option<WorkspaceSettings>,
+    pub limits: Option<crate::limits::Limits>,
+    /// The default when the secret has no breaker item.
+    pub breaker: crate::breaker::BreakerState,
+}
 
 /// Typed access to the broker's table.
 #[derive(Debug, Clone)]
@@ -97,18 +108,28 @@ impl Store {
     }
 
     /// A strongly consistent Query over the secret items of `ws` (sort keys
-    /// `secret#…`, so the workspace, limits and counter items of the
-    /// partition are never read as secrets).
+    /// `secret#…`, so the workspace, limits, counter and breaker items of
+    /// the partition are never read as secrets).
     fn secrets_query(
         &self,
         ws: &WorkspaceId,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.prefix_query(ws, SECRET_SK_PREFIX)
+    }
+
+    /// A strongly consistent Query over the items of `ws` whose sort key
+    /// starts with `prefix`.
+    fn prefix_query(
+        &self,
+        ws: &WorkspaceId,
+        prefix: &str,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.ddb
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", pk(ws))
-            .expression_attribute_values(":prefix", s(SECRET_SK_PREFIX))
+            .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
     }
 
@@ -161,27 +182,25 @@ impl Store {
         Ok(())
     }
 
-    /// The secret, its workspace settings and the workspace's injection
-    /// limits ([`counters`]) in one consistent round trip.
+    /// The secret, its workspace settings, the workspace's injection
+    /// limits ([`counters`]) and the secret's probe breaker ([`breaker`])
+    /// in one consistent round trip.
     pub(crate) async fn get_secret_and_workspace(
         &self,
         ws: &WorkspaceId,
         name: &SecretName,
-    ) -> Result<(
-        Option<SecretRecord>,
-        Option<WorkspaceSettings>,
-        Option<crate::limits::Limits>,
-    )> {
+    ) -> Result<ReadSet> {
         let mut request = KeysAndAttributes::builder()
             .keys(secret_key(ws, name))
             .keys(workspace_key(ws))
             .keys(counters::limits_key(ws))
+            .keys(breaker::breaker_key(ws, name))
             .consistent_read(true)
             .build()
             .map_err(|_| BrokerError::Storage {
                 detail: "could not build BatchGetItem".into(),
             })?;
-        let (mut secret, mut workspace, mut limits) = (None, None, None);
+        let mut read = ReadSet::default();
         // DynamoDB may defer keys under load; retry those a bounded number of times.
         for _ in 0..5 {
             let out = self
@@ -199,17 +218,20 @@ impl Store {
             {
                 match item.get("sk") {
                     Some(AttributeValue::S(sk)) if sk == WORKSPACE_SK => {
-                        workspace = Some(parse_workspace(&item)?)
+                        read.workspace = Some(parse_workspace(&item)?)
                     }
                     Some(AttributeValue::S(sk)) if sk == counters::LIMITS_SK => {
-                        limits = Some(counters::parse_limits(&item)?)
+                        read.limits = Some(counters::parse_limits(&item)?)
                     }
-                    _ => secret = Some(parse_secret(&item)?),
+                    Some(AttributeValue::S(sk)) if sk.starts_with(breaker::BREAKER_SK_PREFIX) => {
+                        read.breaker = breaker::parse_breaker(&item)?
+                    }
+                    _ => read.secret = Some(parse_secret(&item)?),
                 }
             }
             match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
                 Some(rest) if !rest.keys.is_empty() => request = rest,
-                _ => return Ok((secret, workspace, limits)),
+                _ => return Ok(read),
             }
         }
         Err(BrokerError::Throttled {

@@ -35,7 +35,10 @@ fn assert_clean(what: &str, text: &str, canary: &str) {
     }
 }
 
-/// `put_secret` bound to `host` with `inject`, extra binding fields merged.
+/// `put_secret` bound to `host` with `inject`, extra binding fields merged,
+/// with the largest probe budget: every echo here is a probe event, and
+/// each attack is to be seen on its own (the breaker itself is under test
+/// in `oracle.rs` and `breaker.rs`).
 async fn put(lambda: &LambdaEnv, ws: &str, name: &str, value: &str, host: &str, extra: Value) {
     let mut binding = json!({
         "hosts": [host], "allow_insecure_http": true,
@@ -47,6 +50,12 @@ async fn put(lambda: &LambdaEnv, ws: &str, name: &str, value: &str, host: &str, 
     lambda
         .admin(json!({ "op": "put_secret", "workspace": ws, "secret": name,
                        "value": value, "binding": binding }))
+        .await;
+    lambda
+        .admin(
+            json!({ "op": "set_probe_budget", "workspace": ws, "secret": name,
+                       "budget": broker_core::breaker::MAX_PROBE_BUDGET }),
+        )
         .await;
 }
 
@@ -187,6 +196,8 @@ async fn every_hostile_reflection_is_refused_or_withheld() {
         if a["echo"] == "withheld" {
             assert!(a["scrubbed"].as_u64().unwrap() >= 1, "{a}");
             assert_eq!(a["decision"], "allow", "{a}");
+            assert_eq!(a["probe"], "echo", "each echo is a probe event: {a}");
+            assert_eq!(a["EchoWithheld"], 1, "{a}");
         }
         assert_eq!(a["aws_calls"]["kms"], 1, "{a}");
     }
@@ -241,6 +252,10 @@ async fn redact_is_opt_in_and_still_leaks_nothing() {
     assert_eq!(error_type(&r), "upstream_error");
     let audit = lambda.audit_records();
     assert_eq!(audit.iter().filter(|a| a["echo"] == "redacted").count(), 4);
+    // A redacted echo is as much an oracle as a withheld one: counted too.
+    let counted: Vec<&Value> = audit.iter().filter(|a| a["probe"] == "echo").collect();
+    assert_eq!(counted.len(), 4);
+    assert_eq!(counted[3]["probes"], 4, "{}", counted[3]);
     assert_clean("audit records", &json!(audit).to_string(), &canary);
     assert_clean("function output", &lambda.output(), &canary);
     lambda.stop().await;

@@ -91,10 +91,11 @@ async fn a_looping_agent_is_refused_before_kms_and_its_siblings_go_on_until_the_
     for i in 0..3 {
         let r = lambda.invoke("inject", &event(&ws, "looper", &up)).await;
         assert_eq!(r["ok"], true, "request {i}: {r}");
-        // Admitted: one read, the agent's and the workspace's counter, one Decrypt.
+        // Admitted: one read, the agent's and the workspace's counter, one
+        // Decrypt, and the probe breaker read after the clean scan.
         assert_eq!(
             last_audit(&lambda)["aws_calls"],
-            json!({ "dynamodb": 3, "kms": 1, "sts": 0 })
+            json!({ "dynamodb": 4, "kms": 1, "sts": 0 })
         );
         replies.push(r);
     }
@@ -144,8 +145,9 @@ async fn the_window_resets_after_the_advised_wait() {
 
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_eq!(r["ok"], true, "{r}");
-    // Only the agent limit is set: one counter, one extra call.
-    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 2);
+    // Only the agent limit is set: one counter, one extra call (and the
+    // breaker read after the scan).
+    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 3);
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_limited(&r, &last_audit(&lambda), "agent", 4000);
 
@@ -193,8 +195,8 @@ async fn operators_set_and_clear_limits_through_admin_and_each_change_is_audited
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(
         last_audit(&lambda)["aws_calls"],
-        json!({ "dynamodb": 2, "kms": 1, "sts": 0 }),
-        "the default: one read, the workspace counter, one Decrypt"
+        json!({ "dynamodb": 3, "kms": 1, "sts": 0 }),
+        "the default: one read, the workspace counter, one Decrypt, the breaker read"
     );
 
     // Refused requests change nothing.

@@ -175,6 +175,51 @@ async fn refused_admin_calls_are_typed_and_change_nothing() {
             json!({ "op": "verify_byok", "workspace": s.ws }),
             "not_found",
         ),
+        (
+            "clear_breaker of a missing secret",
+            json!({ "op": "clear_breaker", "workspace": s.ws, "secret": "ghost" }),
+            "not_found",
+        ),
+        (
+            "clear_breaker bad secret name",
+            json!({ "op": "clear_breaker", "workspace": s.ws, "secret": "a/b" }),
+            "invalid_request",
+        ),
+        (
+            "clear_breaker without a secret",
+            json!({ "op": "clear_breaker", "workspace": s.ws }),
+            "invalid_request",
+        ),
+        (
+            "set_probe_budget of 0",
+            json!({ "op": "set_probe_budget", "workspace": s.ws, "secret": "api", "budget": 0 }),
+            "invalid_request",
+        ),
+        (
+            "set_probe_budget over 1000",
+            json!({ "op": "set_probe_budget", "workspace": s.ws, "secret": "api", "budget": 1001 }),
+            "invalid_request",
+        ),
+        (
+            "set_probe_budget negative",
+            json!({ "op": "set_probe_budget", "workspace": s.ws, "secret": "api", "budget": -1 }),
+            "invalid_request",
+        ),
+        (
+            "set_probe_budget not a number",
+            json!({ "op": "set_probe_budget", "workspace": s.ws, "secret": "api", "budget": "3" }),
+            "invalid_request",
+        ),
+        (
+            "set_probe_budget without a budget (null means the default: say it)",
+            json!({ "op": "set_probe_budget", "workspace": s.ws, "secret": "api" }),
+            "invalid_request",
+        ),
+        (
+            "set_probe_budget of a missing secret",
+            json!({ "op": "set_probe_budget", "workspace": s.ws, "secret": "ghost", "budget": 5 }),
+            "not_found",
+        ),
     ];
     let n = assert_refusals(&s, "admin", &cases).await;
     assert_eq!(state(&s.env, &ws).await, before);

@@ -50,6 +50,8 @@ mod library;
 struct State {
     secrets: String,
     settings: String,
+    /// The secrets' probe breakers (a refusal never counts or clears one).
+    breakers: String,
 }
 
 async fn state(env: &Env, ws: &WorkspaceId) -> State {
@@ -58,6 +60,7 @@ async fn state(env: &Env, ws: &WorkspaceId) -> State {
     State {
         secrets: serde_json::to_string(&secrets).unwrap(),
         settings: serde_json::to_string(&settings).unwrap(),
+        breakers: serde_json::to_string(&env.broker.breakers(ws).await.unwrap()).unwrap(),
     }
 }
 

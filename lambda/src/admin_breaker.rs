@@ -1,0 +1,63 @@
+//! The admin side of the probe breaker (broker-core's `breaker` module):
+//! `clear_breaker`, `set_probe_budget`, and each secret's breaker in
+//! `list_secrets`. Results are JSON objects; what changed goes into the
+//! admin audit record (counts and budgets, never anything else).
+
+use broker_core::{Broker, SecretName, WorkspaceId};
+use serde_json::{json, Value};
+
+use crate::admin::AdminError;
+use crate::admin_audit::Changes;
+
+/// `list_secrets`: each secret's metadata, plus its breaker: `probes`
+/// (since the last clear), `probe_budget` (in force) and `quarantined`.
+/// One more Query than the metadata alone (the workspace's breaker items).
+pub async fn list_secrets(broker: &Broker, ws: &WorkspaceId) -> Result<Value, AdminError> {
+    let secrets = broker.list_secrets(ws).await?;
+    let breakers = broker.breakers(ws).await?;
+    let default = broker.probe_budget();
+    let mut out = Vec::with_capacity(secrets.len());
+    for meta in secrets {
+        let breaker = breakers
+            .get(meta.name.as_str())
+            .copied()
+            .unwrap_or_default();
+        let mut v = serde_json::to_value(&meta).map_err(|_| AdminError::Unserialisable)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("probes".into(), json!(breaker.probes));
+            o.insert("probe_budget".into(), json!(breaker.budget(default)));
+            o.insert("quarantined".into(), json!(breaker.tripped(default)));
+        }
+        out.push(v);
+    }
+    Ok(Value::Array(out))
+}
+
+/// `clear_breaker`: audited with the count it cleared.
+pub async fn clear(
+    broker: &Broker,
+    ws: &WorkspaceId,
+    name: &SecretName,
+    changes: &mut Changes,
+) -> Result<Value, AdminError> {
+    let cleared = broker.clear_breaker(ws, name).await?;
+    changes.probes_cleared = Some(cleared.cleared);
+    changes.was_quarantined = Some(cleared.was_quarantined);
+    serde_json::to_value(cleared).map_err(|_| AdminError::Unserialisable)
+}
+
+/// `set_probe_budget`: audited old → new (`null`: the deployment's).
+pub async fn set_budget(
+    broker: &Broker,
+    ws: &WorkspaceId,
+    name: &SecretName,
+    budget: Option<u32>,
+    changes: &mut Changes,
+) -> Result<Value, AdminError> {
+    let change = broker.set_probe_budget(ws, name, budget).await?;
+    changes.probe_budget_from = Some(json!(change.previous));
+    changes.probe_budget_to = Some(json!(change.current));
+    let mut v = serde_json::to_value(change).map_err(|_| AdminError::Unserialisable)?;
+    v["quarantined"] = json!(change.probes >= u64::from(change.effective));
+    Ok(v)
+}

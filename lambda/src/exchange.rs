@@ -1,0 +1,184 @@
+//! The one upstream exchange of an injection, between `kms:Decrypt` and
+//! the breaker's decision: the request scan (a hit is a `probe` and nothing
+//! is sent, [`crate::probe`]), the request as the HTTP client's types, the
+//! send, and the response's checks and shape ([`crate::response`]). It
+//! owns the plaintext and drops it before returning.
+
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use broker_core::{ApprovedRequest, ProbeKind, SecretValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::audit::AuditRecord;
+use crate::contract::{ErrorType, InjectResponse, Withheld};
+use crate::inject::{refuse, upstream_budget, Refusal};
+use crate::probe;
+use crate::response;
+use crate::upstream::{self, Limits, SendError};
+
+/// Headers dropped from upstream responses: framing belongs to the
+/// upstream hop ([`broker_core::binding::FRAMING_HEADERS`] plus hop state).
+/// Agent request headers are vetted by `broker_core::access::headers`.
+const RESPONSE_DROPPED_EXTRA: [&str; 3] = ["trailer", "proxy-authorization", "keep-alive"];
+
+/// Whether `lower` (a lowercase response header name) is dropped.
+pub(crate) fn is_forbidden_header(lower: &str) -> bool {
+    broker_core::binding::FRAMING_HEADERS.contains(&lower)
+        || RESPONSE_DROPPED_EXTRA.contains(&lower)
+}
+
+/// One exchange's context: the function's HTTP client and limits, and what
+/// of the agent's event it needs beyond the approved request.
+pub(crate) struct Exchange<'a> {
+    /// The function's HTTP client (no redirects, the refusing resolver).
+    pub http: &'a reqwest::Client,
+    /// The function's upstream limits.
+    pub limits: &'a Limits,
+    /// Lambda request id (the agent's answer carries it).
+    pub request_id: &'a str,
+    /// What of the event the scan and the send need.
+    pub agent: AgentRequest<'a>,
+    /// The invocation deadline, if any.
+    pub deadline: Option<SystemTime>,
+}
+
+impl Exchange<'_> {
+    /// Scan what the agent supplied, then (if clean) send, shape and scan
+    /// the answer. Returns the answer planned for the agent and the probe
+    /// event the scans found, for the decision point to confirm. The
+    /// plaintext is dropped here, before the decision.
+    pub async fn run(
+        &self,
+        approved: ApprovedRequest,
+        secret: SecretValue,
+        body: Vec<u8>,
+        audit: &mut AuditRecord,
+    ) -> (Result<InjectResponse, Refusal>, Option<ProbeKind>) {
+        let (agent, request_id, deadline) = (&self.agent, self.request_id, self.deadline);
+        let binding = approved.binding().clone();
+        let needles = probe::needles(&binding.inject, &secret);
+        let in_request = probe::scan_request(
+            &needles,
+            &probe::AgentMaterial {
+                url: agent.raw_url,
+                sent_url: approved.url().as_str(),
+                headers: agent.headers,
+                body: &body,
+            },
+        );
+        if in_request > 0 {
+            drop(secret);
+            return (
+                Err(refuse(ErrorType::Probe, probe::PROBE_MESSAGE)),
+                Some(ProbeKind::Request),
+            );
+        }
+        let timeout = match upstream_budget(deadline) {
+            Ok(left) => agent
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(self.limits.max_timeout)
+                .min(self.limits.max_timeout)
+                .min(left),
+            Err(r) => return (Err(r), None),
+        };
+        let outgoing = match outgoing(approved, body, timeout) {
+            Ok(o) => o,
+            Err(r) => return (Err(r), None),
+        };
+        // A hard cap around the whole exchange (connect, headers, body),
+        // whatever the HTTP client's own timers do.
+        let result = tokio::time::timeout(
+            timeout,
+            upstream::send(self.http, self.limits, outgoing, &binding.inject, &secret),
+        )
+        .await
+        .unwrap_or(Err(SendError::TimedOut));
+        drop(secret);
+        let answer = match result {
+            Ok(a) => a,
+            Err(SendError::Blocked(b)) => {
+                return (Err(refuse(ErrorType::Denied, b.to_string())), None)
+            }
+            Err(other) => {
+                let mut r = refuse(ErrorType::UpstreamError, other.to_string());
+                r.sent = true;
+                return (Err(r), None);
+            }
+        };
+        audit.upstream_status = Some(answer.status);
+        if let Err(why) = response::check_framing(&answer) {
+            let mut r = refuse(ErrorType::UpstreamError, why.to_string());
+            r.sent = true;
+            return (Err(r), None);
+        }
+        let shaped = response::shape(answer, &needles, binding.on_echo, is_forbidden_header);
+        audit.scrubbed = shaped.found;
+        audit.echo = shaped.echo;
+        let found = shaped.echo.map(|_| ProbeKind::Echo);
+        let Some((headers, body)) = shaped.content else {
+            return (
+                Ok(InjectResponse {
+                    status: Some(shaped.status),
+                    withheld: Some(Withheld::EchoWithheld),
+                    ..InjectResponse::ok(request_id)
+                }),
+                found,
+            );
+        };
+        let (body, body_base64) = match String::from_utf8(body) {
+            Ok(text) => (Some(text), None),
+            Err(e) => (None, Some(STANDARD.encode(e.as_bytes()))),
+        };
+        (
+            Ok(InjectResponse {
+                status: Some(shaped.status),
+                headers: Some(headers),
+                body,
+                body_base64,
+                ..InjectResponse::ok(request_id)
+            }),
+            found,
+        )
+    }
+}
+
+/// What of the agent's event the exchange needs beyond the approved request.
+pub(crate) struct AgentRequest<'a> {
+    /// The URL as the event gave it.
+    pub raw_url: &'a str,
+    /// The agent's headers as the event gave them.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The agent's timeout, if any.
+    pub timeout_ms: Option<u64>,
+}
+
+/// The approved request as the HTTP client's types: exactly what the check
+/// approved, nothing from the event but the body and the timeout.
+pub(crate) fn outgoing(
+    approved: ApprovedRequest,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<upstream::Outgoing, Refusal> {
+    // The check only approves names and values these accept; an error here
+    // is a bug, refused rather than sent differently.
+    let unsendable = || refuse(ErrorType::InvalidRequest, "header cannot be sent");
+    let method = reqwest::Method::from_bytes(approved.method().as_bytes())
+        .map_err(|_| refuse(ErrorType::InvalidRequest, "invalid method"))?;
+    let mut headers = HeaderMap::new();
+    for (k, v) in approved.headers() {
+        headers.insert(
+            HeaderName::from_bytes(k.as_bytes()).map_err(|_| unsendable())?,
+            HeaderValue::from_str(v).map_err(|_| unsendable())?,
+        );
+    }
+    Ok(upstream::Outgoing {
+        method,
+        url: approved.url().clone(),
+        headers,
+        body,
+        timeout,
+    })
+}
