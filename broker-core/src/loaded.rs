@@ -15,15 +15,21 @@ pub struct LoadedSecret {
     pub(crate) name: SecretName,
     pub(crate) rec: SecretRecord,
     pub(crate) settings: Option<WorkspaceSettings>,
-    /// The workspace's own injection limits (`set_limits`), if it has any;
-    /// read in the same call (`store::counters`).
-    pub(crate) limits: Option<crate::limits::Limits>,
+    /// The workspace's limits item (`set_limits`) as read in the same call
+    /// (`store::counters`): none, readable, or unreadable.
+    pub(crate) limits: crate::limits::StoredLimits,
 }
 
 impl LoadedSecret {
     /// The stored metadata, including the binding.
     pub fn metadata(&self) -> &SecretMetadata {
         &self.rec.meta
+    }
+
+    /// Whether the workspace's limits item was unreadable, so the
+    /// deployment default applied in its place (for audit records).
+    pub fn limits_unreadable(&self) -> bool {
+        self.limits == crate::limits::StoredLimits::Unreadable
     }
 
     /// The workspace's policy text, if any.

@@ -170,7 +170,7 @@ impl Store {
     ) -> Result<(
         Option<SecretRecord>,
         Option<WorkspaceSettings>,
-        Option<crate::limits::Limits>,
+        crate::limits::StoredLimits,
     )> {
         let mut request = KeysAndAttributes::builder()
             .keys(secret_key(ws, name))
@@ -181,7 +181,8 @@ impl Store {
             .map_err(|_| BrokerError::Storage {
                 detail: "could not build BatchGetItem".into(),
             })?;
-        let (mut secret, mut workspace, mut limits) = (None, None, None);
+        let (mut secret, mut workspace) = (None, None);
+        let mut limits = crate::limits::StoredLimits::Unset;
         // DynamoDB may defer keys under load; retry those a bounded number of times.
         for _ in 0..5 {
             let out = self
@@ -202,7 +203,7 @@ impl Store {
                         workspace = Some(parse_workspace(&item)?)
                     }
                     Some(AttributeValue::S(sk)) if sk == counters::LIMITS_SK => {
-                        limits = Some(counters::parse_limits(&item)?)
+                        limits = counters::stored(ws, &item)
                     }
                     _ => secret = Some(parse_secret(&item)?),
                 }
