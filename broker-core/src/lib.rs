@@ -129,6 +129,7 @@ pub use arn::{KeyArn, Region, RoleArn};
 pub use binding::{Binding, Injection, OnEcho};
 pub use breaker::{BreakerCleared, BreakerState, BudgetChange, Probation, ProbeKind};
 pub use broker::admit::{Admitted, LimitsChange};
+pub use broker::catalog::Catalog;
 pub use broker::check::{CheckPage, CheckReport, Probe, ProbeOutcome};
 pub use broker::read::Decrypted;
 pub use broker::rewrap::{KeyTarget, RewrapPage, RewrapRequest, SecretFailure};
@@ -137,7 +138,7 @@ pub use broker::Broker;
 pub use call_count::AwsCalls;
 pub use deployment::BrokerConfig;
 pub use error::{BrokerError, Result, RevokedReason};
-pub use limits::{LimitScope, Limits};
+pub use limits::{LimitScope, Limits, StoredLimits};
 pub use loaded::LoadedSecret;
 pub use model::{
     Byok, ByokLink, ByokStateError, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings,

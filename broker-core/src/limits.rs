@@ -91,8 +91,21 @@ impl Limits {
     };
 
     /// Refuse what cannot be enforced: a window outside 1..=3600 s, a count
-    /// above [`MAX_PER_WINDOW`].
+    /// above [`MAX_PER_WINDOW`], and limits with no count at all. "No
+    /// limit" is not a workspace setting: a stored item that said so would
+    /// be indistinguishable from one planted to lift the deployment default
+    /// (docs/THREAT_MODEL.md). A workspace that needs more sets
+    /// [`MAX_PER_WINDOW`]; `off` is the deployment's choice alone.
     pub fn validate(self) -> Result<Self> {
+        if self.workspace.is_none() && self.agent.is_none() {
+            return Err(BrokerError::invalid(
+                "limits",
+                format!(
+                    "set a workspace or an agent count (at most {MAX_PER_WINDOW} per window); \
+                     clearing the limits returns to the deployment default"
+                ),
+            ));
+        }
         if !(1..=MAX_WINDOW_SECONDS).contains(&self.window_seconds) {
             return Err(BrokerError::invalid(
                 "limits",
@@ -113,6 +126,7 @@ impl Limits {
     /// Parse a deployment setting: `off`, or comma-separated
     /// `window=SECONDS`, `workspace=N|none`, `agent=N|none` (each at most
     /// once; `window` required), e.g. `window=60,workspace=6000,agent=1200`.
+    /// Both counts `none` is `off`, as it always meant.
     pub fn parse_setting(text: &str) -> Result<Option<Self>> {
         let bad = |why: &str| BrokerError::invalid("limits", why.to_owned());
         if text.trim() == "off" {
@@ -146,18 +160,57 @@ impl Limits {
                 return Err(bad("a key is given twice"));
             }
         }
-        Self {
+        let limits = Self {
             window_seconds: window.ok_or_else(|| bad("window is required"))?,
             workspace: workspace.flatten(),
             agent: agent.flatten(),
+        };
+        if limits.workspace.is_none() && limits.agent.is_none() {
+            return Ok(None);
         }
-        .validate()
-        .map(Some)
+        limits.validate().map(Some)
     }
 
     /// The window `now_ms` falls in.
     pub fn window_at(self, now_ms: u64) -> Window {
         Window::at(now_ms, self.window_seconds)
+    }
+}
+
+/// What a workspace's limits item says, as read with the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoredLimits {
+    /// No item: the deployment default applies.
+    #[default]
+    Unset,
+    /// The operator's limits (`set_limits`).
+    Set(Limits),
+    /// An item that does not parse to anything `set_limits` could have
+    /// stored (no count, a count as text, a zero window, an unknown
+    /// attribute): planted or corrupted. The deployment default applies,
+    /// never "no limit", and the read is logged.
+    Unreadable,
+}
+
+impl StoredLimits {
+    /// The limits injections count against, given the deployment's
+    /// `default` (`None`: `off`). An unreadable item gets the default, or
+    /// [`Limits::BUILT_IN_DEFAULT`] under `off`: whatever a planted item
+    /// says, it never means unlimited.
+    pub fn effective(self, default: Option<Limits>) -> Option<Limits> {
+        match self {
+            Self::Set(l) => Some(l),
+            Self::Unset => default,
+            Self::Unreadable => Some(default.unwrap_or(Limits::BUILT_IN_DEFAULT)),
+        }
+    }
+
+    /// The operator's own limits, if the item holds readable ones.
+    pub fn own(self) -> Option<Limits> {
+        match self {
+            Self::Set(l) => Some(l),
+            Self::Unset | Self::Unreadable => None,
+        }
     }
 }
 

@@ -15,9 +15,9 @@ pub struct LoadedSecret {
     pub(crate) name: SecretName,
     pub(crate) rec: SecretRecord,
     pub(crate) settings: Option<WorkspaceSettings>,
-    /// The workspace's own injection limits (`set_limits`), if it has any;
-    /// read in the same call (`store::counters`).
-    pub(crate) limits: Option<crate::limits::Limits>,
+    /// The workspace's limits item (`set_limits`) as read in the same call
+    /// (`store::counters`): none, readable, or unreadable.
+    pub(crate) limits: crate::limits::StoredLimits,
     /// The secret's probe breaker (`store::breaker`), read in the same
     /// call; the default when it has none.
     pub(crate) breaker: crate::breaker::BreakerState,
@@ -32,6 +32,12 @@ impl LoadedSecret {
     /// The secret's probe breaker as loaded.
     pub fn breaker(&self) -> &crate::breaker::BreakerState {
         &self.breaker
+    }
+
+    /// Whether the workspace's limits item was unreadable, so the
+    /// deployment default applied in its place (for audit records).
+    pub fn limits_unreadable(&self) -> bool {
+        self.limits == crate::limits::StoredLimits::Unreadable
     }
 
     /// The workspace's policy text, if any.

@@ -11,6 +11,14 @@
 //! role reads the list with `dynamodb:Query`, projected to metadata only
 //! (broker-core's `Store::list_secrets` never reads the blob attribute).
 //!
+//! What an agent sees is what it could use: only secrets the workspace's
+//! Cedar policy could let this agent inject (broker-core
+//! `access::visible`: some permit covers this agent and secret for one of
+//! its bound hosts, and no unconditional forbid does), and each listing
+//! counts against the injection limits, on the injections' own workspace
+//! and agent counters (`Broker::list_usable_secrets`): over a limit it is
+//! `throttled` with `retry_after_ms`, like an injection.
+//!
 //! Routing: an event with an `"op"` member is a catalog request; every
 //! other event is an injection. `InjectEvent` refuses unknown fields, so no
 //! injection event can carry `op`, and an older `inject` answers a catalog
@@ -18,9 +26,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use broker_core::{Broker, Injection, SecretStatus, WorkspaceId};
+use broker_core::{Broker, BrokerError, Injection, LimitScope, SecretStatus, WorkspaceId};
 
-use crate::contract::{ErrorType, InjectResponse};
+use crate::contract::{ErrorBody, ErrorType, InjectResponse};
 
 /// Schema identifier of the catalog audit record.
 pub const SCHEMA: &str = "keybroker.audit.catalog.v1";
@@ -51,7 +59,8 @@ enum CatalogRequest {
     ListSecrets {
         /// Workspace, asserted by the agent runtime.
         workspace: String,
-        /// The agent asking (recorded in the audit line).
+        /// The agent asking: the policy is asked for it, its limit counts
+        /// the listing, and the audit line names it.
         agent: String,
     },
 }
@@ -61,7 +70,8 @@ enum CatalogRequest {
 pub struct SecretEntry {
     /// Secret name, as `inject` takes it.
     pub name: String,
-    /// Hosts the secret may be sent to; empty: it cannot be injected.
+    /// Hosts the secret may be sent to (never empty: a secret without a
+    /// binding cannot be used, so it is not listed).
     pub hosts: Vec<String>,
     /// Where the broker puts it in the request.
     pub injection: Option<InjectionKind>,
@@ -116,7 +126,19 @@ struct CatalogAudit<'a> {
     workspace: Option<&'a str>,
     agent: Option<&'a str>,
     outcome: &'a str,
+    /// Secrets listed.
     count: usize,
+    /// Secrets the policy hid from this agent (a number, never names).
+    hidden: usize,
+    /// The keybroker limit that refused the listing, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<LimitScope>,
+}
+
+/// A listing: the entries and how many the policy hid.
+struct Listed {
+    secrets: Vec<SecretEntry>,
+    hidden: usize,
 }
 
 /// Handle one catalog event; always answers with a JSON object shaped like
@@ -137,15 +159,20 @@ pub async fn handle(
         Err(_) => (None, None),
     };
     let result = match &parsed {
-        Ok(CatalogRequest::ListSecrets { workspace, .. }) => list(broker, served, workspace).await,
+        Ok(CatalogRequest::ListSecrets { workspace, agent }) => {
+            list(broker, served, workspace, agent).await
+        }
         Err(e) => Err((
-            ErrorType::InvalidRequest,
-            format!("malformed catalog event: {e}"),
+            ErrorBody::new(
+                ErrorType::InvalidRequest,
+                format!("malformed catalog event: {e}"),
+            ),
+            None,
         )),
     };
-    let (outcome, count) = match &result {
-        Ok(s) => ("ok", s.len()),
-        Err((kind, _)) => (kind.as_str(), 0),
+    let (outcome, count, hidden, limit) = match &result {
+        Ok(l) => ("ok", l.secrets.len(), l.hidden, None),
+        Err((body, limit)) => (body.kind.as_str(), 0, 0, *limit),
     };
     let audit = CatalogAudit {
         schema: SCHEMA,
@@ -155,6 +182,8 @@ pub async fn handle(
         agent,
         outcome,
         count,
+        hidden,
+        limit,
     };
     if let Ok(line) = serde_json::to_string(&audit) {
         if let Err(e) = crate::audit::write_line(&line) {
@@ -162,37 +191,51 @@ pub async fn handle(
         }
     }
     let value = match result {
-        Ok(secrets) => serde_json::to_value(CatalogResponse {
+        Ok(listed) => serde_json::to_value(CatalogResponse {
             request_id: request_id.to_owned(),
             ok: true,
-            secrets,
+            secrets: listed.secrets,
         }),
-        Err((kind, message)) => {
-            serde_json::to_value(InjectResponse::error(request_id, kind, message))
+        Err((body, _)) => {
+            // The inject shape, with the body's own wait (a limit's window).
+            let mut response = InjectResponse::error(request_id, body.kind, "");
+            response.error = Some(body);
+            serde_json::to_value(response)
         }
     };
     value.unwrap_or_else(|_| serde_json::json!({ "request_id": request_id, "ok": false }))
+}
+
+/// A refusal: the edge's error body, and the keybroker limit behind it.
+type Refused = (ErrorBody, Option<LimitScope>);
+
+fn broker_refusal(e: &BrokerError) -> Refused {
+    let limit = match e {
+        BrokerError::LimitExceeded { scope, .. } => Some(*scope),
+        _ => None,
+    };
+    (ErrorBody::from(e), limit)
 }
 
 async fn list(
     broker: &Broker,
     served: Option<&[String]>,
     workspace: &str,
-) -> Result<Vec<SecretEntry>, (ErrorType, String)> {
-    let ws = WorkspaceId::new(workspace).map_err(|e| (ErrorType::InvalidRequest, e.to_string()))?;
+    agent: &str,
+) -> Result<Listed, Refused> {
+    let ws = WorkspaceId::new(workspace).map_err(|e| broker_refusal(&e))?;
     if let Some(served) = served {
         if !served.iter().any(|w| w == ws.as_str()) {
-            return Err((
-                ErrorType::Denied,
-                format!("workspace {ws} is not served by this function"),
-            ));
+            let why = format!("workspace {ws} is not served by this function");
+            return Err((ErrorBody::new(ErrorType::Denied, why), None));
         }
     }
-    let secrets = broker
-        .list_secrets(&ws)
+    let catalog = broker
+        .list_usable_secrets(&ws, agent)
         .await
-        .map_err(|e| (ErrorType::of(&e), e.to_string()))?;
-    Ok(secrets
+        .map_err(|e| broker_refusal(&e))?;
+    let secrets = catalog
+        .secrets
         .iter()
         .map(|m| SecretEntry {
             name: m.name.to_string(),
@@ -207,7 +250,11 @@ async fn list(
                 _ => "revoked",
             },
         })
-        .collect())
+        .collect();
+    Ok(Listed {
+        secrets,
+        hidden: catalog.hidden,
+    })
 }
 
 #[cfg(test)]

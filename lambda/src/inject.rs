@@ -201,6 +201,7 @@ impl Injector {
                     method: &req.method,
                     url: &req.url,
                     headers: &agent_headers,
+                    body: &body,
                 },
             )
             .map_err(access_refusal)?;

@@ -1,10 +1,12 @@
 //! Streamable HTTP transport: the SDK's service behind a small hyper
 //! server. Loopback by default; `Host` is checked against loopback names
 //! (DNS rebinding), any browser `Origin` is refused, and a bearer token is
-//! required when one is configured (always, for a non-loopback bind).
+//! always required: the configured one, or one generated at start into a
+//! 0600 file ([`crate::token_file`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,15 +19,20 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 
 use crate::config::HttpToken;
 use crate::server::{KeybrokerMcp, State};
+use crate::token_file;
 
 /// Serve MCP over streamable HTTP on `bind` until the process is stopped.
-/// The bound address is logged (port 0 picks a free one).
+/// The bound address is logged (port 0 picks a free one). Without a
+/// configured `token`, one is generated into `token_file` (or the default
+/// path for the bound port) before the first connection is accepted, and
+/// the file's path is logged.
 pub async fn serve(
     state: Arc<State>,
     bind: SocketAddr,
     allowed_hosts: Vec<String>,
     token: Option<HttpToken>,
-) -> std::io::Result<()> {
+    token_file: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = StreamableHttpServerConfig::default().enforce_origin_validation();
     if !allowed_hosts.is_empty() {
         config = config.with_allowed_hosts(allowed_hosts);
@@ -37,6 +44,22 @@ pub async fn serve(
     ));
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let local = listener.local_addr()?;
+    let token = match token {
+        Some(t) => t,
+        None => {
+            let (path, make_dir) = match token_file {
+                Some(p) => (p, false),
+                None => (
+                    token_file::default_path(|k| std::env::var(k).ok(), local.port())
+                        .ok_or(token_file::TokenFileError::NoPath)?,
+                    true,
+                ),
+            };
+            let t = token_file::generate(&path, make_dir)?;
+            tracing::info!(token_file = %path.display(), "bearer token generated (mode 0600)");
+            t
+        }
+    };
     tracing::info!(address = %local, path = "/mcp", "listening (streamable HTTP)");
     let token = Arc::new(token);
     loop {
@@ -49,7 +72,7 @@ pub async fn serve(
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (service, token) = (service.clone(), token.clone());
                 async move {
-                    if !authorized(token.as_ref().as_ref(), &req) {
+                    if !authorized(&token, &req) {
                         return Ok::<_, Infallible>(unauthorized());
                     }
                     if req.uri().path() != "/mcp" {
@@ -68,10 +91,7 @@ pub async fn serve(
     }
 }
 
-fn authorized(token: Option<&HttpToken>, req: &Request<Incoming>) -> bool {
-    let Some(token) = token else {
-        return true;
-    };
+fn authorized(token: &HttpToken, req: &Request<Incoming>) -> bool {
     req.headers()
         .get(hyper::header::AUTHORIZATION)
         .is_some_and(|v| token.accepts(v.as_bytes()))

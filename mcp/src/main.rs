@@ -9,8 +9,8 @@
 //! * Tools: `http_request` and `list_secrets` ([`tools`]).
 //! * Identity: workspace and agent come from the configuration
 //!   ([`config`]), never from tool arguments.
-//! * Transports: stdio, and streamable HTTP on loopback by default
-//!   ([`http`]).
+//! * Transports: stdio, and streamable HTTP on loopback by default, always
+//!   behind a bearer token ([`http`], [`token_file`]).
 //!
 //! docs/INVOCATION.md, "MCP server", has the configuration snippets.
 
@@ -21,6 +21,7 @@ mod broker;
 mod config;
 mod http;
 mod server;
+mod token_file;
 mod tools;
 
 use std::process::ExitCode;
@@ -106,7 +107,16 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         Transport::Http {
             bind,
             allowed_hosts,
-        } => http::serve(state, bind, allowed_hosts, config.http_token).await?,
+        } => {
+            http::serve(
+                state,
+                bind,
+                allowed_hosts,
+                config.http_token,
+                config.token_file,
+            )
+            .await?
+        }
     }
     Ok(())
 }

@@ -1,32 +1,73 @@
 //! Which request headers an agent may set.
 //!
-//! The model: a fixed deny-list that no binding can lift, plus an optional
-//! per-binding allow-list ([`crate::Binding::agent_headers`]). The deny-list
-//! holds every header that changes *which* request the upstream acts on
-//! (method override, URL rewrite), *who* it thinks is asking (forwarding,
-//! client IP), how the hop is framed (hop-by-hop, lengths, proxy), or what
-//! shape the response takes in ways the scrubber cannot see through
-//! (`Range`, `If-Range`, `Accept-Encoding`: the broker owns content
-//! negotiation). A deny-list alone is open to headers nobody has listed
-//! yet; owners who know their API's headers close that with the allow-list.
-//! It is optional because a closed default would break every agent that
-//! sends an ordinary `Accept` or `Content-Type` today.
+//! The model: an **allow-list by default** ([`DEFAULT_AGENT_HEADERS`]),
+//! which a binding replaces with its own list
+//! ([`crate::Binding::agent_headers`]), over a **fixed deny-list no binding
+//! can lift** ([`DENIED_HEADERS`], [`DENIED_PREFIXES`]).
+//!
+//! Why an allow-list by default: the deny-list failed twice for the same
+//! reason. The headers that change *which* request the upstream acts on
+//! (method override, URL rewrite), *who* it thinks is asking (client IP,
+//! identity asserted by a gateway), or how the hop is framed are families
+//! every proxy, gateway and framework adds members to (`X-Original-URI`,
+//! `X-Envoy-Original-Path`, `CF-Connecting-IP`, ...); a list of names is
+//! always one name short. The default set is the headers an ordinary API
+//! client needs and that select a *representation*, never a resource, an
+//! identity or a route: content negotiation, conditional requests,
+//! idempotency, the user agent, and a few vendor API-version headers that
+//! pick a version of the contract (`anthropic-version`,
+//! `x-github-api-version`, `notion-version`, ...). Anything else an API
+//! needs, its owner lists in the binding.
+//!
+//! Why a binding's list *replaces* the default rather than adding to it: a
+//! stored `agent_headers` list meant "only these" before the default
+//! existed, and still does, so no stored binding's set grows, and an owner
+//! can narrow below the default. To keep the default and add one header,
+//! list the default's names as well (docs/INVOCATION.md has them).
+//!
+//! Why the deny-list stays: it is the floor under every list, so a binding
+//! that lists `x-forwarded-for` (or a table write that adds it) still
+//! cannot send it. It names families by prefix where they are families.
+//!
+//! Names are compared with `_` folded to `-`: CGI-style stacks (PHP, WSGI,
+//! Rack behind many servers) turn both into the same `HTTP_X_...` variable,
+//! so `X_Forwarded_For` is `X-Forwarded-For` to them, and `authorization_`
+//! spellings of the injected header are the injected header. The broker
+//! also owns the response's charset: `Accept-Charset` is denied and an
+//! `Accept` may not name a `charset` (a UTF-16 answer hides the credential
+//! from the scrubber).
 
-/// Exact header names (lowercase) an agent may never set.
-pub const DENIED_HEADERS: [&str; 24] = [
+/// Exact header names (lowercase, `-` spelling) an agent may never set.
+pub const DENIED_HEADERS: [&str; 43] = [
     // Method override and URL rewrite: the server acts on these, the
     // policy judged the method and URL.
-    "x-http-method",
-    "x-http-method-override",
     "x-method-override",
-    "x-original-url",
     "x-rewrite-url",
-    "x-original-method",
-    // Forwarding and client identity.
+    "x-override-url",
+    "x-host",
+    "x-http-host-override",
+    // Forwarding, client address and scheme as a proxy would assert them.
     "forwarded",
+    "x-forwarded",
     "x-real-ip",
     "x-client-ip",
     "true-client-ip",
+    "client-ip",
+    "x-cluster-client-ip",
+    "x-originating-ip",
+    "x-proxyuser-ip",
+    "cf-connecting-ip",
+    "cf-connecting-ipv6",
+    "cf-ipcountry",
+    "cf-visitor",
+    "fastly-client-ip",
+    "fastly-ssl",
+    "remote-addr",
+    "remote-user",
+    "x-scheme",
+    "x-url-scheme",
+    "front-end-https",
+    "x-arr-ssl",
     "via",
     // Framing and hop-by-hop.
     "host",
@@ -38,25 +79,91 @@ pub const DENIED_HEADERS: [&str; 24] = [
     "transfer-encoding",
     "content-length",
     "expect",
-    // The response channel: partial content and encodings the scrubber
-    // would have to see through.
+    // The response channel: partial content, encodings and charsets the
+    // scrubber would have to see through.
     "range",
     "if-range",
     "accept-encoding",
-    // The bare form of the `X-Forwarded-*` family.
-    "x-forwarded",
+    "accept-charset",
+    // Identity asserted by an auth proxy in front of the upstream.
+    "x-webauth-user",
+    "x-user-id",
+    "x-authenticated-user",
 ];
 
-/// Header name prefixes (lowercase) an agent may never use.
-pub const DENIED_PREFIXES: [&str; 2] = ["x-forwarded-", "proxy-"];
+/// Header name prefixes (lowercase, `-` spelling) an agent may never use:
+/// families a proxy, gateway or framework extends.
+pub const DENIED_PREFIXES: [&str; 14] = [
+    // X-HTTP-Method, X-HTTP-Method-Override and any other spelling.
+    "x-http-method",
+    // X-Original-URL, -URI, -Host, -Method, -Forwarded-For, ...
+    "x-original-",
+    "x-forwarded-",
+    "proxy-",
+    // Envoy's own (x-envoy-original-path, x-envoy-internal, ...).
+    "x-envoy-",
+    // X-Remote-Addr, X-Remote-User, X-Remote-IP, ...
+    "x-remote-",
+    // AWS ALB and API Gateway identity (x-amzn-oidc-identity, ...).
+    "x-amzn-",
+    // Azure App Service authentication.
+    "x-ms-client-principal",
+    "x-ms-token-",
+    // Google IAP.
+    "x-goog-authenticated-",
+    "x-goog-iap-",
+    // oauth2-proxy, Kong and similar gateways.
+    "x-auth-request-",
+    "x-authenticated-",
+    "x-consumer-",
+];
+
+/// Headers an agent may send when its secret's binding lists none
+/// (lowercase). Each selects a representation or makes a request
+/// conditional; none names a resource, an identity or a route.
+pub const DEFAULT_AGENT_HEADERS: [&str; 16] = [
+    // Content negotiation (the charset is the broker's: see `vet`).
+    "accept",
+    "accept-language",
+    "content-type",
+    "content-language",
+    // Conditional requests and idempotency.
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "idempotency-key",
+    // Who the client is, as software.
+    "user-agent",
+    // Vendor API-version headers: they pick a version of the contract.
+    "anthropic-version",
+    "anthropic-beta",
+    "openai-beta",
+    "x-github-api-version",
+    "notion-version",
+    "stripe-version",
+];
 
 /// Most headers an agent may send.
 pub const MAX_HEADERS: usize = 64;
 
-/// Whether `lower` (a lowercase name) is closed to agents whatever the
+/// `name` lowercased with `_` folded to `-`: the one spelling every
+/// comparison of this module uses.
+pub fn fold(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            b => b.to_ascii_lowercase() as char,
+        })
+        .collect()
+}
+
+/// Whether `name` (any case, `_` or `-`) is closed to agents whatever the
 /// binding says.
-pub fn is_denied(lower: &str) -> bool {
-    DENIED_HEADERS.contains(&lower) || DENIED_PREFIXES.iter().any(|p| lower.starts_with(p))
+pub fn is_denied(name: &str) -> bool {
+    let folded = fold(name);
+    DENIED_HEADERS.contains(&folded.as_str())
+        || DENIED_PREFIXES.iter().any(|p| folded.starts_with(p))
 }
 
 /// RFC 9110 token characters (header names).
@@ -72,15 +179,27 @@ pub fn is_clean_value(v: &str) -> bool {
     v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
-/// Vet the agent's headers: names are tokens given once (case-insensitive),
-/// none denied, none the injection header, all allowed by `allow` if set,
-/// values clean. Returns lowercase names with their values, sorted.
+/// Whether an `Accept` value names a charset in any of its media ranges.
+fn names_charset(accept: &str) -> bool {
+    accept.split([',', ';']).any(|part| {
+        part.split_once('=')
+            .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+    })
+}
+
+/// Vet the agent's headers: names are tokens given once (case-insensitive,
+/// `_` and `-` the same), none denied, none the injection header, each in
+/// `allow` (the binding's list) or, without one, in
+/// [`DEFAULT_AGENT_HEADERS`]; values clean; no `Accept` charset. Returns
+/// lowercase names with their values, sorted.
 pub fn vet<'a>(
     given: impl IntoIterator<Item = (&'a str, &'a str)>,
     injected: Option<&str>,
     allow: Option<&[String]>,
 ) -> Result<Vec<(String, String)>, String> {
+    let injected = injected.map(fold);
     let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for (k, v) in given {
         if out.len() == MAX_HEADERS {
             return Err(format!("at most {MAX_HEADERS} headers"));
@@ -88,30 +207,44 @@ pub fn vet<'a>(
         if !is_token(k) {
             return Err(format!("header name {k:?} is invalid"));
         }
-        let lower = k.to_ascii_lowercase();
-        if Some(lower.as_str()) == injected {
+        let folded = fold(k);
+        if Some(&folded) == injected.as_ref() {
             return Err(format!(
                 "header {k:?} is where the broker injects the secret; the agent may not set it"
             ));
         }
-        if is_denied(&lower) {
+        if is_denied(k) {
             return Err(format!("header {k:?} may not be set by the agent"));
         }
-        if let Some(allow) = allow {
-            if !allow.iter().any(|a| a.eq_ignore_ascii_case(&lower)) {
+        let lower = k.to_ascii_lowercase();
+        match allow {
+            Some(allow) if !allow.iter().any(|a| a.eq_ignore_ascii_case(&lower)) => {
                 return Err(format!(
                     "header {k:?} is not in this secret's list of agent headers"
                 ));
             }
+            None if !DEFAULT_AGENT_HEADERS.contains(&lower.as_str()) => {
+                return Err(format!(
+                    "header {k:?} is not one agents may send by default; \
+                     the secret's binding can list it in agent_headers"
+                ));
+            }
+            _ => {}
         }
         if !is_clean_value(v) {
             return Err(format!(
                 "header {k:?} has an invalid value (control characters or non-ASCII)"
             ));
         }
-        if out.iter().any(|(seen, _)| *seen == lower) {
+        if lower == "accept" && names_charset(v) {
+            return Err(format!(
+                "header {k:?} names a charset: the broker owns the response charset"
+            ));
+        }
+        if seen.contains(&folded) {
             return Err(format!("header {k:?} is given more than once"));
         }
+        seen.push(folded);
         out.push((lower, v.to_owned()));
     }
     out.sort();
@@ -119,78 +252,4 @@ pub fn vet<'a>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one(k: &str, v: &str) -> Result<Vec<(String, String)>, String> {
-        vet([(k, v)], Some("authorization"), None)
-    }
-
-    #[test]
-    fn override_rewrite_forwarding_hop_and_response_shaping_headers_are_refused() {
-        for k in [
-            "X-HTTP-Method",
-            "X-HTTP-Method-Override",
-            "x-method-override",
-            "X-Original-URL",
-            "X-Rewrite-URL",
-            "X-Original-Method",
-            "Forwarded",
-            "X-Forwarded-For",
-            "X-Forwarded-Host",
-            "x-forwarded-proto",
-            "X-Forwarded-Prefix",
-            "X-Real-IP",
-            "X-Client-IP",
-            "True-Client-IP",
-            "Via",
-            "Host",
-            "Proxy-Authorization",
-            "Proxy-Connection",
-            "Connection",
-            "Keep-Alive",
-            "TE",
-            "Trailer",
-            "Upgrade",
-            "Transfer-Encoding",
-            "Content-Length",
-            "Expect",
-            "Range",
-            "If-Range",
-            "Accept-Encoding",
-            "Authorization",
-        ] {
-            assert!(one(k, "x").is_err(), "{k} must be refused");
-        }
-    }
-
-    #[test]
-    fn ordinary_headers_pass_lowercased_and_bad_ones_do_not() {
-        assert_eq!(
-            one("Accept", "application/json").unwrap(),
-            [("accept".to_owned(), "application/json".to_owned())]
-        );
-        assert!(one("x-ok", "a\r\nInjected: 1").is_err());
-        assert!(one("x-ok", "caf\u{e9}").is_err());
-        assert!(one("bad name", "v").is_err());
-        assert!(one("", "v").is_err());
-        assert!(vet([("Accept", "a"), ("accept", "b")], None, None).is_err());
-        let many: Vec<(String, String)> = (0..=MAX_HEADERS)
-            .map(|i| (format!("x-{i}"), "v".to_owned()))
-            .collect();
-        assert!(vet(
-            many.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            None,
-            None
-        )
-        .is_err());
-    }
-
-    #[test]
-    fn allow_list_closes_unlisted_headers_but_never_opens_denied_ones() {
-        let allow = vec!["accept".to_owned(), "x-forwarded-for".to_owned()];
-        assert!(vet([("Accept", "a")], None, Some(&allow)).is_ok());
-        assert!(vet([("X-Custom", "a")], None, Some(&allow)).is_err());
-        assert!(vet([("X-Forwarded-For", "1.2.3.4")], None, Some(&allow)).is_err());
-    }
-}
+mod tests;

@@ -2,7 +2,8 @@
 //! [`Authorized`] value.
 //!
 //! Every rule about the request an agent asks for lives here: agent name,
-//! method, URL (binding, scheme, normalised path and query), headers, the
+//! method, URL (binding, scheme, normalised path and query), headers,
+//! method-override parameters in the query and the body ([`params`]), the
 //! query-injection collision, and the workspace's Cedar policy. The result
 //! is [`Authorized`], which only [`Gate::check`] can build (its fields are
 //! private) and which [`crate::Broker::decrypt_for_injection`] takes *by
@@ -16,8 +17,10 @@
 //! up as key usage in the customer's CloudTrail.
 
 pub mod headers;
+pub mod params;
 pub mod path;
 pub mod policy;
+pub mod visible;
 
 use crate::binding::{Binding, Injection};
 use crate::loaded::LoadedSecret;
@@ -37,6 +40,10 @@ pub struct AccessRequest<'a> {
     pub url: &'a str,
     /// Agent headers, names as given.
     pub headers: &'a [(&'a str, &'a str)],
+    /// The request body as it will be sent: a form, multipart or JSON body
+    /// is read for method-override parameters ([`params`]), by the
+    /// Content-Type among `headers`.
+    pub body: &'a [u8],
 }
 
 /// Why a request was refused. Both kinds mean nothing was decrypted.
@@ -168,6 +175,11 @@ impl Gate {
         self.settings
     }
 
+    /// The parsed policies of this process (the catalog filter shares them).
+    pub(crate) fn policies(&self) -> &policy::PolicyCache {
+        &self.policies
+    }
+
     /// Check `req` against `loaded`'s binding and its workspace's policy.
     pub fn check(
         &self,
@@ -218,6 +230,12 @@ impl Gate {
             binding.agent_headers.as_deref(),
         )
         .map_err(Invalid)?;
+        params::check_query(&target.query).map_err(Invalid)?;
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.as_str());
+        params::check_body(content_type, req.body).map_err(Invalid)?;
         if let Injection::Query { param } = &binding.inject {
             if target.query.iter().any(|(k, _)| k == param) {
                 return Err(Invalid(format!(
@@ -255,7 +273,7 @@ impl Gate {
 }
 
 /// Agent names are ids in Cedar entity uids and audit records.
-fn check_agent(agent: &str) -> Result<(), String> {
+pub(crate) fn check_agent(agent: &str) -> Result<(), String> {
     let ok = (1..=128).contains(&agent.len())
         && agent
             .bytes()

@@ -8,7 +8,7 @@ use super::Broker;
 use crate::access::Authorized;
 use crate::breaker::{quarantined, Probation};
 use crate::error::Result;
-use crate::limits::{self, Limits, Precheck};
+use crate::limits::{self, Limits, Precheck, StoredLimits};
 use crate::names::WorkspaceId;
 
 /// Proof that an authorized request was counted within its workspace's
@@ -53,12 +53,12 @@ impl Broker {
     /// quarantined secret (`Quarantined`, from the breaker state the load
     /// read: no call), then count the request against its workspace's
     /// limits (its own, else the deployment's
-    /// [`crate::BrokerConfig::default_limits`]). One DynamoDB `UpdateItem`
-    /// per limit that applies, none if none does. Over a limit:
-    /// `LimitExceeded` with the wait until the next window, and nothing
-    /// counted, decrypted or sent.
+    /// [`crate::BrokerConfig::default_limits`]; the default too when the
+    /// workspace's item is unreadable). One DynamoDB `UpdateItem` per limit
+    /// that applies, none if none does. Over a limit: `LimitExceeded` with
+    /// the wait until the next window, and nothing counted, decrypted or
+    /// sent.
     pub async fn admit(&self, authorized: Authorized) -> Result<Admitted> {
-        let now_ms = limits::now_ms();
         let loaded = authorized.loaded();
         if loaded.breaker.tripped(self.probe_budget) {
             tracing::info!(workspace = %loaded.ws, secret = %loaded.name, probes = loaded.breaker.probes, "secret quarantined by its probe breaker");
@@ -69,11 +69,26 @@ impl Broker {
             name: loaded.name.clone(),
             budget: loaded.breaker.budget(self.probe_budget),
         };
-        let Some(applied) = loaded.limits.or(self.default_limits) else {
-            return Ok(Admitted {
-                authorized,
-                probation,
-            });
+        self.count_use(&loaded.ws, authorized.agent(), loaded.limits)
+            .await?;
+        Ok(Admitted {
+            authorized,
+            probation,
+        })
+    }
+
+    /// Count one use by `agent` against what `stored` and the deployment
+    /// default make effective ([`StoredLimits::effective`]): an injection,
+    /// or a catalog listing (`broker::catalog`), on the same counters.
+    pub(super) async fn count_use(
+        &self,
+        ws: &WorkspaceId,
+        agent: &str,
+        stored: StoredLimits,
+    ) -> Result<()> {
+        let now_ms = limits::now_ms();
+        let Some(applied) = stored.effective(self.default_limits) else {
+            return Ok(());
         };
         let refused = match limits::precheck(Some(applied), now_ms) {
             Precheck::Unlimited => None,
@@ -81,20 +96,17 @@ impl Broker {
             Precheck::Count {
                 window,
                 workspace,
-                agent,
+                agent: agent_limit,
             } => {
                 self.store
-                    .count_injection(&loaded.ws, authorized.agent(), window, workspace, agent)
+                    .count_injection(ws, agent, window, workspace, agent_limit)
                     .await?
             }
         };
         match refused {
-            None => Ok(Admitted {
-                authorized,
-                probation,
-            }),
+            None => Ok(()),
             Some(scope) => {
-                tracing::info!(workspace = %loaded.ws, agent = authorized.agent(), scope = scope.as_str(), "injection limit reached");
+                tracing::info!(workspace = %ws, agent, scope = scope.as_str(), "injection limit reached");
                 Err(limits::exceeded(scope, applied, now_ms))
             }
         }

@@ -8,6 +8,7 @@
 pub(crate) mod admit;
 pub(crate) mod breaker;
 pub(crate) mod byok;
+pub(crate) mod catalog;
 pub(crate) mod check;
 pub(crate) mod read;
 pub(crate) mod rewrap;

@@ -86,6 +86,12 @@ fn validation_refuses_what_cannot_be_enforced() {
             agent: Some(u64::MAX),
             ..ok
         },
+        // No count at all would read as "no limit": not a workspace setting.
+        Limits {
+            workspace: None,
+            agent: None,
+            ..ok
+        },
     ] {
         assert!(
             matches!(bad.validate(), Err(BrokerError::InvalidInput { .. })),
@@ -108,6 +114,11 @@ fn the_deployment_setting_parses_strictly() {
             workspace: Some(3),
             agent: None
         }))
+    );
+    // Both counts none has always meant what `off` says.
+    assert_eq!(
+        Limits::parse_setting("window=60,workspace=none,agent=none"),
+        Ok(None)
     );
     for bad in [
         "",
@@ -183,4 +194,34 @@ fn the_refusal_carries_the_limit_and_the_wait() {
             retry_after_ms: 7_500,
         }
     );
+}
+
+#[test]
+fn an_unreadable_limits_item_gets_the_default_and_never_unlimited() {
+    let own = Limits {
+        window_seconds: 10,
+        workspace: None,
+        agent: Some(3),
+    };
+    let default = Some(Limits::BUILT_IN_DEFAULT);
+    assert_eq!(StoredLimits::Set(own).effective(default), Some(own));
+    assert_eq!(StoredLimits::Set(own).effective(None), Some(own));
+    assert_eq!(StoredLimits::Unset.effective(default), default);
+    assert_eq!(StoredLimits::Unset.effective(None), None, "off, no item");
+    let planted_default = Limits {
+        window_seconds: 1800,
+        workspace: Some(2),
+        agent: None,
+    };
+    assert_eq!(
+        StoredLimits::Unreadable.effective(Some(planted_default)),
+        Some(planted_default)
+    );
+    assert_eq!(
+        StoredLimits::Unreadable.effective(None),
+        Some(Limits::BUILT_IN_DEFAULT),
+        "under off, a planted item still never means unlimited"
+    );
+    assert_eq!(StoredLimits::Unreadable.own(), None);
+    assert_eq!(StoredLimits::Set(own).own(), Some(own));
 }

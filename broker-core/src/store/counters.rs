@@ -29,16 +29,24 @@
 //! unit), which bounds a workspace limit's useful range, not its safety:
 //! past it DynamoDB throttles, which also refuses before `kms:Decrypt`.
 //!
-//! The limits item parses fail-closed like every stored record: an unknown
-//! attribute or a count out of range is a `Storage` error, so a table
-//! writer cannot turn a typo into "no limit".
+//! The limits item parses strictly ([`parse_limits`]): an unknown
+//! attribute, a count of the wrong type or out of range, a window outside
+//! 1..=3600 s, or no count at all is not something `set_limits` could have
+//! stored. Such an item reads as [`StoredLimits::Unreadable`], which
+//! applies the deployment default (never "no limit") and is logged with the
+//! workspace and the attribute at fault, never its value. Why not refuse
+//! every injection instead, as other malformed records do: a limits item is
+//! a brake, not a credential; the default is the brake the deployment
+//! chose for a workspace without one, and refusing would let a single
+//! planted item stop a workspace (which `workspace: 0` can do anyway, but
+//! only through `set_limits`, audited).
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::codec::{malformed, n, pk, s, Item};
 use super::{ddb_err, is_condition_failure, Store};
 use crate::error::Result;
-use crate::limits::{LimitScope, Limits, Window};
+use crate::limits::{LimitScope, Limits, StoredLimits, Window};
 use crate::model::now;
 use crate::names::WorkspaceId;
 
@@ -119,6 +127,21 @@ pub(crate) fn parse_limits(item: &Item) -> Result<Limits> {
     .map_err(|_| malformed("limits out of range"))
 }
 
+/// What a read limits item means (module docs), logging an unreadable one.
+pub(crate) fn stored(ws: &WorkspaceId, item: &Item) -> StoredLimits {
+    match parse_limits(item) {
+        Ok(l) => StoredLimits::Set(l),
+        Err(e) => {
+            tracing::warn!(
+                workspace = %ws,
+                reason = %e,
+                "the workspace's limits item does not parse; the deployment default applies"
+            );
+            StoredLimits::Unreadable
+        }
+    }
+}
+
 /// One counter increment.
 struct Increment {
     scope: LimitScope,
@@ -127,6 +150,15 @@ struct Increment {
 }
 
 impl Store {
+    /// A workspace's limits item alone (the catalog's read; injections
+    /// read it with the secret). One strongly consistent `GetItem`.
+    pub(crate) async fn get_limits(&self, ws: &WorkspaceId) -> Result<StoredLimits> {
+        Ok(self
+            .get_consistent(limits_key(ws))
+            .await?
+            .map_or(StoredLimits::Unset, |item| stored(ws, &item)))
+    }
+
     /// Store (`Some`) or remove (`None`: the deployment default applies
     /// again) a workspace's limits; returns what was stored before, for
     /// the admin audit record. One call either way (`ALL_OLD`).

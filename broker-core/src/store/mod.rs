@@ -36,7 +36,7 @@ use codec::{
 pub(crate) struct ReadSet {
     pub secret: Option<SecretRecord>,
     pub workspace: Option<WorkspaceSettings>,
-    pub limits: Option<crate::limits::Limits>,
+    pub limits: crate::limits::StoredLimits,
     /// The default when the secret has no breaker item.
     pub breaker: crate::breaker::BreakerState,
 }
@@ -221,7 +221,7 @@ impl Store {
                         read.workspace = Some(parse_workspace(&item)?)
                     }
                     Some(AttributeValue::S(sk)) if sk == counters::LIMITS_SK => {
-                        read.limits = Some(counters::parse_limits(&item)?)
+                        read.limits = counters::stored(ws, &item)
                     }
                     Some(AttributeValue::S(sk)) if sk.starts_with(breaker::BREAKER_SK_PREFIX) => {
                         read.breaker = breaker::parse_breaker(&item)?

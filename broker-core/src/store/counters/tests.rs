@@ -19,15 +19,16 @@ fn limits_round_trip_through_their_item() {
         Limits {
             window_seconds: 3600,
             workspace: None,
-            agent: None,
+            agent: Some(100_000_000),
         },
     ] {
         assert_eq!(parse_limits(&limits_item(&ws(), l)), Ok(l));
+        assert_eq!(stored(&ws(), &limits_item(&ws(), l)), StoredLimits::Set(l));
     }
 }
 
 #[test]
-fn a_limits_item_this_build_cannot_read_is_refused_not_unlimited() {
+fn a_limits_item_no_operator_could_have_set_is_unreadable_never_unlimited() {
     let good = limits_item(&ws(), Limits::BUILT_IN_DEFAULT);
     let with = |k: &str, v: AttributeValue| {
         let mut i = good.clone();
@@ -48,12 +49,20 @@ fn a_limits_item_this_build_cannot_read_is_refused_not_unlimited() {
         with("agent_limit", AttributeValue::Null(true)),
         with("window_seconds", num("0")),
         with("window_seconds", num("4294967297")),
+        with("window_seconds", AttributeValue::S("60".into())),
         without("window_seconds"),
+        // Planted with no counts: it would read as "no limit".
+        without("workspace_limit"),
+        limits_key(&ws()),
     ] {
         assert!(
             matches!(parse_limits(&bad), Err(BrokerError::Storage { .. })),
             "{bad:?}"
         );
+        assert_eq!(stored(&ws(), &bad), StoredLimits::Unreadable, "{bad:?}");
+        // And what an unreadable item applies is a limit, whatever the
+        // deployment default is.
+        assert!(stored(&ws(), &bad).effective(None).is_some());
     }
 }
 
