@@ -23,34 +23,41 @@
 //! which an operator should look at, so quarantining the whole secret costs
 //! honest agents nothing they should not already stop for.
 //!
-//! ## The decision point (why every answer reads the breaker after its scan)
+//! ## The decision points (why every answer reads the breaker after its scan)
 //!
 //! A check that runs only before `kms:Decrypt` breaks under a concurrent
 //! burst: a thousand probes admitted before the first hit is counted would
 //! each learn their bit. So every answer that depends on a scan outcome is
-//! decided against the breaker's state *after* the scan:
+//! decided against the breaker's state *after* the scan, at one of two
+//! points: right after the request scan (before anything is sent), and
+//! after the response scan.
 //!
 //! * a hit (request probe or response echo) is one conditional `UpdateItem`
 //!   (`ADD probes :one` if `probes < budget`): success answers `probe` /
 //!   `echo_withheld`; a failed condition answers `quarantined`, exactly
 //!   what every later request gets;
-//! * a miss is one strongly consistent read of the count after the scan:
-//!   at or over the budget, the answer is `quarantined` and whatever the
-//!   upstream said is dropped; otherwise the normal answer.
+//! * a miss is one strongly consistent read of the count at the same
+//!   point: at or over the budget, the answer is `quarantined` (nothing is
+//!   sent, or whatever the upstream said is dropped); otherwise go on.
 //!
 //! If misses were decided earlier (at load, or while the upstream call ran),
 //! a hit over the budget (answered `quarantined`) would be distinguishable
 //! from a concurrent miss (answered normally): one bit per request in
-//! flight. With both decided at the same point, every answer after the trip
-//! is `quarantined` whatever the scan found, so an attacker learns from at
-//! most `budget` hits, plus the misses decided before the trip.
+//! flight. If a clean request were only decided after the upstream call,
+//! a request-scan hit over the budget would be answered `quarantined` at
+//! once and a clean one a round trip later: the same bit, in the timing.
+//! With hits and misses decided at the same point, every answer after the
+//! trip is `quarantined`, at the same moment of the request, whatever the
+//! scan found, so an attacker learns from at most `budget` hits, plus the
+//! misses decided before the trip. The price is two strongly consistent
+//! reads per clean injection (docs/BENCHMARKS.md).
 //!
 //! A miss's answer must be decided later than any hit it races: DynamoDB's
 //! conditional update and strongly consistent read are linearizable per
 //! item, so a miss that reads after the budget-th hit was written sees it.
 //! What stays observable is documented in docs/THREAT_MODEL.md ("The probe
-//! breaker"): misses themselves (each rules out candidates), and timing (a
-//! request-scan hit is answered without the upstream round trip).
+//! breaker"): misses themselves (each rules out candidates), and the small
+//! difference between an `UpdateItem` and a `GetItem`.
 
 use crate::error::{BrokerError, Result};
 use crate::names::{SecretName, WorkspaceId};

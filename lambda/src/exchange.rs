@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use broker_core::{ApprovedRequest, ProbeKind, SecretValue};
+use broker_core::{ApprovedRequest, Broker, Probation, ProbeKind, SecretValue};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::audit::AuditRecord;
 use crate::contract::{ErrorType, InjectResponse, Withheld};
-use crate::inject::{refuse, upstream_budget, Refusal};
+use crate::inject::{broker_refusal, refuse, upstream_budget, Refusal};
 use crate::probe;
 use crate::response;
 use crate::upstream::{self, Limits, SendError};
@@ -42,14 +42,48 @@ pub(crate) struct Exchange<'a> {
     pub agent: AgentRequest<'a>,
     /// The invocation deadline, if any.
     pub deadline: Option<SystemTime>,
+    /// The broker and the secret's breaker, for the decision points.
+    pub breaker: (&'a Broker, &'a Probation),
 }
 
 impl Exchange<'_> {
-    /// Scan what the agent supplied, then (if clean) send, shape and scan
-    /// the answer. Returns the answer planned for the agent and the probe
-    /// event the scans found, for the decision point to confirm. The
-    /// plaintext is dropped here, before the decision.
+    /// The exchange and its answer, decided against the breaker
+    /// ([`crate::probe`], "The decision points"): once right after the
+    /// request scan (a probe is counted; a clean request confirms the
+    /// breaker before anything is sent) and once after the response scan.
     pub async fn run(
+        &self,
+        approved: ApprovedRequest,
+        secret: SecretValue,
+        body: Vec<u8>,
+        audit: &mut AuditRecord,
+    ) -> Result<InjectResponse, Refusal> {
+        let (planned, found) = self.plan(approved, secret, body, audit).await;
+        audit.probe = found;
+        // A refusal before anything was sent (a probe, or the breaker
+        // tripped at the first decision point) is already decided.
+        if planned.as_ref().is_err_and(|r| r.decided) {
+            return planned;
+        }
+        let (broker, probation) = self.breaker;
+        match probe::decide(broker, probation, found).await {
+            Ok(count) => {
+                audit.probes = count;
+                planned
+            }
+            Err(e) => Err(Refusal {
+                // The upstream may have acted on the request already.
+                sent: planned.as_ref().map_or_else(|r| r.sent, |_| true),
+                ..broker_refusal(e)
+            }),
+        }
+    }
+
+    /// Scan what the agent supplied, decide it, then (if clean) send, shape
+    /// and scan the answer. Returns the answer planned for the agent and
+    /// the probe event the response scan found, for the second decision
+    /// point. The plaintext is dropped here, before the decision.
+    async fn plan(
         &self,
         approved: ApprovedRequest,
         secret: SecretValue,
@@ -68,12 +102,23 @@ impl Exchange<'_> {
                 body: &body,
             },
         );
-        if in_request > 0 {
+        // The first decision point, hit or miss alike, before anything is
+        // sent: after the breaker trips, a probe and a clean request are
+        // refused at the same moment, so not even the timing differs.
+        let (broker, probation) = self.breaker;
+        let found = (in_request > 0).then_some(ProbeKind::Request);
+        let decided = match probe::decide(broker, probation, found).await {
+            Ok(count) if found.is_some() => {
+                audit.probes = count;
+                Err(refuse(ErrorType::Probe, probe::PROBE_MESSAGE))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(broker_refusal(e)),
+        };
+        if let Err(mut r) = decided {
             drop(secret);
-            return (
-                Err(refuse(ErrorType::Probe, probe::PROBE_MESSAGE)),
-                Some(ProbeKind::Request),
-            );
+            r.decided = true;
+            return (Err(r), found);
         }
         let timeout = match upstream_budget(deadline) {
             Ok(left) => agent

@@ -30,7 +30,6 @@ use crate::audit::{AuditRecord, Decision};
 use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest};
 use crate::destination;
 use crate::exchange::{AgentRequest, Exchange};
-use crate::probe;
 use crate::upstream::{self, Limits};
 
 /// Time kept back from the invocation deadline for what follows the
@@ -61,6 +60,9 @@ pub(crate) struct Refusal {
     /// Whether the upstream was called before this refusal, so may have
     /// acted on the request: retry only if it is idempotent.
     pub(crate) sent: bool,
+    /// Whether this refusal was already decided against the probe breaker
+    /// (at the first decision point), so the second must not run.
+    pub(crate) decided: bool,
 }
 
 pub(crate) fn refuse(kind: ErrorType, message: impl Into<String>) -> Refusal {
@@ -70,6 +72,7 @@ pub(crate) fn refuse(kind: ErrorType, message: impl Into<String>) -> Refusal {
         limit: None,
         probes: None,
         sent: false,
+        decided: false,
     }
 }
 
@@ -235,23 +238,9 @@ impl Injector {
                 timeout_ms: req.timeout_ms,
             },
             deadline,
+            breaker: (&self.broker, &probation),
         };
-        let (planned, found) = exchange.run(approved, decrypted.value, body, audit).await;
-        // The decision point (crate::probe): every answer after the request
-        // scan is decided against the breaker here, whatever it was going
-        // to be.
-        audit.probe = found;
-        match probe::decide(&self.broker, &probation, found).await {
-            Ok(count) => {
-                audit.probes = count;
-                planned
-            }
-            Err(e) => Err(Refusal {
-                // The upstream may have acted on the request already.
-                sent: planned.as_ref().map_or_else(|r| r.sent, |_| true),
-                ..broker_refusal(e)
-            }),
-        }
+        exchange.run(approved, decrypted.value, body, audit).await
     }
 }
 
@@ -287,7 +276,7 @@ pub(crate) fn upstream_budget(deadline: Option<SystemTime>) -> Result<Duration, 
     Ok(left)
 }
 
-fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
+pub(crate) fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
     let limit = match &e {
         broker_core::BrokerError::LimitExceeded {
             scope,

@@ -12,12 +12,14 @@
 //! * **Echoes count too.** A response that contained a form of the
 //!   credential (withheld, or redacted for a binding that opted in) is a
 //!   probe event of kind `echo`.
-//! * **The decision point.** [`decide`] runs after both scans, for every
-//!   answer that follows the request scan (success, echo, upstream failure
-//!   alike): a hit is counted with a conditional update (over the budget:
-//!   `quarantined`); a miss reads the breaker, consistently, and is
-//!   answered `quarantined` if a concurrent request tripped it. So every
-//!   answer decided after the trip is the same, whatever its scan found.
+//! * **The decision points.** [`decide`] runs right after the request scan
+//!   (before anything is sent) and again after the response scan, for every
+//!   answer alike (success, echo, upstream failure): a hit is counted with a
+//!   conditional update (over the budget: `quarantined`); a miss reads the
+//!   breaker, consistently, and is answered `quarantined` if a concurrent
+//!   request tripped it. So every answer decided after the trip is the same,
+//!   at the same moment of the request, whatever its scan found
+//!   (broker-core's `breaker` module has the argument).
 
 use broker_core::{Broker, BrokerError, Injection, Probation, ProbeKind, SecretValue};
 

@@ -105,9 +105,10 @@ async fn credential_goes_exactly_where_bound_and_never_back_to_the_agent() {
     assert!(a["key_arn"].as_str().unwrap().starts_with("arn:aws:kms:"));
     // A warm-path injection: one DynamoDB read, the default workspace
     // limit's counter update, one KMS Decrypt, no STS (limits: e2e limits),
-    // and the probe breaker's decision after the scan: here an echo, so the
-    // conditional count (a clean answer reads the count instead: e2e limits).
-    assert_eq!(a["aws_calls"], json!({"kms": 1, "sts": 0, "dynamodb": 3}));
+    // and the probe breaker's two decisions: the read after the clean
+    // request scan, then, for the echo, the conditional count (a clean
+    // answer reads the count instead: e2e limits).
+    assert_eq!(a["aws_calls"], json!({"kms": 1, "sts": 0, "dynamodb": 4}));
     assert_eq!(
         (a["probe"].clone(), a["probes"].clone()),
         (json!("echo"), json!(1))

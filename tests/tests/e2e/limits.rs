@@ -92,10 +92,10 @@ async fn a_looping_agent_is_refused_before_kms_and_its_siblings_go_on_until_the_
         let r = lambda.invoke("inject", &event(&ws, "looper", &up)).await;
         assert_eq!(r["ok"], true, "request {i}: {r}");
         // Admitted: one read, the agent's and the workspace's counter, one
-        // Decrypt, and the probe breaker read after the clean scan.
+        // Decrypt, and the probe breaker read after each clean scan.
         assert_eq!(
             last_audit(&lambda)["aws_calls"],
-            json!({ "dynamodb": 4, "kms": 1, "sts": 0 })
+            json!({ "dynamodb": 5, "kms": 1, "sts": 0 })
         );
         replies.push(r);
     }
@@ -146,8 +146,8 @@ async fn the_window_resets_after_the_advised_wait() {
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_eq!(r["ok"], true, "{r}");
     // Only the agent limit is set: one counter, one extra call (and the
-    // breaker read after the scan).
-    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 3);
+    // breaker read after each scan).
+    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 4);
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_limited(&r, &last_audit(&lambda), "agent", 4000);
 
