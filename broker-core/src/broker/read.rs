@@ -3,6 +3,7 @@
 
 use super::admit::Admitted;
 use super::{not_found_secret, Broker};
+use crate::assume_role::SessionPurpose;
 use crate::access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 use crate::error::{BrokerError, Result};
 use crate::loaded::LoadedSecret;
@@ -31,7 +32,7 @@ impl Broker {
     /// `inject` function has.
     pub async fn read_plaintext(&self, ws: &WorkspaceId, name: &SecretName) -> Result<Decrypted> {
         let loaded = self.load(ws, name).await?;
-        self.decrypt(loaded).await
+        self.decrypt(loaded, SessionPurpose::Admin).await
     }
 
     /// First step of an injection: one DynamoDB read fetching the secret's
@@ -77,12 +78,12 @@ impl Broker {
         admitted: Admitted,
     ) -> Result<(ApprovedRequest, Decrypted)> {
         let (request, loaded) = admitted.0.into_parts();
-        Ok((request, self.decrypt(loaded).await?))
+        Ok((request, self.decrypt(loaded, SessionPurpose::Inject).await?))
     }
 
-    /// `kms:Decrypt` and open. A revoked read keeps the record and marks it
-    /// in `list`.
-    async fn decrypt(&self, loaded: LoadedSecret) -> Result<Decrypted> {
+    /// `kms:Decrypt` and open, through a session named for `purpose`. A
+    /// revoked read keeps the record and marks it in `list`.
+    async fn decrypt(&self, loaded: LoadedSecret, purpose: SessionPurpose) -> Result<Decrypted> {
         let LoadedSecret {
             ws,
             name,
@@ -90,7 +91,9 @@ impl Broker {
             settings,
             ..
         } = loaded;
-        let result = self.open(&ws, &name, &rec, settings.as_ref()).await;
+        let result = self
+            .open(&ws, &name, &rec, settings.as_ref(), purpose)
+            .await;
         let seen = match &result {
             Ok(_) => Some(SecretStatus::Active),
             Err(BrokerError::Revoked { reason, .. }) => Some(SecretStatus::Revoked {
@@ -129,17 +132,19 @@ impl Broker {
     /// Decrypt a stored record with the key its blob names, authenticating
     /// the record's binding (version 2 blobs). Every check that needs no key
     /// runs before `kms:Decrypt` ([`sealing::check`]): a record altered in
-    /// the table is refused without touching the customer's key.
+    /// the table is refused without touching the customer's key. A BYOK
+    /// secret is read through a session named for `purpose`.
     pub(super) async fn open(
         &self,
         ws: &WorkspaceId,
         name: &SecretName,
         rec: &SecretRecord,
         settings: Option<&WorkspaceSettings>,
+        purpose: SessionPurpose,
     ) -> Result<SecretValue> {
         let checked = sealing::check(name, &rec.meta, &rec.blob, self.min_blob_version)?;
         let mode = checked.key_mode();
-        let kms = self.kms_for(ws, &rec.meta, settings).await?;
+        let kms = self.kms_for(ws, &rec.meta, settings, purpose).await?;
         let result = checked.open(&kms, ws, name).await;
         if matches!(result, Err(BrokerError::Revoked { .. })) && mode == KeyMode::Byok {
             // Re-assume next time: the customer may have fixed the link.

@@ -26,6 +26,7 @@ const KMS_KEY_OPS = {
   ListKeyPolicies: 'KeyId',
   ListResourceTags: 'KeyId',
   PutKeyPolicy: 'KeyId',
+  ReplicateKey: 'KeyId',
   RetireGrant: 'KeyId',
   RevokeGrant: 'KeyId',
   ScheduleKeyDeletion: 'KeyId',
@@ -64,7 +65,7 @@ const ACCOUNT_RE = /^\d{12}$/;
 export const SERVICE_PRINCIPALS = new Set(['lambda.amazonaws.com']);
 const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
 const KEY_ARN_RE = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
-const KEY_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const KEY_ID_RE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 
 /**
  * The SigV4 credential of a request: from the Authorization header, or from
@@ -117,6 +118,9 @@ export class Sessions {
    * @param {string} s.sessionArn arn:aws:sts::<acct>:assumed-role/<name>/<session>
    * @param {string} s.roleArn arn:aws:iam::<acct>:role/<path><name>
    * @param {number} s.expiresAt epoch milliseconds
+   * @param {string} [s.sourceIdentity] the session's SourceIdentity (sticky:
+   *   every call made with it carries it, as aws:SourceIdentity and in the trail)
+   * @param {string} [s.roleId] the assumed-role id (AROA…:<session name>)
    */
   remember(s) {
     const now = Date.now();
@@ -127,6 +131,9 @@ export class Sessions {
       account: parseRoleArn(s.roleArn).account,
       expiresAt: s.expiresAt,
       tokenHash: sha256(s.sessionToken || ''),
+      sourceIdentity: s.sourceIdentity,
+      roleId: s.roleId,
+      issuedAt: now,
     });
   }
 
@@ -154,7 +161,7 @@ export function identify(akid, sessionToken, sessions, now = Date.now(), { allow
   }
   if (ACCOUNT_RE.test(akid || '')) {
     const root = `arn:aws:iam::${akid}:root`;
-    return { caller: { principal: root, principalArn: root, account: akid, kind: 'root' } };
+    return { caller: { principal: root, principalArn: root, account: akid, kind: 'root', accessKeyId: akid } };
   }
   const s = sessions.get(akid);
   if (!s) {
@@ -167,12 +174,27 @@ export function identify(akid, sessionToken, sessions, now = Date.now(), { allow
     return { refused: 'expired', message: 'The security token included in the request is expired' };
   }
   return {
-    caller: { principal: s.sessionArn, principalArn: s.roleArn, account: s.account, kind: 'session' },
+    caller: {
+      principal: s.sessionArn,
+      principalArn: s.roleArn,
+      account: s.account,
+      kind: 'session',
+      accessKeyId: akid,
+      sourceIdentity: s.sourceIdentity,
+      roleId: s.roleId,
+      issuedAt: s.issuedAt,
+    },
   };
 }
 
 /**
- * The trust-policy decision for sts:AssumeRole.
+ * The trust-policy decision for sts:AssumeRole, as STS makes it: the caller
+ * needs `sts:AssumeRole` on the role and, when the session gets a
+ * SourceIdentity (sent, or inherited from a caller session that has one),
+ * `sts:SetSourceIdentity` too; both are evaluated against the trust policy
+ * and the caller's identity policies with `sts:SourceIdentity` in the
+ * context. A caller session with a SourceIdentity may not send another one
+ * (STS refuses to change it in a role chain).
  *
  * @param {object} a
  * @param {object} a.caller from identify()
@@ -180,25 +202,40 @@ export function identify(akid, sessionToken, sessions, now = Date.now(), { allow
  * @param {object} a.trustPolicy the role's AssumeRolePolicyDocument (parsed)
  * @param {string|undefined} a.externalId sts:ExternalId, only when sent
  * @param {string|undefined} a.sessionName
+ * @param {string|undefined} [a.sourceIdentity] SourceIdentity, only when sent
  * @param {object} [a.permissions] the caller's identity policies and
  *   boundary (see permissionsOf); by default what identify() implies
+ * @returns {{allowed: boolean, result: string, detail?: string, sourceIdentity?: string}}
+ *   sourceIdentity: the new session's, when allowed
  */
-export function trustDecision({ caller, permissions, roleArn, trustPolicy, externalId, sessionName }) {
+export function trustDecision({ caller, permissions, roleArn, trustPolicy, externalId, sessionName, sourceIdentity }) {
   const role = parseRoleArn(roleArn);
   if (!role) return { allowed: false, result: 'InvalidRoleArn' };
+  const inherited = caller.sourceIdentity;
+  if (inherited !== undefined && sourceIdentity !== undefined && sourceIdentity !== inherited) {
+    return { allowed: false, result: 'SourceIdentityChanged', detail: 'a role chain cannot change its SourceIdentity' };
+  }
+  const effective = sourceIdentity ?? inherited;
   const context = {};
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
   if (sessionName !== undefined) context['sts:RoleSessionName'] = sessionName;
-  return evaluate({
-    caller,
-    action: 'sts:AssumeRole',
-    resourceArn: roleArn,
-    resourceAccount: role.account,
-    policy: trustPolicy,
-    policyName: 'trust-policy',
-    permissions: permissions ?? permissionsOf(caller),
-    context,
-  });
+  if (effective !== undefined) context['sts:SourceIdentity'] = effective;
+  const decide = (action) =>
+    evaluate({
+      caller,
+      action,
+      resourceArn: roleArn,
+      resourceAccount: role.account,
+      policy: trustPolicy,
+      policyName: 'trust-policy',
+      permissions: permissions ?? permissionsOf(caller),
+      context,
+    });
+  const assume = decide('sts:AssumeRole');
+  if (!assume.allowed || effective === undefined) return { ...assume, sourceIdentity: effective };
+  const set = decide('sts:SetSourceIdentity');
+  if (!set.allowed) return { ...set, detail: `sts:SetSourceIdentity ${set.result}` };
+  return { ...assume, sourceIdentity: effective };
 }
 
 /**
@@ -223,6 +260,14 @@ export function trustDecision({ caller, permissions, roleArn, trustPolicy, exter
  */
 export function kmsChecks(op, body) {
   const action = `kms:${op}`;
+  if (op === 'ReplicateKey') {
+    // kms:ReplicateKey on the primary key (its key policy), and
+    // kms:CreateKey in the replica's Region (identity policies only).
+    return [
+      { action, keyRef: body.KeyId ?? null },
+      { action: 'kms:CreateKey', anyResource: true },
+    ];
+  }
   if (op in KMS_KEY_OPS) {
     const check = { action, keyRef: body[KMS_KEY_OPS[op]] ?? null };
     if (op === 'CreateGrant') {
@@ -288,7 +333,8 @@ export function kmsChecks(op, body) {
 
 /**
  * LocalStack (2026.3.0, services/kms/models.py) starts every ciphertext blob
- * with the 36-character key id. Real KMS hides the key in the blob too; the
+ * with the 36-character key id (a UUID, or `mrk-` + 32 hex digits for a
+ * multi-Region key). Real KMS hides the key in the blob too; the
  * front needs it to know whose policy applies to a Decrypt without KeyId.
  */
 export function keyIdFromCiphertext(b64) {

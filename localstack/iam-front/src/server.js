@@ -41,6 +41,7 @@ import {
 } from './decide.js';
 import { Faults } from './faults.js';
 import { kmsAccessDenied, kmsError, stsAccessDenied, stsError } from './responses.js';
+import { Trail, trailRecords } from './trail.js';
 import { loadShapes, validateKms, validateSts, validationMessage } from './validate.js';
 
 const HOST = '127.0.0.1';
@@ -57,6 +58,8 @@ const faults = new Faults();
 const SHAPES = loadShapes();
 
 const sessions = new Sessions();
+// The stack's CloudTrail (src/trail.js): no file, no trail.
+const trail = new Trail(process.env.KEYBROKER_FRONT_TRAIL || null);
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 /** Where a request goes after the front: LocalStack (KMS, STS, IAM) or moto (DynamoDB). */
 const LOCALSTACK = { name: 'LocalStack', port: LS_PORT };
@@ -80,6 +83,50 @@ const decision = (allowed, principal, action, resource, why) => {
 
 /** A failure of the front itself: logged, answered as a server error, never allowed. */
 class FrontError extends Error {}
+
+/** The request id and error code a caller got in `answer` (ours or LocalStack's). */
+function outcomeOf(answer) {
+  const h = Object.fromEntries(Object.entries(answer.headers || {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  const out = { requestId: h['x-amzn-requestid'] };
+  if (answer.status < 400) return out;
+  const text = Buffer.isBuffer(answer.body) ? decoded(answer) : String(answer.body ?? '');
+  let code = h['x-amzn-errortype'];
+  let message;
+  if (text.startsWith('<')) {
+    code = xmlText(text, 'Code') ?? code;
+    message = xmlText(text, 'Message');
+  } else {
+    try {
+      const json = JSON.parse(text || '{}');
+      code = code ?? json.__type;
+      message = json.message ?? json.Message;
+    } catch {
+      // not JSON: the header's type is all there is
+    }
+  }
+  out.errorCode = String(code || `HTTP${answer.status}`).split('#').pop().split(':')[0];
+  if (message) out.errorMessage = xmlUnescape(String(message));
+  if (!out.requestId && text.startsWith('<')) out.requestId = xmlText(text, 'RequestId');
+  return out;
+}
+
+/** Write the trail records of one call, given what its caller got back. */
+function logCall(call, answer, responseElements) {
+  const o = outcomeOf(answer);
+  trail.write(trailRecords({ ...call, ...o, responseElements: o.errorCode ? undefined : responseElements }));
+}
+
+/** Answer a KMS or STS call with one of our responses, and trail it. */
+function reply(res, call, answer) {
+  logCall(call, answer);
+  return respond(res, answer);
+}
+
+/** Relay an upstream answer to a KMS or STS call, and trail it. */
+function relayCall(res, call, answer, responseElements) {
+  logCall(call, answer, responseElements);
+  return relay(res, answer);
+}
 
 // --- HTTP plumbing --------------------------------------------------------------
 const HOP_BY_HOP = new Set([
@@ -370,29 +417,30 @@ async function listGrants(keyArn) {
 // --- KMS ------------------------------------------------------------------------
 async function handleKms(req, res, body, op, cred) {
   const action = `kms:${op}`;
-  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
-  if (who.refused) {
-    decision(false, `akid:${cred?.akid ?? '-'}`, action, '-', `caller refused: ${who.refused}`);
-    const type = who.refused === 'expired' ? 'ExpiredTokenException' : 'UnrecognizedClientException';
-    return respond(res, kmsError(400, type, who.message));
-  }
-  const { caller } = who;
   let payload;
   try {
     payload = JSON.parse(body.toString('utf8') || '{}');
   } catch {
     throw new FrontError(`${action}: request body is not JSON`);
   }
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  const call = { service: 'kms', operation: op, region: cred?.region, caller: who.caller ?? null, accessKeyId: cred?.akid, params: payload, authorized: false };
+  if (who.refused) {
+    decision(false, `akid:${cred?.akid ?? '-'}`, action, '-', `caller refused: ${who.refused}`);
+    const type = who.refused === 'expired' ? 'ExpiredTokenException' : 'UnrecognizedClientException';
+    return reply(res, call, kmsError(400, type, who.message));
+  }
+  const { caller } = who;
   const checks = kmsChecks(op, payload);
   if (!checks) {
     decision(false, caller.principal, action, '-', 'operation not modelled by the front (fail closed)');
-    return respond(res, kmsError(400, 'AccessDeniedException', `iam-front: ${action} is not checked by the local stack, so it is refused`));
+    return reply(res, call, kmsError(400, 'AccessDeniedException', `iam-front: ${action} is not checked by the local stack, so it is refused`));
   }
   const invalid = validateKms(SHAPES, op, payload);
   if (!invalid) throw new FrontError(`${action}: no request shape for a checked operation`);
   if (invalid.length > 0) {
     decision(false, caller.principal, action, '-', `ValidationException: ${invalid.map((e) => e.path).join(', ')}`);
-    return respond(res, kmsError(400, 'ValidationException', validationMessage(invalid)));
+    return reply(res, call, kmsError(400, 'ValidationException', validationMessage(invalid)));
   }
   // Started now, awaited where needed: it runs alongside the key look-ups.
   const permissionsP = callerPermissions(caller);
@@ -404,22 +452,23 @@ async function handleKms(req, res, body, op, cred) {
         : `arn:aws:kms:${cred.region}:${caller.account}:${String(check.alias ?? '').replace(/^arn:aws:kms:[^:]*:\d{12}:/, '')}`;
       const d = identityOnlyDecision({ caller, permissions: await permissionsP, action: check.action, resourceArn: resource });
       decision(d.allowed, caller.principal, check.action, resource, d.detail ? `${d.result}: ${d.detail}` : d.result);
-      if (!d.allowed) return respond(res, kmsAccessDenied(caller.principal, check.action, resource, d.result === 'ExplicitlyDenied'));
+      if (!d.allowed) return reply(res, call, kmsAccessDenied(caller.principal, check.action, resource, d.result === 'ExplicitlyDenied'));
       continue;
     }
     if (!check.keyRef) {
       decision(false, caller.principal, check.action, '-', 'no key named and none found in the ciphertext');
-      return respond(res, kmsAccessDenied(caller.principal, check.action, '*', false));
+      return reply(res, call, kmsAccessDenied(caller.principal, check.action, '*', false));
     }
     const resolved = await resolveKey(check.keyRef, caller, cred.region);
+    if (resolved.keyArn) call.resource = { arn: resolved.keyArn, account: parseKeyArn(resolved.keyArn).account, type: 'AWS::KMS::Key' };
     if (resolved.relay) {
       decision(false, caller.principal, check.action, check.keyRef, `key look-up: ${kmsErrorType({}, resolved.relay) || 'error'}`);
-      return relay(res, resolved.relay);
+      return relayCall(res, call, resolved.relay);
     }
     const [fetched, permissions] = await Promise.all([getKeyPolicy(resolved.keyArn), permissionsP]);
     if (fetched.relay) {
       decision(false, caller.principal, check.action, resolved.keyArn, `key look-up: ${kmsErrorType({}, fetched.relay) || 'error'}`);
-      return relay(res, fetched.relay);
+      return relayCall(res, call, fetched.relay);
     }
     const decide = (grants) =>
       keyDecision({
@@ -437,10 +486,11 @@ async function handleKms(req, res, body, op, cred) {
     if (d.result === 'ImplicitlyDenied') d = decide(await listGrants(resolved.keyArn));
     decision(d.allowed, caller.principal, check.action, resolved.keyArn, d.detail ? `${d.result}: ${d.detail}` : d.result);
     if (!d.allowed) {
-      return respond(res, kmsAccessDenied(caller.principal, check.action, resolved.keyArn, d.result === 'ExplicitlyDenied'));
+      return reply(res, call, kmsAccessDenied(caller.principal, check.action, resolved.keyArn, d.result === 'ExplicitlyDenied'));
     }
   }
-  return relay(res, await forward(req, body));
+  call.authorized = true;
+  return relayCall(res, call, await forward(req, body));
 }
 
 // --- STS AssumeRole ---------------------------------------------------------------
@@ -457,26 +507,37 @@ async function handleAssumeRole(req, res, body, params, cred) {
   const action = 'sts:AssumeRole';
   const roleArn = params.get('RoleArn') || '';
   const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions, Date.now(), { allowService: true });
+  const role = parseRoleArn(roleArn);
+  const call = {
+    service: 'sts',
+    operation: 'AssumeRole',
+    region: cred?.region,
+    caller: who.caller ?? null,
+    accessKeyId: cred?.akid,
+    params,
+    authorized: false,
+    resource: role ? { arn: roleArn, account: role.account, type: 'AWS::IAM::Role' } : undefined,
+  };
   if (who.refused) {
     decision(false, `akid:${cred?.akid ?? '-'}`, action, roleArn || '-', `caller refused: ${who.refused}`);
-    return respond(
+    return reply(
       res,
+      call,
       who.refused === 'expired'
         ? stsError(400, 'ExpiredToken', who.message)
         : stsError(403, 'InvalidClientTokenId', who.message),
     );
   }
   const { caller } = who;
-  if (stsInvalid(res, caller, 'AssumeRole', params)) return;
-  const role = parseRoleArn(roleArn);
+  if (stsInvalid(res, call, 'AssumeRole', params)) return;
   if (!role) {
     decision(false, caller.principal, action, roleArn || '-', 'not a role ARN');
-    return respond(res, stsAccessDenied(caller.principal, roleArn));
+    return reply(res, call, stsAccessDenied(caller.principal, roleArn));
   }
   const found = await getRole(role.account, role.name);
   if (found.missing || found.arn !== roleArn) {
     decision(false, caller.principal, action, roleArn, found.missing ? 'role does not exist' : `role exists as ${found.arn}`);
-    return respond(res, stsAccessDenied(caller.principal, roleArn));
+    return reply(res, call, stsAccessDenied(caller.principal, roleArn));
   }
   const d = trustDecision({
     caller,
@@ -485,16 +546,22 @@ async function handleAssumeRole(req, res, body, params, cred) {
     trustPolicy: found.trustPolicy,
     externalId: params.has('ExternalId') ? params.get('ExternalId') : undefined,
     sessionName: params.get('RoleSessionName') ?? undefined,
+    sourceIdentity: params.has('SourceIdentity') ? params.get('SourceIdentity') : undefined,
   });
   const externalIdNote = params.has('ExternalId') ? 'external id sent' : 'no external id';
-  decision(d.allowed, caller.principal, action, roleArn, `${d.detail ? `${d.result}: ${d.detail}` : d.result}, ${externalIdNote}`);
-  if (!d.allowed) return respond(res, stsAccessDenied(caller.principal, roleArn));
+  const sourceNote = d.sourceIdentity === undefined ? 'no source identity' : `source identity ${d.sourceIdentity}`;
+  decision(d.allowed, caller.principal, action, roleArn, `${d.detail ? `${d.result}: ${d.detail}` : d.result}, ${externalIdNote}, ${sourceNote}`);
+  if (!d.allowed) return reply(res, call, stsAccessDenied(caller.principal, roleArn));
 
+  call.authorized = true;
   const answer = await forward(req, body);
+  let issued;
   if (answer.status === 200) {
     const xml = decoded(answer);
     const accessKeyId = xmlText(xml, 'AccessKeyId');
-    const sessionArn = xmlText(/<AssumedRoleUser>[\s\S]*<\/AssumedRoleUser>/.exec(xml)?.[0] || '', 'Arn');
+    const user = /<AssumedRoleUser>[\s\S]*<\/AssumedRoleUser>/.exec(xml)?.[0] || '';
+    const sessionArn = xmlText(user, 'Arn');
+    const roleId = xmlText(user, 'AssumedRoleId');
     const expiration = Date.parse(xmlText(xml, 'Expiration') || '');
     if (accessKeyId && sessionArn && Number.isFinite(expiration)) {
       sessions.remember({
@@ -503,23 +570,30 @@ async function handleAssumeRole(req, res, body, params, cred) {
         sessionArn: xmlUnescape(sessionArn),
         roleArn,
         expiresAt: expiration,
+        sourceIdentity: d.sourceIdentity,
+        roleId: roleId && xmlUnescape(roleId),
       });
+      issued = {
+        credentials: { accessKeyId, expiration: new Date(expiration).toISOString() },
+        assumedRoleUser: { assumedRoleId: roleId && xmlUnescape(roleId), arn: xmlUnescape(sessionArn) },
+        ...(d.sourceIdentity === undefined ? {} : { sourceIdentity: d.sourceIdentity }),
+      };
     } else {
       // The credentials stay unknown to the front, so every checked call
       // made with them is refused.
       log(`ERROR AssumeRole ${roleArn}: could not read the issued session from the answer; its calls will be refused`);
     }
   }
-  return relay(res, answer);
+  return relayCall(res, call, answer, issued);
 }
 
 /** Answer an STS request that breaks the model with AWS's ValidationError. @returns true if answered. */
-function stsInvalid(res, caller, op, params) {
+function stsInvalid(res, call, op, params) {
   const invalid = validateSts(SHAPES, op, params);
   if (!invalid) throw new FrontError(`sts:${op}: no request shape for a checked operation`);
   if (invalid.length === 0) return false;
-  decision(false, caller.principal, `sts:${op}`, params.get('RoleArn') || '-', `ValidationError: ${invalid.map((e) => e.path).join(', ')}`);
-  respond(res, stsError(400, 'ValidationError', validationMessage(invalid)));
+  decision(false, call.caller.principal, `sts:${op}`, params.get('RoleArn') || '-', `ValidationError: ${invalid.map((e) => e.path).join(', ')}`);
+  reply(res, call, stsError(400, 'ValidationError', validationMessage(invalid)));
   return true;
 }
 
@@ -529,16 +603,20 @@ const isStsRequest = (params, cred) => params.get('Version') === '2011-06-15' ||
 /** GetCallerIdentity needs no permission in AWS, only credentials that are valid. */
 async function handleGetCallerIdentity(req, res, body, cred) {
   const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  const params = formParams(req, body);
+  const call = { service: 'sts', operation: 'GetCallerIdentity', region: cred?.region, caller: who.caller ?? null, accessKeyId: cred?.akid, params, authorized: false };
   if (who.refused) {
     decision(false, `akid:${cred?.akid ?? '-'}`, 'sts:GetCallerIdentity', '-', `caller refused: ${who.refused}`);
-    return respond(
+    return reply(
       res,
+      call,
       who.refused === 'expired' ? stsError(400, 'ExpiredToken', who.message) : stsError(403, 'InvalidClientTokenId', who.message),
     );
   }
-  if (stsInvalid(res, who.caller, 'GetCallerIdentity', formParams(req, body))) return;
+  if (stsInvalid(res, call, 'GetCallerIdentity', params)) return;
   decision(true, who.caller.principal, 'sts:GetCallerIdentity', '*', 'always allowed for a valid caller');
-  return relay(res, await forward(req, body));
+  call.authorized = true;
+  return relayCall(res, call, await forward(req, body));
 }
 
 // --- fault injection (test-only; ../README.md "Fault injection") ------------------------
