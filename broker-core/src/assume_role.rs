@@ -319,7 +319,10 @@ mod tests {
                     } else {
                         assert_eq!(name.len(), MAX_SESSION_NAME, "{name}");
                         let keep = MAX_SESSION_NAME - head.len() - 1 - SESSION_HASH_HEX;
-                        assert!(name.starts_with(&format!("{head}{}.", &id[..keep])), "{name}");
+                        assert!(
+                            name.starts_with(&format!("{head}{}.", &id[..keep])),
+                            "{name}"
+                        );
                     }
                     assert_eq!(session_name(&ws, purpose), name, "deterministic");
                 }

@@ -121,11 +121,21 @@ impl Storable for Pending {
     type Storer = StoreReplace<Self>;
 }
 
-fn context_value(
-    ctx: Option<&std::collections::HashMap<String, String>>,
-    key: &str,
-) -> Option<String> {
-    ctx.and_then(|c| c.get(key)).cloned()
+impl Pending {
+    fn of(
+        operation: &'static str,
+        key_arn: Option<&String>,
+        ctx: Option<&std::collections::HashMap<String, String>>,
+    ) -> Self {
+        let value = |k: &str| ctx.and_then(|c| c.get(k)).cloned();
+        Self {
+            time_ms: now_ms(),
+            operation,
+            key_arn: key_arn.cloned(),
+            workspace: value("workspace"),
+            secret: value("secret"),
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -149,21 +159,13 @@ impl Intercept for RecordKmsUse {
         use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyInput;
         let input = context.input();
         let pending = if let Some(i) = input.downcast_ref::<DecryptInput>() {
-            Pending {
-                time_ms: now_ms(),
-                operation: "Decrypt",
-                key_arn: i.key_id.clone(),
-                workspace: context_value(i.encryption_context.as_ref(), "workspace"),
-                secret: context_value(i.encryption_context.as_ref(), "secret"),
-            }
+            Pending::of("Decrypt", i.key_id.as_ref(), i.encryption_context.as_ref())
         } else if let Some(i) = input.downcast_ref::<GenerateDataKeyInput>() {
-            Pending {
-                time_ms: now_ms(),
-                operation: "GenerateDataKey",
-                key_arn: i.key_id.clone(),
-                workspace: context_value(i.encryption_context.as_ref(), "workspace"),
-                secret: context_value(i.encryption_context.as_ref(), "secret"),
-            }
+            Pending::of(
+                "GenerateDataKey",
+                i.key_id.as_ref(),
+                i.encryption_context.as_ref(),
+            )
         } else {
             // The broker makes no other call with a customer role.
             return Ok(());
@@ -209,16 +211,52 @@ impl Intercept for RecordKmsUse {
 }
 
 /// The AWS error code of a failed Decrypt / GenerateDataKey.
-fn error_code(
-    e: Option<&aws_smithy_runtime_api::client::interceptors::context::Error>,
-) -> String {
+fn error_code(e: Option<&aws_smithy_runtime_api::client::interceptors::context::Error>) -> String {
     use aws_sdk_kms::error::ProvideErrorMetadata;
     use aws_sdk_kms::operation::decrypt::DecryptError;
     use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
     let code = e.and_then(|e| {
         e.downcast_ref::<DecryptError>()
             .and_then(|d| d.code())
-            .or_else(|| e.downcast_ref::<GenerateDataKeyError>().and_then(|g| g.code()))
+            .or_else(|| {
+                e.downcast_ref::<GenerateDataKeyError>()
+                    .and_then(|g| g.code())
+            })
     });
     code.unwrap_or("error").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_one_json_line_of_names_and_ids() {
+        let u = KmsUse {
+            schema: KMS_USE_SCHEMA,
+            time_ms: 1,
+            operation: "Decrypt",
+            workspace: Some("acme".into()),
+            secret: Some("github".into()),
+            key_arn: Some("arn:aws:kms:us-east-1:222222222222:key/k".into()),
+            role_arn: "arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess".into(),
+            session_name: "keybroker-inject.acme".into(),
+            source_identity: SessionPurpose::Inject.source_identity(),
+            purpose: SessionPurpose::Inject,
+            kms_request_id: Some("req-1".into()),
+            outcome: "ok".into(),
+        };
+        let line = u.to_line();
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["schema"], "keybroker.audit.kms.v1");
+        assert_eq!(v["purpose"], "inject");
+        assert_eq!(v["source_identity"], "keybroker-inject");
+        assert_eq!(v["kms_request_id"], "req-1");
+        assert_eq!(
+            v.as_object().unwrap().keys().count(),
+            12,
+            "every field, no more: {line}"
+        );
+    }
 }

@@ -132,6 +132,7 @@ mod store;
 
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, Region, RoleArn};
+pub use assume_role::SessionPurpose;
 pub use binding::{Binding, Injection, OnEcho};
 pub use broker::admit::{Admitted, LimitsChange};
 pub use broker::check::{CheckPage, CheckReport, Probe, ProbeOutcome};
@@ -139,11 +140,10 @@ pub use broker::read::Decrypted;
 pub use broker::rewrap::{KeyTarget, RewrapPage, RewrapRequest, SecretFailure};
 pub use broker::verify::{VerifyReport, VerifyStep};
 pub use broker::Broker;
-pub use assume_role::SessionPurpose;
 pub use call_count::AwsCalls;
-pub use kms_use::{KmsUse, KmsUseSink};
 pub use deployment::BrokerConfig;
 pub use error::{BrokerError, Result, RevokedReason};
+pub use kms_use::{KmsUse, KmsUseSink};
 pub use limits::{LimitScope, Limits};
 pub use loaded::LoadedSecret;
 pub use model::{

@@ -168,19 +168,9 @@ impl Customer {
     /// `PutKeyPolicy`: the module's key policy with the broker's access set
     /// to `access` (what `terraform apply` of `broker_access` does).
     pub async fn set_broker_access(&self, access: BrokerAccess) {
-        self.kms
-            .put_key_policy()
-            .key_id(&self.key_arn)
-            .policy_name("default")
-            .policy(key_policy(
-                &self.account,
-                &self.role_arn,
-                &self.workspace,
-                access,
-            ))
-            .send()
-            .await
-            .expect("PutKeyPolicy");
+        let region = self.key_arn.split(':').nth(3).expect("key ARN region");
+        self.set_broker_access_on(&self.key_arn, region, access)
+            .await;
     }
 
     /// `PutKeyPolicy` with the module's key policy for `access`, its
@@ -298,13 +288,7 @@ impl Customer {
     /// A KMS client in `region` acting as a session of the customer role
     /// (see [`Customer::role_kms`]).
     pub async fn role_kms_in(&self, external_id: &str, region: &str) -> aws_sdk_kms::Client {
-        let base = self.role_kms(external_id).await;
-        aws_sdk_kms::Client::from_conf(
-            base.config()
-                .to_builder()
-                .region(aws_sdk_kms::config::Region::new(region.to_owned()))
-                .build(),
-        )
+        in_region(&self.role_kms(external_id).await, region)
     }
 
     /// Run the customer's revocation readiness check
@@ -339,19 +323,18 @@ impl Customer {
     /// A second key in this account with the module's key policy for the
     /// same role and workspace (what a second module instance creates).
     pub async fn create_second_key(&self) -> String {
-        let policy = key_policy(&self.account, &self.role_arn, &self.workspace, BrokerAccess::Enabled);
+        let policy = key_policy(
+            &self.account,
+            &self.role_arn,
+            &self.workspace,
+            BrokerAccess::Enabled,
+        );
         create_key(&self.kms, Some(policy), "customer BYOK key 2 (test)").await
     }
 
     /// This account's KMS client in `region`.
     pub fn kms_in(&self, region: &str) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::from_conf(
-            self.kms
-                .config()
-                .to_builder()
-                .region(aws_sdk_kms::config::Region::new(region.to_owned()))
-                .build(),
-        )
+        in_region(&self.kms, region)
     }
 
     /// `ReplicateKey` of the (multi-Region) key into `region`, with the
@@ -387,9 +370,24 @@ impl Customer {
             .put_key_policy()
             .key_id(key_arn)
             .policy_name("default")
-            .policy(key_policy(&self.account, &self.role_arn, &self.workspace, access))
+            .policy(key_policy(
+                &self.account,
+                &self.role_arn,
+                &self.workspace,
+                access,
+            ))
             .send()
             .await
             .expect("PutKeyPolicy");
     }
+}
+
+/// The same KMS client (credentials, endpoint) in another Region.
+fn in_region(kms: &aws_sdk_kms::Client, region: &str) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::from_conf(
+        kms.config()
+            .to_builder()
+            .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+            .build(),
+    )
 }

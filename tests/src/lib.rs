@@ -52,8 +52,8 @@ pub use policy::{
     trust_policy_without_source_identity, BrokerAccess,
 };
 pub use readiness::{readiness_check, readiness_codes, readiness_python};
-pub use trail::{kms_use_lines, reconcile, trail_events, trail_events_of, trail_path};
 pub use stack::{
     account_sdk_config, broker_sdk_config, ensure_table, front_denials, random_account, repo_root,
     require_stack, setup, unique, Env, BROKER_ACCOUNT, TABLE,
 };
+pub use trail::{kms_use_lines, reconcile, trail_events, trail_events_of, trail_path};

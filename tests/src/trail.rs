@@ -5,11 +5,12 @@
 //! It exists so the suite reads the front's record as a customer reads a
 //! trail, and runs the shipped reconcile, not a copy of its logic.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::readiness::readiness_python;
+use crate::readiness::run_customer_script;
 use crate::stack::{repo_root, require_stack};
 
 /// The trail file: `KEYBROKER_STACK_TRAIL` (`localstack/env.sh`), else
@@ -57,24 +58,14 @@ pub fn kms_use_lines(output: &str) -> Vec<String> {
 /// Run the customer's reconcile (`--json`) for `role_arn` on the stack's
 /// trail and the audit export `audit`; `(exit code, report or Null)`.
 pub fn reconcile(role_arn: &str, audit: &Path) -> (i32, Value) {
-    require_stack();
-    let script = repo_root().join("terraform/readiness/reconcile.py");
-    let out = std::process::Command::new(readiness_python())
-        .arg(&script)
-        .args(["--json", "--role-arn", role_arn, "--trail"])
-        .arg(trail_path())
-        .arg("--audit")
-        .arg(audit)
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    let code = out.status.code().expect("exit code");
-    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if code == 2 || report.is_null() {
-        eprintln!(
-            "reconcile exit {code}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    (code, report)
+    let args: Vec<OsString> = vec![
+        "--json".into(),
+        "--role-arn".into(),
+        role_arn.into(),
+        "--trail".into(),
+        trail_path().into(),
+        "--audit".into(),
+        audit.into(),
+    ];
+    run_customer_script("reconcile.py", &args, None)
 }

@@ -3,8 +3,8 @@
 
 use super::admit::Admitted;
 use super::{not_found_secret, Broker};
-use crate::assume_role::SessionPurpose;
 use crate::access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
+use crate::assume_role::SessionPurpose;
 use crate::error::{BrokerError, Result};
 use crate::loaded::LoadedSecret;
 use crate::model::{now, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
@@ -72,7 +72,7 @@ impl Broker {
     /// [`Broker::authorize`] and then the injection limits
     /// ([`Broker::admit`]). Returns the approved request (what to send)
     /// with the credential. Nothing decrypted is cached, so revocation
-    /// applies to the very next read.
+    /// applies to the first read after KMS applies it.
     pub async fn decrypt_for_injection(
         &self,
         admitted: Admitted,

@@ -162,7 +162,13 @@ impl Broker {
             // One plaintext at a time: opened, resealed, dropped (zeroized)
             // before the next secret is opened.
             let opened = self
-                .open(ws, &rec.meta.name, &rec, settings.as_ref(), SessionPurpose::Admin)
+                .open(
+                    ws,
+                    &rec.meta.name,
+                    &rec,
+                    settings.as_ref(),
+                    SessionPurpose::Admin,
+                )
                 .await;
             let moved = match opened {
                 Ok(current) => self.reseal(&rec, &key, &current).await,

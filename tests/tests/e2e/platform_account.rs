@@ -14,7 +14,7 @@ use broker_core::{RevokedReason, WorkspaceId};
 use keybroker_tests::broker_identity::{role_sdk_config, BrokerRole};
 use keybroker_tests::{
     account_sdk_config, assert_revoked, readiness_codes, setup, trail_events_of, BrokerAccess,
-    Customer, BROKER_ACCOUNT, INJECT_ROLE_ARN,
+    BROKER_ACCOUNT, INJECT_ROLE_ARN,
 };
 use serde_json::{json, Value};
 
@@ -56,7 +56,11 @@ fn assert_refused_and_unseen_by_the_customer(r: Result<String, (String, String)>
             e["recipientAccountId"].clone()
         })
         .collect();
-    assert_eq!(recipients, [BROKER_ACCOUNT], "{who}: logged for the caller only");
+    assert_eq!(
+        recipients,
+        [BROKER_ACCOUNT],
+        "{who}: logged for the caller only"
+    );
 }
 
 fn without_platform_deny(st: &mut Vec<Value>) {
@@ -85,7 +89,10 @@ async fn a_grant_to_the_inject_role_is_refused_and_fails_the_check_in_both_switc
         assert_refused_and_unseen_by_the_customer(r, &format!("{access:?}"));
         let (code, report) = customer.readiness_check();
         assert_eq!(code, 1, "{access:?}: {report:#}");
-        assert_eq!(readiness_codes(&report, "FAIL"), ["grant-to-foreign-principal"]);
+        assert_eq!(
+            readiness_codes(&report, "FAIL"),
+            ["grant-to-foreign-principal"]
+        );
         assert!(report.to_string().contains(&grant), "{report:#}");
     }
     // The Deny leaves the customer role alone: the broker reads as before.
@@ -146,14 +153,13 @@ async fn a_key_policy_allow_for_the_broker_root_is_refused_and_fails_the_check()
 async fn a_replica_without_the_same_denies_fails_the_check_and_still_decrypts() {
     let env = setup().await;
     let ws = ws();
-    let ext = env.broker.prepare_byok(&ws).await.unwrap().external_id;
-    let customer = Customer::create_multi_region(&ws, &ext).await;
+    let customer = env.onboard_multi_region_customer(&ws).await;
+    let ext = env.broker.workspace(&ws).await.unwrap().external_id;
+    let (_, value) = canary();
     env.broker
-        .enable_byok(&ws, &customer.role_arn, &customer.key_arn, None)
+        .put_secret(&ws, &name("api"), &value)
         .await
         .unwrap();
-    let (_, value) = canary();
-    env.broker.put_secret(&ws, &name("api"), &value).await.unwrap();
     let replica = customer.replicate("us-west-2").await;
     let (code, report) = customer.readiness_check();
     assert_eq!(code, 0, "{report:#}");
@@ -204,7 +210,10 @@ async fn a_replica_without_the_same_denies_fails_the_check_and_still_decrypts() 
         .expect("the replica was not revoked");
     let (code, report) = customer.readiness_check();
     assert_eq!(code, 1, "{report:#}");
-    assert_eq!(readiness_codes(&report, "FAIL"), ["replica-deny-set-differs"]);
+    assert_eq!(
+        readiness_codes(&report, "FAIL"),
+        ["replica-deny-set-differs"]
+    );
     assert!(report.to_string().contains(&replica), "{report:#}");
 
     // The same Denies on the replica: revoked everywhere, the check passes.

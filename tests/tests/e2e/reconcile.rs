@@ -48,7 +48,10 @@ fn write_export(lambda: &LambdaEnv) -> (std::path::PathBuf, Vec<Value>) {
     let lines = kms_use_lines(&lambda.output());
     let path = std::env::temp_dir().join(format!("{}.jsonl", unique("keybroker-audit-export")));
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let records = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (path, records)
 }
 
@@ -66,7 +69,9 @@ async fn every_use_reconciles_and_a_use_outside_the_broker_is_the_one_reported()
     let w = ws.as_str();
     let binding = json!({ "hosts": [up.addr.to_string()], "allow_insecure_http": true,
                           "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" } });
-    let ext = lambda.admin(json!({"op": "prepare_byok", "workspace": w})).await["external_id"]
+    let ext = lambda
+        .admin(json!({"op": "prepare_byok", "workspace": w}))
+        .await["external_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -84,8 +89,11 @@ async fn every_use_reconciles_and_a_use_outside_the_broker_is_the_one_reported()
             .admin(json!({"op": "put_secret", "workspace": w, "secret": s, "value": unique("v"), "binding": binding}))
             .await;
     }
-    let policy = format!(r#"permit(principal == Agent::"{AGENT}", action == Action::"inject", resource);"#);
-    lambda.admin(json!({"op": "set_policy", "workspace": w, "policy": policy})).await;
+    let policy =
+        format!(r#"permit(principal == Agent::"{AGENT}", action == Action::"inject", resource);"#);
+    lambda
+        .admin(json!({"op": "set_policy", "workspace": w, "policy": policy}))
+        .await;
 
     // Platform → customer key (rewrap), injections, checks; then a second
     // key of the customer's (a new link) and everything rewrapped onto it.
@@ -94,7 +102,9 @@ async fn every_use_reconciles_and_a_use_outside_the_broker_is_the_one_reported()
     let n = injections();
     inject_many(&lambda, &up, w, n / 2).await;
     for _ in 0..3 {
-        lambda.admin(json!({"op": "check_workspace", "workspace": w})).await;
+        lambda
+            .admin(json!({"op": "check_workspace", "workspace": w}))
+            .await;
     }
     let key2 = customer.create_second_key().await;
     lambda
@@ -103,7 +113,9 @@ async fn every_use_reconciles_and_a_use_outside_the_broker_is_the_one_reported()
     let moved = lambda.admin(json!({"op": "rewrap", "workspace": w})).await;
     assert_eq!(moved["moved"], 7, "{moved}");
     inject_many(&lambda, &up, w, n - n / 2).await;
-    lambda.admin(json!({"op": "check_workspace", "workspace": w})).await;
+    lambda
+        .admin(json!({"op": "check_workspace", "workspace": w}))
+        .await;
 
     let (export, records) = write_export(&lambda);
     let ok: Vec<&Value> = records.iter().filter(|r| r["outcome"] == "ok").collect();
@@ -116,9 +128,19 @@ async fn every_use_reconciles_and_a_use_outside_the_broker_is_the_one_reported()
     assert_eq!(report["unmatched"], json!([]));
     assert_eq!(report["mismatched"], json!([]));
     let purposes = report["sessions"].as_object().unwrap();
-    assert_eq!(purposes["keybroker-inject (SourceIdentity keybroker-inject)"], n);
-    assert_eq!(purposes["keybroker-check (SourceIdentity keybroker-admin)"], 4);
-    eprintln!("reconciled {} uses ({n} injections): {}", ok.len(), report["sessions"]);
+    assert_eq!(
+        purposes["keybroker-inject (SourceIdentity keybroker-inject)"],
+        n
+    );
+    assert_eq!(
+        purposes["keybroker-check (SourceIdentity keybroker-admin)"],
+        4
+    );
+    eprintln!(
+        "reconciled {} uses ({n} injections): {}",
+        ok.len(),
+        report["sessions"]
+    );
 
     // Planted: the role's credentials used outside the broker, once.
     let item = secret_item(&env, &ws, &name("s0")).await;
@@ -136,7 +158,11 @@ async fn every_use_reconciles_and_a_use_outside_the_broker_is_the_one_reported()
     let rid = direct.request_id().unwrap().to_owned();
     let (code, report) = reconcile(&customer.role_arn, &export);
     assert_eq!(code, 1, "{report:#}");
-    assert_eq!(report["matched"], ok.len(), "every broker use still matches");
+    assert_eq!(
+        report["matched"],
+        ok.len(),
+        "every broker use still matches"
+    );
     let unmatched = report["unmatched"].as_array().unwrap();
     assert_eq!(unmatched.len(), 1, "{report:#}");
     assert_eq!(unmatched[0]["requestID"], rid.as_str());
@@ -156,7 +182,11 @@ async fn every_use_reconciles_and_a_use_outside_the_broker_is_the_one_reported()
     std::fs::write(&export, lines.join("\n") + "\n").unwrap();
     let (code, report) = reconcile(&customer.role_arn, &export);
     assert_eq!(code, 1);
-    assert_eq!(report["mismatched"].as_array().map(Vec::len), Some(1), "{report:#}");
+    assert_eq!(
+        report["mismatched"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
     let _ = std::fs::remove_file(&export);
     lambda.stop().await;
 }

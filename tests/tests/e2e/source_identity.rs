@@ -37,7 +37,10 @@ async fn every_session_names_its_purpose_and_function_in_the_customers_trail() {
     env.broker.read_plaintext(&ws, &name("api")).await.unwrap(); // operator read
     env.broker.check_workspace(&ws).await.unwrap(); // status check
     let r = lambda
-        .invoke("inject", &inject_event(ws.as_str(), &format!("{}/x", up.base())))
+        .invoke(
+            "inject",
+            &inject_event(ws.as_str(), &format!("{}/x", up.base())),
+        )
         .await;
     assert_eq!(r["ok"], true, "{r}");
 
@@ -78,7 +81,8 @@ async fn every_session_names_its_purpose_and_function_in_the_customers_trail() {
     let mut kms: BTreeSet<(String, String, String, String)> = BTreeSet::new();
     let by_role = |e: &&Value| {
         e["eventSource"] == "kms.amazonaws.com"
-            && e["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] == customer.role_arn.as_str()
+            && e["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
+                == customer.role_arn.as_str()
     };
     for e in mine.iter().filter(by_role) {
         let ui = &e["userIdentity"];
@@ -86,7 +90,10 @@ async fn every_session_names_its_purpose_and_function_in_the_customers_trail() {
         assert!(e.get("errorCode").is_none(), "{e}");
         kms.insert((
             session_of(e),
-            ui["sessionContext"]["sourceIdentity"].as_str().unwrap().to_owned(),
+            ui["sessionContext"]["sourceIdentity"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
             e["eventName"].as_str().unwrap().to_owned(),
             e["requestParameters"]["encryptionContext"]["secret"]
                 .as_str()
@@ -95,7 +102,12 @@ async fn every_session_names_its_purpose_and_function_in_the_customers_trail() {
         ));
     }
     let k = |p: &str, si: &str, op: &str, secret: &str| {
-        (s(p), format!("keybroker-{si}"), op.to_owned(), secret.to_owned())
+        (
+            s(p),
+            format!("keybroker-{si}"),
+            op.to_owned(),
+            secret.to_owned(),
+        )
     };
     let want: BTreeSet<_> = [
         k("verify", "admin", "GenerateDataKey", "__keybroker_verify__"),
@@ -144,16 +156,31 @@ async fn the_role_is_refused_without_a_source_identity_or_without_set_source_ide
         .await
         .unwrap();
     let report = env.broker.verify_byok(&ws).await.unwrap();
-    assert_eq!(report.failed_step, Some(broker_core::VerifyStep::AssumeRole), "{report:?}");
-    assert!(report.hint.contains("sts:SetSourceIdentity"), "{}", report.hint);
+    assert_eq!(
+        report.failed_step,
+        Some(broker_core::VerifyStep::AssumeRole),
+        "{report:?}"
+    );
+    assert!(
+        report.hint.contains("sts:SetSourceIdentity"),
+        "{}",
+        report.hint
+    );
     let denied = front_denials().await;
     assert!(
         denied.iter().any(|d| d["action"] == "sts:AssumeRole"
             && d["resource"] == customer.role_arn.as_str()
-            && d["reason"].as_str().unwrap_or("").contains("sts:SetSourceIdentity")),
+            && d["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("sts:SetSourceIdentity")),
         "{denied:#?}"
     );
-    assert_eq!(assume(None).await, Ok(()), "that policy takes a session without one");
+    assert_eq!(
+        assume(None).await,
+        Ok(()),
+        "that policy takes a session without one"
+    );
 
     // The shipped trust policy back: the broker is let in again.
     customer.set_trust_external_id(Some(&ext)).await;
