@@ -2,11 +2,18 @@
 # var.platform_key_generations; the last is active (see variables.tf).
 #
 # The key policy, not IAM, decides who may USE a key: the account root (and so
-# IAM policies in this account) gets key administration only, never Decrypt or
-# GenerateDataKey. A broad identity policy such as kms:* on * therefore does
-# not let anyone in the platform account read secrets; only the two broker
-# roles named here can, and only with the {workspace, secret} encryption
-# context the broker always sends.
+# IAM policies in this account) gets key administration, never Decrypt or
+# GenerateDataKey; only the two broker roles named here may use it, and only
+# with the {workspace, secret} encryption context the broker always sends.
+#
+# CAVEAT: key administration includes kms:PutKeyPolicy, and the root
+# statement delegates it to IAM. So anyone in this account whose
+# identity policy allows kms:PutKeyPolicy (kms:* on * does) can rewrite this
+# policy to give themselves Decrypt (or CreateGrant) and read every platform
+# secret: a broad identity policy is one policy change away from the
+# secrets. Keep kms:PutKeyPolicy on these keys to a break-glass role with an
+# SCP (docs/OPERATIONS.md, "Platform key
+# administration", has one), and alarm on PutKeyPolicy in CloudTrail.
 locals {
   # Spliced after the last statement of the key policy, comma included (the
   # same recipe as terraform/ uses for its broker statement).

@@ -74,3 +74,8 @@ output "agent_runtime_policy_json" {
     inject_function_arn = aws_lambda_function.broker["inject"].arn
   })))
 }
+
+output "audit_export_bucket" {
+  description = "The audit export bucket (audit_export_enabled), or null. A workspace's records are under workspace=<id>/: give the customer the bucket and prefix."
+  value       = one(aws_s3_bucket.audit_export[*].bucket)
+}

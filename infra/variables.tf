@@ -296,13 +296,15 @@ variable "error_alarm_threshold" {
 }
 
 variable "status_check_interval" {
-  description = "How often the scheduled status check runs (schedule.tf), as an EventBridge rate, e.g. \"15 minutes\" or \"1 hour\"; null: no schedule."
+  description = "How often the scheduled status check runs (schedule.tf), as the value of an EventBridge rate expression, e.g. \"15 minutes\", \"1 hour\" or \"1 minute\"; null: no schedule. EventBridge takes a positive whole number and the singular unit for 1 only (\"1 minute\", \"5 minutes\"; \"1 minutes\" and \"5 minute\" are refused at apply)."
   type        = string
   default     = "15 minutes"
 
   validation {
-    condition     = var.status_check_interval == null || can(regex("^([0-9]+) (minute|minutes|hour|hours|day|days)$", var.status_check_interval))
-    error_message = "status_check_interval must be an EventBridge rate such as \"15 minutes\", or null."
+    # As EventBridge validates rate(value unit): value a positive integer
+    # (no sign, no leading zero), unit singular exactly when value is 1.
+    condition     = var.status_check_interval == null || can(regex("^(1 (minute|hour|day)|[1-9][0-9]* (minutes|hours|days))$", coalesce(var.status_check_interval, "-"))) && !can(regex("^1 (minutes|hours|days)$", coalesce(var.status_check_interval, "-")))
+    error_message = "status_check_interval must be an EventBridge rate value: \"1 minute\", \"1 hour\", \"1 day\", or N minutes/hours/days for N >= 2 (e.g. \"15 minutes\"), or null."
   }
 }
 
@@ -315,5 +317,57 @@ variable "status_check_workspaces_per_run" {
   validation {
     condition     = var.status_check_workspaces_per_run >= 1 && var.status_check_workspaces_per_run <= 200
     error_message = "status_check_workspaces_per_run must be 1 to 200."
+  }
+}
+
+# --- Audit export (audit_export.tf) --------------------------------------------
+
+variable "audit_export_enabled" {
+  description = "Deliver the audit records (inject, admin and the per-KMS-call keybroker.audit.kms.v1) to an S3 bucket partitioned by workspace, for BYOK customers to reconcile against their CloudTrail (audit_export.tf, docs/OPERATIONS.md \"Audit export\")."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "audit_export_readers" {
+  description = "Per workspace id, the principals (a customer's account root or role ARNs) that may read s3://<export bucket>/workspace=<id>/ and nothing else."
+  type        = map(list(string))
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for ws in keys(var.audit_export_readers) : can(regex("^[a-z0-9][a-z0-9-]{2,62}$", ws))])
+    error_message = "audit_export_readers keys must be workspace ids (^[a-z0-9][a-z0-9-]{2,62}$)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for readers in values(var.audit_export_readers) : [
+      for arn in readers : can(regex("^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))
+    ]]))
+    error_message = "audit_export_readers values must be IAM root, role or user ARNs."
+  }
+}
+
+variable "audit_export_retention_days" {
+  description = "Days the export bucket keeps audit objects."
+  type        = number
+  default     = 400
+  nullable    = false
+
+  validation {
+    condition     = var.audit_export_retention_days >= 1 && floor(var.audit_export_retention_days) == var.audit_export_retention_days
+    error_message = "audit_export_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "audit_export_buffer_seconds" {
+  description = "Firehose buffer interval (60 to 900 s): the most a record waits before it reaches the export bucket."
+  type        = number
+  default     = 60
+  nullable    = false
+
+  validation {
+    condition     = var.audit_export_buffer_seconds >= 60 && var.audit_export_buffer_seconds <= 900
+    error_message = "audit_export_buffer_seconds must be 60 to 900."
   }
 }

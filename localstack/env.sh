@@ -22,6 +22,7 @@ export AWS_DEFAULT_REGION=$STACK_REGION
 export AWS_ACCESS_KEY_ID=$BROKER_ACCOUNT_ID
 export AWS_SECRET_ACCESS_KEY=test
 export AWS_EC2_METADATA_DISABLED=true
+export KEYBROKER_STACK_TRAIL=$TRAIL_FILE
 ENV
 if [[ "$scheme" == https ]]; then
   cat <<ENV

@@ -12,6 +12,9 @@ MOTO_VENV="$STACK_DIR/venv-moto"
 LOG_DIR="$STACK_DIR/logs"
 RUN_DIR="$STACK_DIR/run"
 LS_DATA_DIR="$STACK_DIR/localstack-data"
+# The stack's CloudTrail: the front appends one CloudTrail-shaped JSON record
+# per KMS/STS call it allows or denies (iam-front/src/trail.js).
+TRAIL_FILE="$STACK_DIR/trail/cloudtrail.jsonl"
 # The IAM-enforcing front (Node): its node_modules stay next to its sources
 # (gitignored) because ESM resolves packages from the importing file's dir.
 FRONT_DIR="$STACK_SCRIPT_DIR/iam-front"

@@ -219,8 +219,12 @@ done
 
 # --- The IAM front, once LocalStack answers -----------------------------------
 log "starting iam-front on $SCHEME://$STACK_HOST:$FRONT_PORT (enforces key and trust policies, forwards to $STACK_HOST:$LS_PORT, DynamoDB to $STACK_HOST:$MOTO_PORT)"
+# A fresh trail per run, the previous one kept as cloudtrail.jsonl.1 (like the logs).
+mkdir -p "$(dirname "$TRAIL_FILE")"
+[[ -f "$TRAIL_FILE" ]] && mv -f "$TRAIL_FILE" "$TRAIL_FILE.1"
 launch iam-front env \
   KEYBROKER_FRONT_PORT="$FRONT_PORT" \
+  KEYBROKER_FRONT_TRAIL="$TRAIL_FILE" \
   KEYBROKER_LS_PORT="$LS_PORT" \
   KEYBROKER_MOTO_PORT="$MOTO_PORT" \
   "${front_tls[@]}" \

@@ -44,8 +44,9 @@ EXPECTED = {
     "broker-key-statement.json.tftpl": {"broker_role_arn", "workspace_id"},
     "broker-revoke-statement.json.tftpl": {"broker_role_arn"},
     "broker-session-cutoff-statement.json.tftpl": {"broker_role_arn", "sessions_issued_before"},
-    "key-policy.json.tftpl": {"partition", "account_id", "key_admins_json", "broker_role_arn",
-                              "workspace_id", "broker_statement", "session_cutoff_statement"},
+    "key-policy.json.tftpl": {"partition", "account_id", "key_admins_json", "broker_account_ids_json",
+                              "broker_role_arn", "workspace_id", "broker_statement",
+                              "session_cutoff_statement"},
 }
 
 failures = []
@@ -79,6 +80,7 @@ BROKER_PRINCIPALS = [
     "arn:aws:iam::111111111111:role/keybroker/keybroker-inject",
     "arn:aws:iam::111111111111:role/keybroker/keybroker-admin",
 ]
+BROKER_ACCOUNTS = ["111111111111"]  # what main.tf derives from BROKER_PRINCIPALS
 admins = [f"arn:aws:iam::{ACCOUNT}:role/SecurityAdmin", f"arn:aws:iam::{ACCOUNT}:user/alice"]
 compact = lambda v: json.dumps(v, separators=(",", ":"))  # like Terraform's jsonencode()
 
@@ -105,6 +107,7 @@ for label, switch, cutoff, admin_list in [
         "partition": "aws",
         "account_id": ACCOUNT,
         "key_admins_json": compact(admin_list),
+        "broker_account_ids_json": compact(BROKER_ACCOUNTS),
         "broker_role_arn": ROLE_ARN,
         "workspace_id": WORKSPACE,
         "broker_statement": "," + rendered[switch],
@@ -123,11 +126,16 @@ for label, text in rendered.items():
 # 3. shape checks.
 if "trust" in docs:
     st = docs["trust"]["Statement"]
-    check(len(st) == 1, "trust: exactly one statement")
-    s = st[0]
+    check(len(st) == 2, "trust: exactly two statements (AssumeRole, SetSourceIdentity)")
+    s, si = st[0], st[1] if len(st) > 1 else {}
+    source_identity = {"StringLike": {"sts:SourceIdentity": "keybroker-*"}}
     check(s["Effect"] == "Allow" and s["Action"] == "sts:AssumeRole", "trust: Allow sts:AssumeRole only")
     check(s["Principal"] == {"AWS": BROKER_PRINCIPALS}, "trust: principals are exactly the broker's roles")
-    check(s["Condition"] == {"StringEquals": {"sts:ExternalId": values["trust"]["external_id"]}}, "trust: ExternalId condition")
+    check(s["Condition"] == dict({"StringEquals": {"sts:ExternalId": values["trust"]["external_id"]}}, **source_identity),
+          "trust: ExternalId condition and a keybroker-* SourceIdentity required")
+    check(si.get("Effect") == "Allow" and si.get("Action") == "sts:SetSourceIdentity"
+          and si.get("Principal") == {"AWS": BROKER_PRINCIPALS} and si.get("Condition") == source_identity,
+          "trust: the broker's roles may set a keybroker-* SourceIdentity, nothing else")
 
 ONLY_ROLE = {"ArnEquals": {"aws:PrincipalArn": ROLE_ARN}}
 expected_allow = {
@@ -159,6 +167,10 @@ STANDING = [
     deny("KeybrokerDenyOtherWorkspaces", {"StringNotEquals": {"kms:EncryptionContext:workspace": WORKSPACE}}),
     deny("KeybrokerDenyMissingSecretContext", {"Null": {"kms:EncryptionContext:secret": "true"}}),
     deny("KeybrokerDenyExtraContextKeys", {"ForAnyValue:StringNotEquals": {"kms:EncryptionContextKeys": ["workspace", "secret"]}}),
+    # Every principal of the broker's own account(s), whatever names it
+    # (a grant, a key-policy Allow for its roles or its root).
+    {"Sid": "KeybrokerDenyPlatformAccount", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:*",
+     "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": BROKER_ACCOUNTS}}},
 ]
 check(docs.get("allow") == expected_allow, "KeybrokerUseKey: unexpected content")
 check(docs.get("revoke") == expected_revoke, "KeybrokerRevoked: unexpected content")

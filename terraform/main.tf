@@ -6,7 +6,11 @@
 #     kms:GenerateDataKey and kms:Decrypt, and only with an encryption context
 #     of {"workspace": <workspace_id>, "secret": <name>}; standing explicit
 #     Denies keep the role inside that box whatever else grants it (identity
-#     policies, grants), and broker_access = "revoked" denies it everything.
+#     policies, grants), and broker_access = "revoked" denies it everything;
+#   * a standing Deny of kms:* for every principal of the broker's own
+#     account(s) (aws:PrincipalAccount), in both states of the switch: the
+#     broker only ever acts through the role above, so no grant or key-policy
+#     Allow naming one of its principals (its roles, its root) can reach the key.
 #
 # Both policy documents live in ./policies/*.json.tftpl and are rendered here
 # with templatefile() using plain ${name} placeholders only. The keybroker test
@@ -27,6 +31,11 @@ locals {
   # statement then duplicates "Enable IAM User Permissions", which is harmless;
   # KMS rejects a statement with an empty principal list).
   key_admin_arns = length(var.key_admin_arns) > 0 ? var.key_admin_arns : [local.account_root_arn]
+
+  # The broker's own account(s), from its principals' ARNs: every principal
+  # there is denied the key outright (KeybrokerDenyPlatformAccount). The
+  # broker reaches the key only as the role below, which is in this account.
+  broker_account_ids = distinct([for arn in var.broker_principal_arns : split(":", arn)[4]])
 
   trust_policy = templatefile("${path.module}/policies/trust-policy.json.tftpl", {
     broker_principal_arns_json = jsonencode(var.broker_principal_arns)
@@ -62,6 +71,7 @@ locals {
     partition                = local.partition
     account_id               = local.account_id
     key_admins_json          = jsonencode(local.key_admin_arns)
+    broker_account_ids_json  = jsonencode(local.broker_account_ids)
     broker_role_arn          = local.broker_role_arn
     workspace_id             = var.workspace_id
     broker_statement         = local.broker_statement
@@ -127,6 +137,18 @@ resource "aws_kms_key" "this" {
     precondition {
       condition     = !contains(var.key_admin_arns, aws_iam_role.broker.arn)
       error_message = "The keybroker role must not be listed in key_admin_arns."
+    }
+
+    # The platform-account Deny would lock this account (the role and your
+    # admins) out of its own key if the broker lived here.
+    precondition {
+      condition     = !contains(local.broker_account_ids, local.account_id)
+      error_message = "broker_principal_arns are in this account (${local.account_id}): apply the module in the customer's account, not the broker's."
+    }
+
+    precondition {
+      condition     = length(setintersection(local.broker_account_ids, [for arn in var.key_admin_arns : split(":", arn)[4]])) == 0
+      error_message = "key_admin_arns must not name principals of the broker's account: KeybrokerDenyPlatformAccount denies them the key."
     }
   }
 }

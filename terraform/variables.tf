@@ -14,7 +14,7 @@ variable "workspace_id" {
 }
 
 variable "broker_principal_arns" {
-  description = "ARNs of the keybroker service principals (in the broker's AWS account) allowed to assume the role: keybroker's inject and admin execution roles (its infra output broker_principal_arns). Provided by keybroker."
+  description = "ARNs of the keybroker service principals (in the broker's AWS account) allowed to assume the role: keybroker's inject and admin execution roles (its infra output broker_principal_arns). Provided by keybroker. Their account(s) get a standing Deny on the key (KeybrokerDenyPlatformAccount), so they must not be this account."
   type        = list(string)
 
   validation {
@@ -114,7 +114,7 @@ variable "role_path" {
 }
 
 variable "role_permissions_boundary_arn" {
-  description = "Optional ARN of a managed policy to set as the role's permissions boundary (for organisations that require one). The role needs no identity permissions, so any boundary works; a boundary does not replace the key policy's explicit Denies (same-account key access can come from the key policy alone)."
+  description = "Optional ARN of a managed policy to set as the role's permissions boundary (for organisations that require one). The boundary MUST allow kms:Decrypt and kms:GenerateDataKey on this key: an implicit deny in a boundary limits what the key policy grants to the role's ARN, so a boundary without them makes KeybrokerUseKey ineffective (BYOK verify then fails at GenerateDataKey). A boundary does not replace the key policy's explicit Denies."
   type        = string
   default     = null
 

@@ -30,12 +30,23 @@
 //! ## Revocation
 //!
 //! The broker caches assumed-role *credentials* (one `AssumeRole` per
-//! workspace per session), never a data key or a credential in clear. Every
-//! read calls `kms:Decrypt`, so when the customer removes the broker from the
-//! key policy, disables the key or schedules its deletion, the very next read
-//! fails with [`BrokerError::Revoked`] naming why, and the record stays in
-//! DynamoDB marked revoked ([`SecretStatus::Revoked`]) so `list` shows which
-//! secrets are affected.
+//! workspace, role and purpose per session), never a data key or a
+//! credential in clear. Every read calls `kms:Decrypt`, so when the customer
+//! removes the broker from the key policy, disables the key or schedules its
+//! deletion, the first read after KMS applies the change (KMS is eventually
+//! consistent: usually seconds, sometimes minutes) fails with
+//! [`BrokerError::Revoked`] naming why, and the record stays in DynamoDB
+//! marked revoked ([`SecretStatus::Revoked`]) so `list` shows which secrets
+//! are affected.
+//!
+//! ## Evidence for the customer
+//!
+//! Every session names its purpose and function in the customer's
+//! CloudTrail ([`assume_role::session_name`], `SourceIdentity`), and every
+//! KMS call made with it is handed to the sink set with
+//! [`Broker::with_kms_use_sink`] as a [`kms_use::KmsUse`] carrying the KMS
+//! request id, which the customer's CloudTrail records too: the key a
+//! customer's reconcile matches the two on.
 //!
 //! ## Injection: one check, one typed result
 //!
@@ -116,6 +127,7 @@ pub mod envelope;
 mod error;
 pub mod external_id;
 mod keyring;
+pub mod kms_use;
 pub mod limits;
 mod loaded;
 mod model;
@@ -126,6 +138,7 @@ mod store;
 
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, Region, RoleArn};
+pub use assume_role::SessionPurpose;
 pub use binding::{Binding, Injection, OnEcho};
 pub use breaker::{BreakerCleared, BreakerState, BudgetChange, Probation, ProbeKind};
 pub use broker::admit::{Admitted, LimitsChange};
@@ -138,6 +151,7 @@ pub use broker::Broker;
 pub use call_count::AwsCalls;
 pub use deployment::BrokerConfig;
 pub use error::{BrokerError, Result, RevokedReason};
+pub use kms_use::{KmsUse, KmsUseSink};
 pub use limits::{LimitScope, Limits, StoredLimits};
 pub use loaded::LoadedSecret;
 pub use model::{

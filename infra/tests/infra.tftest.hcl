@@ -94,7 +94,7 @@ run "defaults" {
       KEYBROKER_PLATFORM_KEY_ARN = aws_kms_key.platform["v1"].arn
       RUST_LOG                   = "info"
       KEYBROKER_MIN_BLOB_VERSION = "1"
-      KEYBROKER_DEFAULT_LIMITS   = "window=60,workspace=6000"
+      KEYBROKER_DEFAULT_LIMITS   = var.default_limits
       KEYBROKER_PROBE_BUDGET     = "3"
     })
     error_message = "inject environment must name the table, the active platform key, RUST_LOG, the minimum blob version, the default limits and the probe budget"
@@ -124,7 +124,7 @@ run "defaults" {
     condition = [for s in jsondecode(aws_iam_role_policy.broker["inject"].policy).Statement : s if s.Sid == "AssumeCustomerRoles"] == [{
       Sid      = "AssumeCustomerRoles"
       Effect   = "Allow"
-      Action   = "sts:AssumeRole"
+      Action   = ["sts:AssumeRole", "sts:SetSourceIdentity"]
       Resource = ["arn:aws:iam::*:role/keybroker/*"]
     }]
     error_message = "inject may assume roles under the customer module's default path only"
@@ -132,7 +132,7 @@ run "defaults" {
 
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.broker["inject"].policy).Statement : s.Action])) == toset([
-      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey", "sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Query", "dynamodb:GetItem",
+      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey", "sts:AssumeRole", "sts:SetSourceIdentity", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Query", "dynamodb:GetItem",
     ])
     error_message = "inject role actions changed (tests/tests/policies.rs has the full check)"
   }
@@ -274,4 +274,151 @@ run "status_check_refuses_a_bad_rate" {
   }
 
   expect_failures = [var.status_check_interval]
+}
+
+run "status_check_refuses_1_minutes" {
+  command = plan
+
+  variables {
+    status_check_interval = "1 minutes"
+  }
+
+  expect_failures = [var.status_check_interval]
+}
+
+run "status_check_refuses_5_minute" {
+  command = plan
+
+  variables {
+    status_check_interval = "5 minute"
+  }
+
+  expect_failures = [var.status_check_interval]
+}
+
+run "status_check_refuses_0_minutes" {
+  command = plan
+
+  variables {
+    status_check_interval = "0 minutes"
+  }
+
+  expect_failures = [var.status_check_interval]
+}
+
+run "status_check_refuses_05_minutes" {
+  command = plan
+
+  variables {
+    status_check_interval = "05 minutes"
+  }
+
+  expect_failures = [var.status_check_interval]
+}
+
+run "status_check_refuses_2_hour" {
+  command = plan
+
+  variables {
+    status_check_interval = "2 hour"
+  }
+
+  expect_failures = [var.status_check_interval]
+}
+
+run "status_check_refuses_1_days" {
+  command = plan
+
+  variables {
+    status_check_interval = "1 days"
+  }
+
+  expect_failures = [var.status_check_interval]
+}
+
+run "status_check_takes_1_minute" {
+  command = plan
+
+  variables {
+    status_check_interval = "1 minute"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.status_check[0].schedule_expression == "rate(1 minute)"
+    error_message = "rate(1 minute) is the singular form EventBridge accepts"
+  }
+}
+
+run "audit_export_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_s3_bucket.audit_export) == 0 && length(aws_cloudwatch_log_subscription_filter.audit_export) == 0
+    error_message = "no export unless audit_export_enabled"
+  }
+}
+
+run "audit_export_per_workspace" {
+  command = apply
+
+  # ARNs the provider validates (the mock provider makes up strings).
+  override_resource {
+    target = aws_s3_bucket.audit_export[0]
+    values = { arn = "arn:aws:s3:::keybroker-audit-export-111111111111", id = "keybroker-audit-export-111111111111" }
+  }
+  override_resource {
+    target = aws_iam_role.audit_firehose[0]
+    values = { arn = "arn:aws:iam::111111111111:role/keybroker-audit-firehose" }
+  }
+  override_resource {
+    target = aws_iam_role.audit_logs[0]
+    values = { arn = "arn:aws:iam::111111111111:role/keybroker-audit-logs" }
+  }
+  override_resource {
+    target = aws_kinesis_firehose_delivery_stream.audit_export[0]
+    values = { arn = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/keybroker-audit-export" }
+  }
+  override_resource {
+    target = aws_cloudwatch_log_group.broker
+    values = { arn = "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/lambda/keybroker" }
+  }
+
+  variables {
+    audit_export_enabled = true
+    audit_export_readers = {
+      "acme-prod" = ["arn:aws:iam::222222222222:root"]
+      "beta-labs" = ["arn:aws:iam::333333333333:role/Auditor"]
+    }
+  }
+
+  assert {
+    condition = alltrue([for f in aws_cloudwatch_log_subscription_filter.audit_export :
+      f.filter_pattern == "{ $.schema = \"keybroker.audit.*\" }"
+    ]) && length(aws_cloudwatch_log_subscription_filter.audit_export) == 2
+    error_message = "one audit subscription filter per function log group"
+  }
+
+  assert {
+    condition     = startswith(aws_kinesis_firehose_delivery_stream.audit_export[0].extended_s3_configuration[0].prefix, "workspace=!{partitionKeyFromQuery:workspace}/")
+    error_message = "the export is partitioned by workspace"
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_s3_bucket_policy.audit_export[0].policy).Statement : s.Resource if s.Action == "s3:GetObject"] == [
+      "arn:aws:s3:::keybroker-audit-export-111111111111/workspace=acme-prod/*",
+      "arn:aws:s3:::keybroker-audit-export-111111111111/workspace=beta-labs/*",
+    ]
+    error_message = "each reader reads its workspace's prefix only"
+  }
+}
+
+run "audit_export_refuses_a_bad_reader" {
+  command = plan
+
+  variables {
+    audit_export_enabled = true
+    audit_export_readers = { "acme-prod" = ["222222222222"] }
+  }
+
+  expect_failures = [var.audit_export_readers]
 }

@@ -40,7 +40,7 @@ run "broker_access_enabled" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators", "KeybrokerDenyAllButGenerateDataKeyAndDecrypt", "KeybrokerDenyOtherWorkspaces", "KeybrokerDenyMissingSecretContext", "KeybrokerDenyExtraContextKeys", "KeybrokerUseKey"]
+    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators", "KeybrokerDenyAllButGenerateDataKeyAndDecrypt", "KeybrokerDenyOtherWorkspaces", "KeybrokerDenyMissingSecretContext", "KeybrokerDenyExtraContextKeys", "KeybrokerDenyPlatformAccount", "KeybrokerUseKey"]
     error_message = "unexpected key policy statements"
   }
 
@@ -57,6 +57,18 @@ run "broker_access_enabled" {
   }
 
   assert {
+    condition = jsondecode(aws_kms_key.this.policy).Statement[6] == {
+      Sid       = "KeybrokerDenyPlatformAccount"
+      Effect    = "Deny"
+      Principal = { AWS = "*" }
+      Action    = "kms:*"
+      Resource  = "*"
+      Condition = { StringEquals = { "aws:PrincipalAccount" = ["111111111111"] } }
+    }
+    error_message = "every principal of the broker's account must be denied the key (grants and Allows naming them included)"
+  }
+
+  assert {
     condition     = length(aws_iam_role_policies_exclusive.broker.policy_names) == 0 && length(aws_iam_role_policy_attachments_exclusive.broker.policy_arns) == 0
     error_message = "the role's policies must be managed exclusively, as empty sets"
   }
@@ -67,7 +79,7 @@ run "broker_access_enabled" {
   }
 
   assert {
-    condition = jsondecode(aws_kms_key.this.policy).Statement[6] == {
+    condition = jsondecode(aws_kms_key.this.policy).Statement[7] == {
       Sid       = "KeybrokerUseKey"
       Effect    = "Allow"
       Principal = { AWS = "arn:aws:iam::222222222222:role/keybroker/KeybrokerAccess" }
@@ -93,7 +105,13 @@ run "broker_access_enabled" {
       Effect    = "Allow"
       Principal = { AWS = ["arn:aws:iam::111111111111:role/keybroker-inject", "arn:aws:iam::111111111111:role/keybroker-admin"] }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "sts:ExternalId" = "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e" } }
+      Condition = { StringEquals = { "sts:ExternalId" = "kb-ext-7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e" }, StringLike = { "sts:SourceIdentity" = "keybroker-*" } }
+      }, {
+      Sid       = "KeybrokerSetSourceIdentity"
+      Effect    = "Allow"
+      Principal = { AWS = ["arn:aws:iam::111111111111:role/keybroker-inject", "arn:aws:iam::111111111111:role/keybroker-admin"] }
+      Action    = "sts:SetSourceIdentity"
+      Condition = { StringLike = { "sts:SourceIdentity" = "keybroker-*" } }
     }]
     error_message = "unexpected trust policy"
   }
@@ -118,12 +136,12 @@ run "broker_access_revoked" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators", "KeybrokerDenyAllButGenerateDataKeyAndDecrypt", "KeybrokerDenyOtherWorkspaces", "KeybrokerDenyMissingSecretContext", "KeybrokerDenyExtraContextKeys", "KeybrokerRevoked"]
+    condition     = [for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid] == ["Enable IAM User Permissions", "KeyAdministrators", "KeybrokerDenyAllButGenerateDataKeyAndDecrypt", "KeybrokerDenyOtherWorkspaces", "KeybrokerDenyMissingSecretContext", "KeybrokerDenyExtraContextKeys", "KeybrokerDenyPlatformAccount", "KeybrokerRevoked"]
     error_message = "revoked: the Allow is replaced by the explicit Deny"
   }
 
   assert {
-    condition = jsondecode(aws_kms_key.this.policy).Statement[6] == {
+    condition = jsondecode(aws_kms_key.this.policy).Statement[7] == {
       Sid       = "KeybrokerRevoked"
       Effect    = "Deny"
       Principal = { AWS = "*" }
@@ -149,7 +167,7 @@ run "deprecated_enable_broker_access_false_still_revokes" {
   }
 
   assert {
-    condition     = jsondecode(aws_kms_key.this.policy).Statement[6].Sid == "KeybrokerRevoked"
+    condition     = jsondecode(aws_kms_key.this.policy).Statement[7].Sid == "KeybrokerRevoked"
     error_message = "enable_broker_access = false must revoke whatever broker_access says"
   }
 }
@@ -162,7 +180,7 @@ run "session_cutoff" {
   }
 
   assert {
-    condition     = jsondecode(aws_kms_key.this.policy).Statement[7].Condition.DateLessThan == { "aws:TokenIssueTime" = "2026-11-25T22:00:00Z" } && jsondecode(aws_kms_key.this.policy).Statement[7].Effect == "Deny"
+    condition     = jsondecode(aws_kms_key.this.policy).Statement[8].Condition.DateLessThan == { "aws:TokenIssueTime" = "2026-11-25T22:00:00Z" } && jsondecode(aws_kms_key.this.policy).Statement[8].Effect == "Deny"
     error_message = "the session cut-off must deny older sessions"
   }
 }
@@ -238,4 +256,37 @@ run "rejects_wrong_account" {
   }
 
   expect_failures = [aws_iam_role.broker]
+}
+
+run "revoked_keeps_the_platform_account_deny" {
+  command = apply
+
+  variables {
+    broker_access = "revoked"
+  }
+
+  assert {
+    condition     = jsondecode(aws_kms_key.this.policy).Statement[6].Sid == "KeybrokerDenyPlatformAccount" && jsondecode(aws_kms_key.this.policy).Statement[6].Condition.StringEquals["aws:PrincipalAccount"] == ["111111111111"]
+    error_message = "the platform-account Deny stands in both states of the switch"
+  }
+}
+
+run "rejects_broker_principals_in_this_account" {
+  command = plan
+
+  variables {
+    broker_principal_arns = ["arn:aws:iam::222222222222:role/keybroker-inject"]
+  }
+
+  expect_failures = [aws_kms_key.this]
+}
+
+run "rejects_key_admins_in_the_broker_account" {
+  command = plan
+
+  variables {
+    key_admin_arns = ["arn:aws:iam::111111111111:role/Support"]
+  }
+
+  expect_failures = [aws_kms_key.this]
 }

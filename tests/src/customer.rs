@@ -56,7 +56,21 @@ impl Customer {
         Self::build(Some(external_id), key_workspace).await
     }
 
+    /// Like [`Customer::create`], with a multi-Region primary key (replicate
+    /// it with [`Customer::replicate`]).
+    pub async fn create_multi_region(ws: &WorkspaceId, external_id: &str) -> Self {
+        Self::build_with(Some(external_id), ws, true).await
+    }
+
     async fn build(trust_external_id: Option<&str>, key_workspace: &WorkspaceId) -> Self {
+        Self::build_with(trust_external_id, key_workspace, false).await
+    }
+
+    async fn build_with(
+        trust_external_id: Option<&str>,
+        key_workspace: &WorkspaceId,
+        multi_region: bool,
+    ) -> Self {
         let ws = key_workspace;
         let account = random_account();
         let sdk = account_sdk_config(&account).await;
@@ -73,7 +87,20 @@ impl Customer {
             .expect("CreateRole");
         let role_arn = role.role().map(|r| r.arn().to_owned()).expect("role ARN");
         let policy = key_policy(&account, &role_arn, ws, BrokerAccess::Enabled);
-        let key_arn = create_key(&kms, Some(policy), "customer BYOK key (test)").await;
+        let key_arn = if multi_region {
+            kms.create_key()
+                .description("customer BYOK multi-Region key (test)")
+                .policy(policy)
+                .multi_region(true)
+                .send()
+                .await
+                .expect("CreateKey (multi-Region)")
+                .key_metadata()
+                .map(|m| m.arn().expect("key ARN").to_owned())
+                .expect("key metadata")
+        } else {
+            create_key(&kms, Some(policy), "customer BYOK key (test)").await
+        };
         Self {
             account,
             kms,
@@ -141,19 +168,9 @@ impl Customer {
     /// `PutKeyPolicy`: the module's key policy with the broker's access set
     /// to `access` (what `terraform apply` of `broker_access` does).
     pub async fn set_broker_access(&self, access: BrokerAccess) {
-        self.kms
-            .put_key_policy()
-            .key_id(&self.key_arn)
-            .policy_name("default")
-            .policy(key_policy(
-                &self.account,
-                &self.role_arn,
-                &self.workspace,
-                access,
-            ))
-            .send()
-            .await
-            .expect("PutKeyPolicy");
+        let region = self.key_arn.split(':').nth(3).expect("key ARN region");
+        self.set_broker_access_on(&self.key_arn, region, access)
+            .await;
     }
 
     /// `PutKeyPolicy` with the module's key policy for `access`, its
@@ -238,13 +255,16 @@ impl Customer {
 impl Customer {
     /// A KMS client acting as a session of the customer role, assumed from
     /// the broker's identity with `external_id`: what the broker holds, for
-    /// tests that call KMS with it directly.
+    /// tests that call KMS with it directly. The session looks like the
+    /// broker's own (its session name and SourceIdentity), as a thief's
+    /// copy of the broker's credentials would.
     pub async fn role_kms(&self, external_id: &str) -> aws_sdk_kms::Client {
         let sdk = broker_sdk_config().await;
         let creds = aws_sdk_sts::Client::new(&sdk)
             .assume_role()
             .role_arn(&self.role_arn)
-            .role_session_name("keybroker-test")
+            .role_session_name(format!("keybroker-admin.{}", self.workspace))
+            .source_identity("keybroker-admin")
             .external_id(external_id)
             .duration_seconds(900)
             .send()
@@ -265,10 +285,109 @@ impl Customer {
         aws_sdk_kms::Client::from_conf(conf)
     }
 
+    /// A KMS client in `region` acting as a session of the customer role
+    /// (see [`Customer::role_kms`]).
+    pub async fn role_kms_in(&self, external_id: &str, region: &str) -> aws_sdk_kms::Client {
+        in_region(&self.role_kms(external_id).await, region)
+    }
+
     /// Run the customer's revocation readiness check
     /// (`terraform/readiness/check_revocation.py --json`) as this account's
     /// administrator against the stack; returns its exit code and report.
     pub fn readiness_check(&self) -> (i32, serde_json::Value) {
         readiness_check(&self.account, &self.key_arn, &self.role_arn)
     }
+}
+
+impl Customer {
+    /// `CreateGrant` on the key for any `grantee` (a principal in another
+    /// account included, as AWS allows), for `operations`; returns the grant id.
+    pub async fn grant_to(
+        &self,
+        grantee: &str,
+        operations: &[aws_sdk_kms::types::GrantOperation],
+    ) -> String {
+        self.kms
+            .create_grant()
+            .key_id(&self.key_arn)
+            .grantee_principal(grantee)
+            .set_operations(Some(operations.to_vec()))
+            .send()
+            .await
+            .expect("CreateGrant")
+            .grant_id()
+            .expect("grant id")
+            .to_owned()
+    }
+
+    /// A second key in this account with the module's key policy for the
+    /// same role and workspace (what a second module instance creates).
+    pub async fn create_second_key(&self) -> String {
+        let policy = key_policy(
+            &self.account,
+            &self.role_arn,
+            &self.workspace,
+            BrokerAccess::Enabled,
+        );
+        create_key(&self.kms, Some(policy), "customer BYOK key 2 (test)").await
+    }
+
+    /// This account's KMS client in `region`.
+    pub fn kms_in(&self, region: &str) -> aws_sdk_kms::Client {
+        in_region(&self.kms, region)
+    }
+
+    /// `ReplicateKey` of the (multi-Region) key into `region`, with the
+    /// primary's current key policy; returns the replica's ARN.
+    pub async fn replicate(&self, region: &str) -> String {
+        let policy = self
+            .kms
+            .get_key_policy()
+            .key_id(&self.key_arn)
+            .policy_name("default")
+            .send()
+            .await
+            .expect("GetKeyPolicy")
+            .policy
+            .expect("policy");
+        self.kms
+            .replicate_key()
+            .key_id(&self.key_arn)
+            .replica_region(region)
+            .policy(policy)
+            .send()
+            .await
+            .expect("ReplicateKey")
+            .replica_key_metadata()
+            .and_then(|m| m.arn())
+            .expect("replica ARN")
+            .to_owned()
+    }
+
+    /// `PutKeyPolicy` on `key_arn` (in `region`): the module's key policy for `access`.
+    pub async fn set_broker_access_on(&self, key_arn: &str, region: &str, access: BrokerAccess) {
+        self.kms_in(region)
+            .put_key_policy()
+            .key_id(key_arn)
+            .policy_name("default")
+            .policy(key_policy(
+                &self.account,
+                &self.role_arn,
+                &self.workspace,
+                access,
+            ))
+            .send()
+            .await
+            .expect("PutKeyPolicy");
+    }
+}
+
+/// The same KMS client (credentials, endpoint) in another Region.
+fn in_region(kms: &aws_sdk_kms::Client, region: &str) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::from_conf(
+        kms.config()
+            .to_builder()
+            .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+            .build(),
+    )
 }

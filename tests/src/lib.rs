@@ -15,6 +15,8 @@
 //! - [`canary`]: every form a leaked secret could take, and the scans;
 //! - [`assert`]: the suite's recurring assertions, named;
 //! - [`readiness`]: the customer's revocation readiness check, run;
+//! - [`trail`]: the stack's CloudTrail (the front's record) and the
+//!   customer's reconcile run on it;
 //! - [`broker_identity`], [`lambda_env`], [`hostile`]: the broker's execution
 //!   roles, the Lambda functions run in-process, hostile upstreams;
 //! - [`echo`]: an honest upstream that returns what it is sent (the oracle
@@ -38,6 +40,7 @@ pub mod policy;
 pub mod readiness;
 pub mod stack;
 pub mod tls;
+pub mod trail;
 
 pub use assert::{assert_error_response, assert_revoked, error_type, revoked_reason};
 pub use broker_identity::{BrokerRole, ADMIN_ROLE_ARN, BROKER_PRINCIPALS, INJECT_ROLE_ARN};
@@ -48,10 +51,12 @@ pub use items::{
     workspace_item, Item,
 };
 pub use policy::{
-    key_policy, platform_key_policy, render_policy, render_template, trust_policy, BrokerAccess,
+    key_policy, platform_key_policy, render_policy, render_template, trust_policy,
+    trust_policy_without_source_identity, BrokerAccess,
 };
 pub use readiness::{readiness_check, readiness_codes, readiness_python};
 pub use stack::{
     account_sdk_config, broker_sdk_config, ensure_table, front_denials, random_account, repo_root,
     require_stack, setup, unique, Env, BROKER_ACCOUNT, TABLE,
 };
+pub use trail::{kms_use_lines, reconcile, trail_events, trail_events_of, trail_path};

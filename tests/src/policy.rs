@@ -114,12 +114,15 @@ pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, access: Broke
         BrokerAccess::StatementRemoved => String::new(),
     };
     let admins = format!("[\"arn:aws:iam::{account}:root\"]");
+    // What main.tf derives from broker_principal_arns: the broker's account.
+    let broker_accounts = format!("[\"{BROKER_ACCOUNT}\"]");
     render_policy(
         "key-policy.json.tftpl",
         &[
             ("partition", "aws"),
             ("account_id", account),
             ("key_admins_json", &admins),
+            ("broker_account_ids_json", &broker_accounts),
             ("broker_role_arn", role_arn),
             ("workspace_id", ws.as_str()),
             ("broker_statement", &switch),
@@ -129,9 +132,10 @@ pub fn key_policy(account: &str, role_arn: &str, ws: &WorkspaceId, access: Broke
 }
 
 /// The customer's trust policy: the shipped template naming the broker and
-/// requiring `external_id`, or with `None` the same statement without its
-/// `sts:ExternalId` condition (a role that trusts the broker account for any
-/// external id, which the shipped module never creates).
+/// requiring `external_id` (and a `keybroker-*` SourceIdentity), or with
+/// `None` the same statements without the `sts:ExternalId` condition (a role
+/// that trusts the broker for any external id, which the shipped module
+/// never creates).
 pub fn trust_policy(external_id: Option<&str>) -> String {
     let principals = serde_json::to_string(&BROKER_PRINCIPALS).expect("JSON");
     let rendered = render_policy(
@@ -146,10 +150,25 @@ pub fn trust_policy(external_id: Option<&str>) -> String {
     }
     let mut doc: serde_json::Value = serde_json::from_str(&rendered).expect("trust policy JSON");
     for statement in doc["Statement"].as_array_mut().expect("Statement array") {
-        statement
-            .as_object_mut()
-            .expect("statement object")
-            .remove("Condition");
+        if let Some(c) = statement["Condition"].as_object_mut() {
+            c.remove("StringEquals");
+        }
+    }
+    doc.to_string()
+}
+
+/// The trust policy the module shipped before issue 23: `sts:AssumeRole`
+/// with the external id, and no `sts:SetSourceIdentity`. STS refuses the
+/// broker's AssumeRole (it sets a SourceIdentity) against it.
+pub fn trust_policy_without_source_identity(external_id: &str) -> String {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&trust_policy(Some(external_id))).expect("trust policy JSON");
+    let statements = doc["Statement"].as_array_mut().expect("Statement array");
+    statements.retain(|s| s["Action"] == "sts:AssumeRole");
+    for s in statements.iter_mut() {
+        if let Some(c) = s["Condition"].as_object_mut() {
+            c.remove("StringLike");
+        }
     }
     doc.to_string()
 }

@@ -93,7 +93,17 @@ impl Env {
     /// customer apply the module with its external id, enable BYOK.
     pub async fn onboard_customer(&self, ws: &WorkspaceId) -> Customer {
         let ext = self.broker.prepare_byok(ws).await.unwrap().external_id;
-        let customer = Customer::create(ws, &ext).await;
+        self.enable(ws, Customer::create(ws, &ext).await).await
+    }
+
+    /// Like [`Env::onboard_customer`], with a multi-Region key.
+    pub async fn onboard_multi_region_customer(&self, ws: &WorkspaceId) -> Customer {
+        let ext = self.broker.prepare_byok(ws).await.unwrap().external_id;
+        self.enable(ws, Customer::create_multi_region(ws, &ext).await)
+            .await
+    }
+
+    async fn enable(&self, ws: &WorkspaceId, customer: Customer) -> Customer {
         self.broker
             .enable_byok(ws, &customer.role_arn, &customer.key_arn, None)
             .await

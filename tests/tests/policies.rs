@@ -52,6 +52,11 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
         "sts:AssumeRole",
         "RoleSessions::assume (Broker::customer_kms)",
     ),
+    // RoleSessions::assume sets SourceIdentity on every session.
+    (
+        "sts:SetSourceIdentity",
+        "RoleSessions::assume (SourceIdentity)",
+    ),
     // The Lambda runtime writes stdout (audit records) and stderr (tracing).
     ("logs:CreateLogStream", "Lambda runtime log delivery"),
     ("logs:PutLogEvents", "Lambda runtime log delivery"),
@@ -109,6 +114,11 @@ const ADMIN_ACTIONS: &[(&str, &str)] = &[
     (
         "sts:AssumeRole",
         "RoleSessions::assume (verify::run, write_key)",
+    ),
+    // RoleSessions::assume sets SourceIdentity on every session.
+    (
+        "sts:SetSourceIdentity",
+        "RoleSessions::assume (SourceIdentity)",
     ),
     ("logs:CreateLogStream", "Lambda runtime log delivery"),
     ("logs:PutLogEvents", "Lambda runtime log delivery"),
@@ -678,15 +688,24 @@ fn customer_trust_policy_names_each_broker_principal() {
             ),
         );
         let st = statements(&doc);
-        assert_eq!(st.len(), 1);
-        assert_eq!(
-            strings(&st[0]["Principal"]["AWS"]),
-            [INJECT_ROLE, ADMIN_ROLE]
-        );
+        assert_eq!(st.len(), 2);
+        for s in &st {
+            assert_eq!(strings(&s["Principal"]["AWS"]), [INJECT_ROLE, ADMIN_ROLE]);
+        }
+        // AssumeRole needs the external id and a keybroker-* SourceIdentity
+        // (RoleSessions::assume sends `keybroker-inject` / `keybroker-admin`).
         assert_eq!(st[0]["Action"], "sts:AssumeRole");
         assert_eq!(
             st[0]["Condition"],
-            json!({ "StringEquals": { "sts:ExternalId": external_id } })
+            json!({
+                "StringEquals": { "sts:ExternalId": external_id },
+                "StringLike": { "sts:SourceIdentity": "keybroker-*" }
+            })
+        );
+        assert_eq!(st[1]["Action"], "sts:SetSourceIdentity");
+        assert_eq!(
+            st[1]["Condition"],
+            json!({ "StringLike": { "sts:SourceIdentity": "keybroker-*" } })
         );
     }
 }

@@ -5,7 +5,7 @@
 use super::verify::{self, VerifyReport};
 use super::Broker;
 use crate::arn::{KeyArn, Region, RoleArn};
-use crate::assume_role::RoleTarget;
+use crate::assume_role::{RoleTarget, SessionPurpose};
 use crate::error::{BrokerError, Result};
 use crate::model::{now, Byok, ByokLink, KeyMode, SecretMetadata, WorkspaceSettings};
 use crate::names::WorkspaceId;
@@ -120,7 +120,9 @@ impl Broker {
                 role: None,
             }),
             Some((s, link)) => Ok(WriteKey {
-                kms: self.customer_kms(ws, s, &link.role, &link.key).await?,
+                kms: self
+                    .customer_kms(ws, s, &link.role, &link.key, SessionPurpose::Admin)
+                    .await?,
                 key_arn: link.key.clone(),
                 mode: KeyMode::Byok,
                 role: Some(link.role.clone()),
@@ -131,12 +133,14 @@ impl Broker {
     /// The KMS client that can read a secret of `ws` sealed as `meta`
     /// says: the platform's, or (BYOK) one acting as the role the secret
     /// records (the workspace's current role for an item from before roles
-    /// were recorded), always with the workspace's external id.
+    /// were recorded), always with the workspace's external id, in a
+    /// session named for `purpose`.
     pub(super) async fn kms_for(
         &self,
         ws: &WorkspaceId,
         meta: &SecretMetadata,
         settings: Option<&WorkspaceSettings>,
+        purpose: SessionPurpose,
     ) -> Result<aws_sdk_kms::Client> {
         match meta.key_mode {
             KeyMode::Platform => Ok(self.platform_kms.clone()),
@@ -146,24 +150,28 @@ impl Broker {
                 // broker never writes this).
                 let settings = settings.ok_or_else(|| no_link(ws))?;
                 let role = meta.read_role(Some(settings)).ok_or_else(|| no_link(ws))?;
-                self.customer_kms(ws, settings, role, &meta.key_arn).await
+                self.customer_kms(ws, settings, role, &meta.key_arn, purpose)
+                    .await
             }
         }
     }
 
     /// A KMS client acting as `role` with the workspace's external id
-    /// (cached session per workspace and role), in the region of `key`.
+    /// (cached session per workspace, role and purpose), in the region of
+    /// `key`.
     async fn customer_kms(
         &self,
         ws: &WorkspaceId,
         settings: &WorkspaceSettings,
         role: &RoleArn,
         key: &KeyArn,
+        purpose: SessionPurpose,
     ) -> Result<aws_sdk_kms::Client> {
         let target = RoleTarget {
             role_arn: role.as_str(),
             external_id: &settings.external_id,
             region: key.region(),
+            purpose,
         };
         self.sessions.kms_client(ws, &target).await
     }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::rewrap::{SecretFailure, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use super::Broker;
 use crate::arn::{KeyArn, RoleArn};
+use crate::assume_role::SessionPurpose;
 use crate::error::{BrokerError, Result, RevokedReason};
 use crate::model::{now, KeyMode, SecretMetadata, SecretStatus};
 use crate::names::WorkspaceId;
@@ -266,7 +267,10 @@ impl Broker {
     ) -> ProbeOutcome {
         let mut last = ProbeOutcome::Unknown { error: "none" };
         for rec in candidates {
-            match self.open(ws, &rec.meta.name, rec, settings).await {
+            match self
+                .open(ws, &rec.meta.name, rec, settings, SessionPurpose::Check)
+                .await
+            {
                 Ok(value) => {
                     drop(value);
                     return ProbeOutcome::Active;

@@ -112,6 +112,16 @@ impl Broker {
         }
     }
 
+    /// Hand every KMS call made with a customer's role (and its KMS request
+    /// id) to `sink` ([`crate::kms_use`]): the broker's side of what the
+    /// customer's CloudTrail shows. Set it before the first BYOK call;
+    /// sessions assumed earlier are not recorded.
+    #[must_use]
+    pub fn with_kms_use_sink(mut self, sink: crate::kms_use::KmsUseSink) -> Self {
+        self.sessions.set_sink(sink);
+        self
+    }
+
     /// AWS calls made so far by this broker's clients.
     pub fn aws_calls(&self) -> AwsCalls {
         self.calls.snapshot()

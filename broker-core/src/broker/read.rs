@@ -4,6 +4,7 @@
 use super::admit::Admitted;
 use super::{not_found_secret, Broker};
 use crate::access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
+use crate::assume_role::SessionPurpose;
 use crate::error::{BrokerError, Result};
 use crate::loaded::LoadedSecret;
 use crate::model::{now, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
@@ -31,7 +32,7 @@ impl Broker {
     /// `inject` function has.
     pub async fn read_plaintext(&self, ws: &WorkspaceId, name: &SecretName) -> Result<Decrypted> {
         let loaded = self.load(ws, name).await?;
-        self.decrypt(loaded).await
+        self.decrypt(loaded, SessionPurpose::Admin).await
     }
 
     /// First step of an injection: one DynamoDB read fetching the secret's
@@ -73,18 +74,18 @@ impl Broker {
     /// [`Broker::authorize`] and then the injection limits
     /// ([`Broker::admit`]). Returns the approved request (what to send)
     /// with the credential. Nothing decrypted is cached, so revocation
-    /// applies to the very next read.
+    /// applies to the first read after KMS applies it.
     pub async fn decrypt_for_injection(
         &self,
         admitted: Admitted,
     ) -> Result<(ApprovedRequest, Decrypted)> {
         let (request, loaded) = admitted.authorized.into_parts();
-        Ok((request, self.decrypt(loaded).await?))
+        Ok((request, self.decrypt(loaded, SessionPurpose::Inject).await?))
     }
 
-    /// `kms:Decrypt` and open. A revoked read keeps the record and marks it
-    /// in `list`.
-    async fn decrypt(&self, loaded: LoadedSecret) -> Result<Decrypted> {
+    /// `kms:Decrypt` and open, through a session named for `purpose`. A
+    /// revoked read keeps the record and marks it in `list`.
+    async fn decrypt(&self, loaded: LoadedSecret, purpose: SessionPurpose) -> Result<Decrypted> {
         let LoadedSecret {
             ws,
             name,
@@ -92,7 +93,9 @@ impl Broker {
             settings,
             ..
         } = loaded;
-        let result = self.open(&ws, &name, &rec, settings.as_ref()).await;
+        let result = self
+            .open(&ws, &name, &rec, settings.as_ref(), purpose)
+            .await;
         let seen = match &result {
             Ok(_) => Some(SecretStatus::Active),
             Err(BrokerError::Revoked { reason, .. }) => Some(SecretStatus::Revoked {
@@ -131,17 +134,19 @@ impl Broker {
     /// Decrypt a stored record with the key its blob names, authenticating
     /// the record's binding (version 2 blobs). Every check that needs no key
     /// runs before `kms:Decrypt` ([`sealing::check`]): a record altered in
-    /// the table is refused without touching the customer's key.
+    /// the table is refused without touching the customer's key. A BYOK
+    /// secret is read through a session named for `purpose`.
     pub(super) async fn open(
         &self,
         ws: &WorkspaceId,
         name: &SecretName,
         rec: &SecretRecord,
         settings: Option<&WorkspaceSettings>,
+        purpose: SessionPurpose,
     ) -> Result<SecretValue> {
         let checked = sealing::check(name, &rec.meta, &rec.blob, self.min_blob_version)?;
         let mode = checked.key_mode();
-        let kms = self.kms_for(ws, &rec.meta, settings).await?;
+        let kms = self.kms_for(ws, &rec.meta, settings, purpose).await?;
         let result = checked.open(&kms, ws, name).await;
         if matches!(result, Err(BrokerError::Revoked { .. })) && mode == KeyMode::Byok {
             // Re-assume next time: the customer may have fixed the link.

@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::byok::WriteKey;
 use super::Broker;
 use crate::arn::{KeyArn, RoleArn};
+use crate::assume_role::SessionPurpose;
 use crate::error::{BrokerError, Result};
 use crate::model::{KeyMode, SecretMetadata};
 use crate::names::{SecretName, WorkspaceId};
@@ -160,7 +161,16 @@ impl Broker {
             }
             // One plaintext at a time: opened, resealed, dropped (zeroized)
             // before the next secret is opened.
-            let moved = match self.open(ws, &rec.meta.name, &rec, settings.as_ref()).await {
+            let opened = self
+                .open(
+                    ws,
+                    &rec.meta.name,
+                    &rec,
+                    settings.as_ref(),
+                    SessionPurpose::Admin,
+                )
+                .await;
+            let moved = match opened {
                 Ok(current) => self.reseal(&rec, &key, &current).await,
                 Err(e) => Err(e),
             };

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::arn::{KeyArn, RoleArn};
-use crate::assume_role::{RoleSessions, RoleTarget};
+use crate::assume_role::{RoleSessions, RoleTarget, SessionPurpose};
 use crate::error::{BrokerError, RevokedReason};
 use crate::model::{ByokLink, KeyMode};
 use crate::names::{SecretName, WorkspaceId};
@@ -118,6 +118,7 @@ async fn check(
         role_arn: link.role.as_str(),
         external_id,
         region: link.region.as_str(),
+        purpose: SessionPurpose::Verify,
     };
     let kms = sessions
         .fresh_kms_client(ws, &target)
@@ -149,7 +150,7 @@ fn hint(step: VerifyStep, e: &BrokerError, r: &VerifyReport) -> String {
     let ws = &r.workspace;
     match (step, e.revoked_reason()) {
         (VerifyStep::AssumeRole, Some(RevokedReason::RoleAssumptionDenied)) => format!(
-            "sts:AssumeRole on {} was denied: check that the role exists, that its trust policy allows the broker principal, and that it requires sts:ExternalId = \"{}\" (this workspace's external id)",
+            "sts:AssumeRole on {} was denied: check that the role exists, that its trust policy allows the broker principal sts:AssumeRole with sts:ExternalId = \"{}\" (this workspace's external id) and sts:SetSourceIdentity for a keybroker-* SourceIdentity (the customer module's trust policy since issue 23: re-apply terraform/)",
             r.role_arn, r.external_id
         ),
         (VerifyStep::GenerateDataKey | VerifyStep::Decrypt, Some(RevokedReason::KeyAccessDenied)) => {

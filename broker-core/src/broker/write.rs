@@ -2,6 +2,7 @@
 //! workspace's current key mode.
 
 use super::{not_found_secret, Broker};
+use crate::assume_role::SessionPurpose;
 use crate::binding::Binding;
 use crate::error::{BrokerError, Result};
 use crate::model::{now, SecretMetadata, SecretStatus};
@@ -96,7 +97,9 @@ impl Broker {
                 detail: format!("expected version {v}, found {}", rec.meta.version),
             });
         }
-        let current = self.open(ws, name, &rec, settings.as_ref()).await?;
+        let current = self
+            .open(ws, name, &rec, settings.as_ref(), SessionPurpose::Admin)
+            .await?;
         let value = new_value.unwrap_or(&current);
         let key = self.write_key(ws, settings.as_ref()).await?;
         let new = self.reseal(&rec, &key, value).await?;

@@ -3,9 +3,11 @@
 // node tests in ../test/ drive these functions with the shipped policy
 // templates.
 
-import { createHash } from 'node:crypto';
-
+import { parseKeyArn, parseRoleArn } from './callers.js';
 import { ROOT_IDENTITY_POLICY, evaluate } from './engine.js';
+
+// Callers live in callers.js; re-exported so the front and its tests have one entry point.
+export { SERVICE_PRINCIPALS, Sessions, credentialOf, identify, parseKeyArn, parseRoleArn } from './callers.js';
 
 /**
  * KMS operations on one key, checked as `kms:<Op>` on that key against its
@@ -26,6 +28,7 @@ const KMS_KEY_OPS = {
   ListKeyPolicies: 'KeyId',
   ListResourceTags: 'KeyId',
   PutKeyPolicy: 'KeyId',
+  ReplicateKey: 'KeyId',
   RetireGrant: 'KeyId',
   RevokeGrant: 'KeyId',
   ScheduleKeyDeletion: 'KeyId',
@@ -52,127 +55,16 @@ export const isCheckedKmsOp = (op) => CHECKED_KMS_OPS.has(op);
 /** STS operations the front decides; any other STS operation is refused. */
 export const CHECKED_STS_OPS = new Set(['AssumeRole', 'GetCallerIdentity']);
 
-const ACCOUNT_RE = /^\d{12}$/;
+const KEY_ID_RE = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 
 /**
- * Service principals a local client may act as, by sending the service
- * principal's name as its access key id. Only `sts:AssumeRole` accepts them
- * (see identify): lambda-runner uses it to obtain a function's execution-role
- * session the way Lambda does, so the role's trust policy naming
- * `lambda.amazonaws.com` is what decides.
- */
-export const SERVICE_PRINCIPALS = new Set(['lambda.amazonaws.com']);
-const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
-const KEY_ARN_RE = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
-const KEY_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/**
- * The SigV4 credential of a request: from the Authorization header, or from
- * X-Amz-Credential in the query string (presigned requests).
- *
- * @returns {{akid: string, region: string, service: string} | null}
- */
-export function credentialOf(authorization, url) {
-  let scope = null;
-  const m = /Credential=([^,\s]+)/.exec(authorization || '');
-  if (m) {
-    scope = m[1];
-  } else if (url) {
-    const q = new URL(url, 'http://front.invalid').searchParams.get('X-Amz-Credential');
-    if (q) scope = q;
-  }
-  if (!scope) return null;
-  const [akid, , region, service] = scope.split('/');
-  if (!akid) return null;
-  return { akid, region: region || 'us-east-1', service: service || '' };
-}
-
-export function parseRoleArn(arn) {
-  const m = ROLE_ARN_RE.exec(arn || '');
-  if (!m) return null;
-  return { account: m[1], path: m[2], name: m[3] };
-}
-
-export function parseKeyArn(arn) {
-  const m = KEY_ARN_RE.exec(arn || '');
-  if (!m) return null;
-  return { region: m[1], account: m[2], keyId: m[3] };
-}
-
-const sha256 = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
-
-/**
- * Assumed-role sessions the front has seen issued, by access key id. Only a
- * hash of the session token is kept.
- */
-export class Sessions {
-  constructor() {
-    this.byAkid = new Map();
-  }
-
-  /**
-   * @param {object} s
-   * @param {string} s.accessKeyId
-   * @param {string} s.sessionToken
-   * @param {string} s.sessionArn arn:aws:sts::<acct>:assumed-role/<name>/<session>
-   * @param {string} s.roleArn arn:aws:iam::<acct>:role/<path><name>
-   * @param {number} s.expiresAt epoch milliseconds
-   */
-  remember(s) {
-    const now = Date.now();
-    for (const [k, v] of this.byAkid) if (v.expiresAt <= now) this.byAkid.delete(k);
-    this.byAkid.set(s.accessKeyId, {
-      sessionArn: s.sessionArn,
-      roleArn: s.roleArn,
-      account: parseRoleArn(s.roleArn).account,
-      expiresAt: s.expiresAt,
-      tokenHash: sha256(s.sessionToken || ''),
-    });
-  }
-
-  get(akid) {
-    return this.byAkid.get(akid);
-  }
-}
-
-/**
- * Who is calling. A 12-digit access key id is that account's root user; an
- * access key id the front saw returned by AssumeRole is that session (its
- * session token must match and it must not have expired); anything else is
- * refused. A service principal's name (SERVICE_PRINCIPALS) is that service,
- * accepted only with `allowService` (sts:AssumeRole).
- *
- * @returns {{caller: {principal: string, principalArn?: string, account?: string, kind: 'root'|'session'|'service'}}
- *         | {refused: 'unknown' | 'token' | 'expired' | 'service', message: string}}
- */
-export function identify(akid, sessionToken, sessions, now = Date.now(), { allowService = false } = {}) {
-  if (SERVICE_PRINCIPALS.has(akid)) {
-    if (!allowService) {
-      return { refused: 'service', message: `iam-front: ${akid} may only call sts:AssumeRole on the local stack` };
-    }
-    return { caller: { principal: akid, kind: 'service' } };
-  }
-  if (ACCOUNT_RE.test(akid || '')) {
-    const root = `arn:aws:iam::${akid}:root`;
-    return { caller: { principal: root, principalArn: root, account: akid, kind: 'root' } };
-  }
-  const s = sessions.get(akid);
-  if (!s) {
-    return { refused: 'unknown', message: 'The security token included in the request is invalid.' };
-  }
-  if (sha256(sessionToken || '') !== s.tokenHash) {
-    return { refused: 'token', message: 'The security token included in the request is invalid.' };
-  }
-  if (now >= s.expiresAt) {
-    return { refused: 'expired', message: 'The security token included in the request is expired' };
-  }
-  return {
-    caller: { principal: s.sessionArn, principalArn: s.roleArn, account: s.account, kind: 'session' },
-  };
-}
-
-/**
- * The trust-policy decision for sts:AssumeRole.
+ * The trust-policy decision for sts:AssumeRole, as STS makes it: the caller
+ * needs `sts:AssumeRole` on the role and, when the session gets a
+ * SourceIdentity (sent, or inherited from a caller session that has one),
+ * `sts:SetSourceIdentity` too; both are evaluated against the trust policy
+ * and the caller's identity policies with `sts:SourceIdentity` in the
+ * context. A caller session with a SourceIdentity may not send another one
+ * (STS refuses to change it in a role chain).
  *
  * @param {object} a
  * @param {object} a.caller from identify()
@@ -180,25 +72,40 @@ export function identify(akid, sessionToken, sessions, now = Date.now(), { allow
  * @param {object} a.trustPolicy the role's AssumeRolePolicyDocument (parsed)
  * @param {string|undefined} a.externalId sts:ExternalId, only when sent
  * @param {string|undefined} a.sessionName
+ * @param {string|undefined} [a.sourceIdentity] SourceIdentity, only when sent
  * @param {object} [a.permissions] the caller's identity policies and
  *   boundary (see permissionsOf); by default what identify() implies
+ * @returns {{allowed: boolean, result: string, detail?: string, sourceIdentity?: string}}
+ *   sourceIdentity: the new session's, when allowed
  */
-export function trustDecision({ caller, permissions, roleArn, trustPolicy, externalId, sessionName }) {
+export function trustDecision({ caller, permissions, roleArn, trustPolicy, externalId, sessionName, sourceIdentity }) {
   const role = parseRoleArn(roleArn);
   if (!role) return { allowed: false, result: 'InvalidRoleArn' };
+  const inherited = caller.sourceIdentity;
+  if (inherited !== undefined && sourceIdentity !== undefined && sourceIdentity !== inherited) {
+    return { allowed: false, result: 'SourceIdentityChanged', detail: 'a role chain cannot change its SourceIdentity' };
+  }
+  const effective = sourceIdentity ?? inherited;
   const context = {};
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
   if (sessionName !== undefined) context['sts:RoleSessionName'] = sessionName;
-  return evaluate({
-    caller,
-    action: 'sts:AssumeRole',
-    resourceArn: roleArn,
-    resourceAccount: role.account,
-    policy: trustPolicy,
-    policyName: 'trust-policy',
-    permissions: permissions ?? permissionsOf(caller),
-    context,
-  });
+  if (effective !== undefined) context['sts:SourceIdentity'] = effective;
+  const decide = (action) =>
+    evaluate({
+      caller,
+      action,
+      resourceArn: roleArn,
+      resourceAccount: role.account,
+      policy: trustPolicy,
+      policyName: 'trust-policy',
+      permissions: permissions ?? permissionsOf(caller),
+      context,
+    });
+  const assume = decide('sts:AssumeRole');
+  if (!assume.allowed || effective === undefined) return { ...assume, sourceIdentity: effective };
+  const set = decide('sts:SetSourceIdentity');
+  if (!set.allowed) return { ...set, detail: `sts:SetSourceIdentity ${set.result}` };
+  return { ...assume, sourceIdentity: effective };
 }
 
 /**
@@ -223,6 +130,14 @@ export function trustDecision({ caller, permissions, roleArn, trustPolicy, exter
  */
 export function kmsChecks(op, body) {
   const action = `kms:${op}`;
+  if (op === 'ReplicateKey') {
+    // kms:ReplicateKey on the primary key (its key policy), and
+    // kms:CreateKey in the replica's Region (identity policies only).
+    return [
+      { action, keyRef: body.KeyId ?? null },
+      { action: 'kms:CreateKey', anyResource: true },
+    ];
+  }
   if (op in KMS_KEY_OPS) {
     const check = { action, keyRef: body[KMS_KEY_OPS[op]] ?? null };
     if (op === 'CreateGrant') {
@@ -288,7 +203,8 @@ export function kmsChecks(op, body) {
 
 /**
  * LocalStack (2026.3.0, services/kms/models.py) starts every ciphertext blob
- * with the 36-character key id. Real KMS hides the key in the blob too; the
+ * with the 36-character key id (a UUID, or `mrk-` + 32 hex digits for a
+ * multi-Region key). Real KMS hides the key in the blob too; the
  * front needs it to know whose policy applies to a Decrypt without KeyId.
  */
 export function keyIdFromCiphertext(b64) {

@@ -48,7 +48,7 @@ export const ROOT_IDENTITY_POLICY = Object.freeze({
  * explicit Deny anywhere beating every Allow.
  *
  * @param {object} req
- * @param {{principal: string, principalArn?: string, account?: string, kind: 'root'|'session'|'service'}} req.caller
+ * @param {{principal: string, principalArn?: string, account?: string, kind: 'root'|'session'|'service', sourceIdentity?: string}} req.caller
  *   principal: the ARN the request is made as (account root or assumed-role
  *   session) or a service principal name; principalArn: aws:PrincipalArn
  *   (the role for a session).
@@ -85,6 +85,8 @@ export function evaluate(req) {
     context['aws:PrincipalArn'] = req.caller.principalArn;
     context['aws:PrincipalAccount'] = req.caller.account;
     context['aws:PrincipalType'] = req.caller.kind === 'root' ? 'Account' : 'AssumedRole';
+    // Sticky for the whole session (and its role chain), as in AWS.
+    if (req.caller.sourceIdentity !== undefined) context['aws:SourceIdentity'] = req.caller.sourceIdentity;
   }
   const boundaries = req.permissions.permissionBoundaries;
   const analysis = authorize({

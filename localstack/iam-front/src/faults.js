@@ -89,3 +89,33 @@ export class Faults {
     return { rules: this.rules.map((r) => ({ ...r })) };
   }
 }
+
+/**
+ * The control API's answer (GET lists, POST adds, DELETE removes one by
+ * `?id=` or all), with the log lines it owes; no I/O.
+ *
+ * @returns {{status: number, value: object, logLines: string[]}}
+ */
+export function controlAnswer(faults, method, url, bodyText) {
+  if (method === 'GET') return { status: 200, value: faults.snapshot(), logLines: [] };
+  if (method === 'DELETE') {
+    const id = new URL(url, 'http://front.invalid').searchParams.get('id');
+    if (id === null) faults.clear();
+    else faults.remove(Number(id));
+    return { status: 200, value: faults.snapshot(), logLines: [`FAULTS ${id === null ? 'cleared' : `removed ${id}`}`] };
+  }
+  if (method === 'POST') {
+    let added;
+    try {
+      added = faults.add(JSON.parse(bodyText));
+    } catch (e) {
+      return { status: 400, value: { error: e.message }, logLines: [] };
+    }
+    const logLines = added.map(
+      (r) =>
+        `FAULTS added #${r.id} ${r.service}:${r.operation}${r.resource ? ` on ${r.resource}` : ''} -> ${r.status} ${r.error} x${r.count ?? 'forever'}${r.delay_ms ? ` after ${r.delay_ms} ms` : ''}`,
+    );
+    return { status: 200, value: { added }, logLines };
+  }
+  return { status: 405, value: { error: 'GET, POST or DELETE' }, logLines: [] };
+}

@@ -16,6 +16,10 @@
 // every connection, which made each DynamoDB call pay a new (TLS) connection
 // that it does not pay on AWS (docs/BENCHMARKS.md, "Issue 17").
 //
+// Every KMS and STS call it decides also gets a CloudTrail-shaped record in
+// the trail file (KEYBROKER_FRONT_TRAIL, src/trail.js). HTTP plumbing and
+// the LocalStack look-ups are src/upstream.js.
+//
 // One log line per decision goes to stdout (start.sh sends it to
 // logs/iam-front.log). Request and response bodies are never logged: they
 // carry plaintext data keys and session credentials.
@@ -24,7 +28,6 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { gunzipSync } from 'node:zlib';
 
 import {
   CHECKED_STS_OPS,
@@ -36,19 +39,36 @@ import {
   keyDecision,
   parseKeyArn,
   parseRoleArn,
-  permissionsOf,
   trustDecision,
 } from './decide.js';
-import { Faults } from './faults.js';
+import { Faults, controlAnswer } from './faults.js';
 import { kmsAccessDenied, kmsError, stsAccessDenied, stsError } from './responses.js';
+import { Trail, trailRecords } from './trail.js';
+import {
+  FrontError,
+  HOST,
+  LS_PORT,
+  MOTO,
+  MOTO_PORT,
+  callerPermissions,
+  decoded,
+  forward,
+  getKeyPolicy,
+  getRole,
+  kmsErrorType,
+  listGrants,
+  outcomeOf,
+  readBody,
+  relay,
+  resolveKey,
+  respond,
+  upstreamAgent,
+  xmlText,
+  xmlUnescape,
+} from './upstream.js';
 import { loadShapes, validateKms, validateSts, validationMessage } from './validate.js';
 
-const HOST = '127.0.0.1';
 const FRONT_PORT = Number(process.env.KEYBROKER_FRONT_PORT || 4565);
-const LS_PORT = Number(process.env.KEYBROKER_LS_PORT || 4566);
-const MOTO_PORT = Number(process.env.KEYBROKER_MOTO_PORT || 4569);
-const MAX_BODY = 16 * 1024 * 1024;
-const UPSTREAM_TIMEOUT_MS = 30_000;
 const HEALTH_PATH = '/_keybroker_front/health';
 const FAULTS_PATH = '/_front/faults';
 
@@ -57,10 +77,8 @@ const faults = new Faults();
 const SHAPES = loadShapes();
 
 const sessions = new Sessions();
-const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 128 });
-/** Where a request goes after the front: LocalStack (KMS, STS, IAM) or moto (DynamoDB). */
-const LOCALSTACK = { name: 'LocalStack', port: LS_PORT };
-const MOTO = { name: 'moto', port: MOTO_PORT };
+// The stack's CloudTrail (src/trail.js): no file, no trail.
+const trail = new Trail(process.env.KEYBROKER_FRONT_TRAIL || null);
 const DYNAMODB_TARGET = 'DynamoDB_20120810.';
 
 // --- logging ------------------------------------------------------------------
@@ -78,321 +96,51 @@ const decision = (allowed, principal, action, resource, why) => {
   }
 };
 
-/** A failure of the front itself: logged, answered as a server error, never allowed. */
-class FrontError extends Error {}
-
-// --- HTTP plumbing --------------------------------------------------------------
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'expect',
-  'content-length',
-]);
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on('data', (c) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new FrontError(`request body over ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+/** Write the trail records of one call, given what its caller got back. */
+function logCall(call, answer, responseElements) {
+  const o = outcomeOf(answer);
+  trail.write(trailRecords({ ...call, ...o, responseElements: o.errorCode ? undefined : responseElements }));
 }
 
-/** Raw header pairs without hop-by-hop headers, plus an exact Content-Length. */
-function endToEndHeaders(rawHeaders, bodyLength, { keepLength = false } = {}) {
-  const out = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i].toLowerCase();
-    if (HOP_BY_HOP.has(name) && !(keepLength && name === 'content-length')) continue;
-    out.push(rawHeaders[i], rawHeaders[i + 1]);
-  }
-  if (!keepLength) out.push('Content-Length', String(bodyLength));
-  return out;
+/** Answer a KMS or STS call with one of our responses, and trail it. */
+function reply(res, call, answer) {
+  logCall(call, answer);
+  return respond(res, answer);
 }
 
-/** One HTTP exchange with LocalStack (or `to`). @returns {Promise<{status, rawHeaders, headers, body: Buffer}>} */
-function upstream(method, path, headers, body, to = LOCALSTACK) {
-  return new Promise((resolve, reject) => {
-    const r = http.request(
-      { host: HOST, port: to.port, method, path, headers, agent: upstreamAgent, timeout: UPSTREAM_TIMEOUT_MS },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode, rawHeaders: res.rawHeaders, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    r.on('timeout', () => r.destroy(new FrontError(`${to.name} did not answer within ${UPSTREAM_TIMEOUT_MS} ms`)));
-    r.on('error', (e) => reject(e instanceof FrontError ? e : new FrontError(`${to.name} unreachable: ${e.message}`)));
-    r.end(body);
-  });
-}
-
-/** Forward the client's request unchanged; @returns the upstream answer. */
-function forward(req, body, to = LOCALSTACK) {
-  const headers = endToEndHeaders(req.rawHeaders, body.length);
-  return upstream(req.method, req.url, headers, body, to);
-}
-
-function relay(res, answer) {
-  const keepLength = answer.status === 304 || answer.status === 204;
-  res.writeHead(answer.status, endToEndHeaders(answer.rawHeaders, answer.body.length, { keepLength }));
-  res.end(answer.body);
-}
-
-function respond(res, { status, headers, body }) {
-  res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-function decoded(answer) {
-  const enc = String(answer.headers['content-encoding'] || '').toLowerCase();
-  return enc === 'gzip' ? gunzipSync(answer.body).toString('utf8') : answer.body.toString('utf8');
-}
-
-// --- LocalStack look-ups (made as the resource owner's account) ----------------------
-function ownerAuth(account, region, service) {
-  return `AWS4-HMAC-SHA256 Credential=${account}/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
-}
-
-const xmlText = (xml, tag) => {
-  const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml);
-  return m ? m[1] : undefined;
-};
-const xmlUnescape = (s) =>
-  s.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e) => {
-    const named = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-    if (named[e]) return named[e];
-    return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
-  });
-
-const xmlAll = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => xmlUnescape(m[1]));
-
-/** A policy document as IAM returns it (URL-encoded JSON inside XML). */
-function policyDocument(raw, what) {
-  try {
-    return JSON.parse(decodeURIComponent(xmlUnescape(raw)));
-  } catch (e) {
-    throw new FrontError(`${what}: unreadable policy document (${e.message})`);
-  }
-}
-
-/** One IAM query-protocol call to LocalStack as `account`. @returns {Promise<{status: number, xml: string}>} */
-async function iamCall(account, action, params) {
-  const body = Buffer.from(new URLSearchParams({ Action: action, Version: '2010-05-08', ...params }).toString());
-  const answer = await upstream(
-    'POST',
-    '/',
-    {
-      Host: `${HOST}:${LS_PORT}`,
-      Authorization: ownerAuth(account, 'us-east-1', 'iam'),
-      'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',
-      'Content-Length': String(body.length),
-    },
-    body,
-  );
-  return { status: answer.status, xml: decoded(answer) };
-}
-
-/**
- * An IAM call that must succeed (or, with `missingOk`, name an entity that
- * does not exist: no pages); a paginated list is read to its end.
- * @returns {Promise<string[]>} the answers' XML
- */
-async function iamAll(account, action, params, { missingOk = false } = {}) {
-  const pages = [];
-  let marker;
-  for (;;) {
-    const { status, xml } = await iamCall(account, action, marker ? { ...params, Marker: marker } : params);
-    if (missingOk && (status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity')) return pages;
-    if (status !== 200) {
-      throw new FrontError(`IAM ${action} in ${account} answered HTTP ${status} ${xmlText(xml, 'Code') || ''}`);
-    }
-    pages.push(xml);
-    if (xmlText(xml, 'IsTruncated') !== 'true') return pages;
-    marker = xmlText(xml, 'Marker');
-    if (!marker) throw new FrontError(`IAM ${action} in ${account}: truncated answer without a Marker`);
-  }
-}
-
-/** @returns {Promise<{missing: true} | {arn: string, trustPolicy: object, boundaryArn?: string}>} */
-async function getRole(account, name) {
-  const { status, xml } = await iamCall(account, 'GetRole', { RoleName: name });
-  if (status === 404 || xmlText(xml, 'Code') === 'NoSuchEntity') return { missing: true };
-  if (status !== 200) {
-    throw new FrontError(`IAM GetRole ${name} in ${account} answered HTTP ${status} ${xmlText(xml, 'Code') || ''}`);
-  }
-  const arn = xmlText(xml, 'Arn');
-  const doc = xmlText(xml, 'AssumeRolePolicyDocument');
-  if (!arn || doc === undefined) throw new FrontError(`IAM GetRole ${name}: no Arn/AssumeRolePolicyDocument in the answer`);
-  const boundary = /<PermissionsBoundary>[\s\S]*?<\/PermissionsBoundary>/.exec(xml)?.[0];
-  return {
-    arn: xmlUnescape(arn),
-    trustPolicy: policyDocument(doc, `IAM GetRole ${name}`),
-    boundaryArn: boundary ? xmlText(boundary, 'PermissionsBoundaryArn') : undefined,
-  };
-}
-
-/** The default version's document of a managed policy. */
-async function managedPolicy(account, policyArn) {
-  const [policy] = await iamAll(account, 'GetPolicy', { PolicyArn: policyArn });
-  const versionId = xmlText(policy, 'DefaultVersionId');
-  if (!versionId) throw new FrontError(`IAM GetPolicy ${policyArn}: no DefaultVersionId`);
-  const [version] = await iamAll(account, 'GetPolicyVersion', { PolicyArn: policyArn, VersionId: versionId });
-  const doc = xmlText(version, 'Document');
-  if (doc === undefined) throw new FrontError(`IAM GetPolicyVersion ${policyArn}: no Document`);
-  return policyDocument(doc, `IAM GetPolicyVersion ${policyArn}`);
-}
-
-/**
- * A session caller's identity permissions: its role's inline and attached
- * managed policies and its permissions boundary, read from LocalStack IAM on
- * every decision (so a change applies to the very next request).
- */
-async function callerPermissions(caller) {
-  if (caller.kind !== 'session') return permissionsOf(caller);
-  const role = parseRoleArn(caller.principalArn);
-  // Independent look-ups run concurrently: a decision costs the slowest
-  // chain, not the sum.
-  const [found, inlinePages, attachedPages] = await Promise.all([
-    getRole(role.account, role.name),
-    // The role may be gone (deleted mid-session): it then has no policies.
-    iamAll(role.account, 'ListRolePolicies', { RoleName: role.name }, { missingOk: true }),
-    iamAll(role.account, 'ListAttachedRolePolicies', { RoleName: role.name }, { missingOk: true }),
-  ]);
-  if (found.missing) return permissionsOf(caller, {});
-  const inlineNames = inlinePages.flatMap((x) => xmlAll(/<PolicyNames>[\s\S]*<\/PolicyNames>/.exec(x)?.[0] || '', 'member'));
-  const attachedArns = attachedPages.flatMap((x) => xmlAll(x, 'PolicyArn'));
-  const [inline, managed, boundary] = await Promise.all([
-    Promise.all(
-      inlineNames.map(async (name) => {
-        const [x] = await iamAll(role.account, 'GetRolePolicy', { RoleName: role.name, PolicyName: name });
-        return policyDocument(xmlText(x, 'PolicyDocument') ?? '', `IAM GetRolePolicy ${role.name}/${name}`);
-      }),
-    ),
-    Promise.all(attachedArns.map((arn) => managedPolicy(role.account, arn))),
-    found.boundaryArn ? managedPolicy(role.account, found.boundaryArn) : null,
-  ]);
-  return permissionsOf(caller, { inline, managed, boundary });
-}
-
-async function kmsCall(account, region, op, payload) {
-  const body = Buffer.from(JSON.stringify(payload));
-  const answer = await upstream(
-    'POST',
-    '/',
-    {
-      Host: `${HOST}:${LS_PORT}`,
-      Authorization: ownerAuth(account, region, 'kms'),
-      'X-Amz-Target': `TrentService.${op}`,
-      'Content-Type': 'application/x-amz-json-1.1',
-      'Content-Length': String(body.length),
-    },
-    body,
-  );
-  let json = {};
-  try {
-    json = JSON.parse(decoded(answer) || '{}');
-  } catch {
-    throw new FrontError(`KMS ${op} answered HTTP ${answer.status} with a body that is not JSON`);
-  }
-  return { answer, json };
-}
-
-// Key-state answers from a look-up are relayed to the caller as they are:
-// they say the key cannot be used, and reveal nothing the request would not.
-const RELAYED_KMS_ERRORS = new Set(['NotFoundException', 'KMSInvalidStateException', 'DisabledException']);
-const kmsErrorType = (json, answer) =>
-  String(json.__type || answer.headers['x-amzn-errortype'] || '').split('#').pop().split(':')[0];
-
-/** @returns {Promise<{keyArn: string} | {relay: object}>} */
-async function resolveKey(keyRef, caller, region) {
-  if (parseKeyArn(keyRef)) return { keyArn: keyRef };
-  // A key id, alias name or alias ARN: resolve it as KMS would, in the
-  // account it names or else the caller's.
-  const aliasArn = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):alias\/.+$/.exec(keyRef);
-  const account = aliasArn ? aliasArn[2] : caller.account;
-  const atRegion = aliasArn ? aliasArn[1] : region;
-  const { answer, json } = await kmsCall(account, atRegion, 'DescribeKey', { KeyId: keyRef });
-  if (answer.status === 200 && parseKeyArn(json.KeyMetadata?.Arn)) return { keyArn: json.KeyMetadata.Arn };
-  if (RELAYED_KMS_ERRORS.has(kmsErrorType(json, answer))) return { relay: answer };
-  throw new FrontError(`KMS DescribeKey ${keyRef} in ${account} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
-}
-
-/** @returns {Promise<{policy: object} | {relay: object}>} */
-async function getKeyPolicy(keyArn) {
-  const key = parseKeyArn(keyArn);
-  const { answer, json } = await kmsCall(key.account, key.region, 'GetKeyPolicy', { KeyId: keyArn, PolicyName: 'default' });
-  if (answer.status === 200 && typeof json.Policy === 'string') {
-    try {
-      return { policy: JSON.parse(json.Policy) };
-    } catch (e) {
-      throw new FrontError(`key policy of ${keyArn} is not JSON (${e.message})`);
-    }
-  }
-  if (RELAYED_KMS_ERRORS.has(kmsErrorType(json, answer))) return { relay: answer };
-  throw new FrontError(`KMS GetKeyPolicy ${keyArn} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
-}
-
-/** Every grant on the key (KMS ListGrants as the key's owner, all pages). */
-async function listGrants(keyArn) {
-  const key = parseKeyArn(keyArn);
-  const grants = [];
-  let marker;
-  for (;;) {
-    const { answer, json } = await kmsCall(key.account, key.region, 'ListGrants', marker ? { KeyId: keyArn, Marker: marker } : { KeyId: keyArn });
-    if (answer.status !== 200 || !Array.isArray(json.Grants)) {
-      throw new FrontError(`KMS ListGrants ${keyArn} answered HTTP ${answer.status} ${kmsErrorType(json, answer)}`);
-    }
-    grants.push(...json.Grants);
-    if (!json.Truncated) return grants;
-    marker = json.NextMarker;
-    if (!marker) throw new FrontError(`KMS ListGrants ${keyArn}: truncated answer without NextMarker`);
-  }
+/** Relay an upstream answer to a KMS or STS call, and trail it. */
+function relayCall(res, call, answer, responseElements) {
+  logCall(call, answer, responseElements);
+  return relay(res, answer);
 }
 
 // --- KMS ------------------------------------------------------------------------
 async function handleKms(req, res, body, op, cred) {
   const action = `kms:${op}`;
-  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
-  if (who.refused) {
-    decision(false, `akid:${cred?.akid ?? '-'}`, action, '-', `caller refused: ${who.refused}`);
-    const type = who.refused === 'expired' ? 'ExpiredTokenException' : 'UnrecognizedClientException';
-    return respond(res, kmsError(400, type, who.message));
-  }
-  const { caller } = who;
   let payload;
   try {
     payload = JSON.parse(body.toString('utf8') || '{}');
   } catch {
     throw new FrontError(`${action}: request body is not JSON`);
   }
+  const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  const call = { service: 'kms', operation: op, region: cred?.region, caller: who.caller ?? null, accessKeyId: cred?.akid, params: payload, authorized: false };
+  if (who.refused) {
+    decision(false, `akid:${cred?.akid ?? '-'}`, action, '-', `caller refused: ${who.refused}`);
+    const type = who.refused === 'expired' ? 'ExpiredTokenException' : 'UnrecognizedClientException';
+    return reply(res, call, kmsError(400, type, who.message));
+  }
+  const { caller } = who;
   const checks = kmsChecks(op, payload);
   if (!checks) {
     decision(false, caller.principal, action, '-', 'operation not modelled by the front (fail closed)');
-    return respond(res, kmsError(400, 'AccessDeniedException', `iam-front: ${action} is not checked by the local stack, so it is refused`));
+    return reply(res, call, kmsError(400, 'AccessDeniedException', `iam-front: ${action} is not checked by the local stack, so it is refused`));
   }
   const invalid = validateKms(SHAPES, op, payload);
   if (!invalid) throw new FrontError(`${action}: no request shape for a checked operation`);
   if (invalid.length > 0) {
     decision(false, caller.principal, action, '-', `ValidationException: ${invalid.map((e) => e.path).join(', ')}`);
-    return respond(res, kmsError(400, 'ValidationException', validationMessage(invalid)));
+    return reply(res, call, kmsError(400, 'ValidationException', validationMessage(invalid)));
   }
   // Started now, awaited where needed: it runs alongside the key look-ups.
   const permissionsP = callerPermissions(caller);
@@ -404,22 +152,23 @@ async function handleKms(req, res, body, op, cred) {
         : `arn:aws:kms:${cred.region}:${caller.account}:${String(check.alias ?? '').replace(/^arn:aws:kms:[^:]*:\d{12}:/, '')}`;
       const d = identityOnlyDecision({ caller, permissions: await permissionsP, action: check.action, resourceArn: resource });
       decision(d.allowed, caller.principal, check.action, resource, d.detail ? `${d.result}: ${d.detail}` : d.result);
-      if (!d.allowed) return respond(res, kmsAccessDenied(caller.principal, check.action, resource, d.result === 'ExplicitlyDenied'));
+      if (!d.allowed) return reply(res, call, kmsAccessDenied(caller.principal, check.action, resource, d.result === 'ExplicitlyDenied'));
       continue;
     }
     if (!check.keyRef) {
       decision(false, caller.principal, check.action, '-', 'no key named and none found in the ciphertext');
-      return respond(res, kmsAccessDenied(caller.principal, check.action, '*', false));
+      return reply(res, call, kmsAccessDenied(caller.principal, check.action, '*', false));
     }
     const resolved = await resolveKey(check.keyRef, caller, cred.region);
+    if (resolved.keyArn) call.resource = { arn: resolved.keyArn, account: parseKeyArn(resolved.keyArn).account, type: 'AWS::KMS::Key' };
     if (resolved.relay) {
       decision(false, caller.principal, check.action, check.keyRef, `key look-up: ${kmsErrorType({}, resolved.relay) || 'error'}`);
-      return relay(res, resolved.relay);
+      return relayCall(res, call, resolved.relay);
     }
     const [fetched, permissions] = await Promise.all([getKeyPolicy(resolved.keyArn), permissionsP]);
     if (fetched.relay) {
       decision(false, caller.principal, check.action, resolved.keyArn, `key look-up: ${kmsErrorType({}, fetched.relay) || 'error'}`);
-      return relay(res, fetched.relay);
+      return relayCall(res, call, fetched.relay);
     }
     const decide = (grants) =>
       keyDecision({
@@ -437,10 +186,11 @@ async function handleKms(req, res, body, op, cred) {
     if (d.result === 'ImplicitlyDenied') d = decide(await listGrants(resolved.keyArn));
     decision(d.allowed, caller.principal, check.action, resolved.keyArn, d.detail ? `${d.result}: ${d.detail}` : d.result);
     if (!d.allowed) {
-      return respond(res, kmsAccessDenied(caller.principal, check.action, resolved.keyArn, d.result === 'ExplicitlyDenied'));
+      return reply(res, call, kmsAccessDenied(caller.principal, check.action, resolved.keyArn, d.result === 'ExplicitlyDenied'));
     }
   }
-  return relay(res, await forward(req, body));
+  call.authorized = true;
+  return relayCall(res, call, await forward(req, body));
 }
 
 // --- STS AssumeRole ---------------------------------------------------------------
@@ -457,26 +207,37 @@ async function handleAssumeRole(req, res, body, params, cred) {
   const action = 'sts:AssumeRole';
   const roleArn = params.get('RoleArn') || '';
   const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions, Date.now(), { allowService: true });
+  const role = parseRoleArn(roleArn);
+  const call = {
+    service: 'sts',
+    operation: 'AssumeRole',
+    region: cred?.region,
+    caller: who.caller ?? null,
+    accessKeyId: cred?.akid,
+    params,
+    authorized: false,
+    resource: role ? { arn: roleArn, account: role.account, type: 'AWS::IAM::Role' } : undefined,
+  };
   if (who.refused) {
     decision(false, `akid:${cred?.akid ?? '-'}`, action, roleArn || '-', `caller refused: ${who.refused}`);
-    return respond(
+    return reply(
       res,
+      call,
       who.refused === 'expired'
         ? stsError(400, 'ExpiredToken', who.message)
         : stsError(403, 'InvalidClientTokenId', who.message),
     );
   }
   const { caller } = who;
-  if (stsInvalid(res, caller, 'AssumeRole', params)) return;
-  const role = parseRoleArn(roleArn);
+  if (stsInvalid(res, call, 'AssumeRole', params)) return;
   if (!role) {
     decision(false, caller.principal, action, roleArn || '-', 'not a role ARN');
-    return respond(res, stsAccessDenied(caller.principal, roleArn));
+    return reply(res, call, stsAccessDenied(caller.principal, roleArn));
   }
   const found = await getRole(role.account, role.name);
   if (found.missing || found.arn !== roleArn) {
     decision(false, caller.principal, action, roleArn, found.missing ? 'role does not exist' : `role exists as ${found.arn}`);
-    return respond(res, stsAccessDenied(caller.principal, roleArn));
+    return reply(res, call, stsAccessDenied(caller.principal, roleArn));
   }
   const d = trustDecision({
     caller,
@@ -485,16 +246,22 @@ async function handleAssumeRole(req, res, body, params, cred) {
     trustPolicy: found.trustPolicy,
     externalId: params.has('ExternalId') ? params.get('ExternalId') : undefined,
     sessionName: params.get('RoleSessionName') ?? undefined,
+    sourceIdentity: params.has('SourceIdentity') ? params.get('SourceIdentity') : undefined,
   });
   const externalIdNote = params.has('ExternalId') ? 'external id sent' : 'no external id';
-  decision(d.allowed, caller.principal, action, roleArn, `${d.detail ? `${d.result}: ${d.detail}` : d.result}, ${externalIdNote}`);
-  if (!d.allowed) return respond(res, stsAccessDenied(caller.principal, roleArn));
+  const sourceNote = d.sourceIdentity === undefined ? 'no source identity' : `source identity ${d.sourceIdentity}`;
+  decision(d.allowed, caller.principal, action, roleArn, `${d.detail ? `${d.result}: ${d.detail}` : d.result}, ${externalIdNote}, ${sourceNote}`);
+  if (!d.allowed) return reply(res, call, stsAccessDenied(caller.principal, roleArn));
 
+  call.authorized = true;
   const answer = await forward(req, body);
+  let issued;
   if (answer.status === 200) {
     const xml = decoded(answer);
     const accessKeyId = xmlText(xml, 'AccessKeyId');
-    const sessionArn = xmlText(/<AssumedRoleUser>[\s\S]*<\/AssumedRoleUser>/.exec(xml)?.[0] || '', 'Arn');
+    const user = /<AssumedRoleUser>[\s\S]*<\/AssumedRoleUser>/.exec(xml)?.[0] || '';
+    const sessionArn = xmlText(user, 'Arn');
+    const roleId = xmlText(user, 'AssumedRoleId');
     const expiration = Date.parse(xmlText(xml, 'Expiration') || '');
     if (accessKeyId && sessionArn && Number.isFinite(expiration)) {
       sessions.remember({
@@ -503,23 +270,30 @@ async function handleAssumeRole(req, res, body, params, cred) {
         sessionArn: xmlUnescape(sessionArn),
         roleArn,
         expiresAt: expiration,
+        sourceIdentity: d.sourceIdentity,
+        roleId: roleId && xmlUnescape(roleId),
       });
+      issued = {
+        credentials: { accessKeyId, expiration: new Date(expiration).toISOString() },
+        assumedRoleUser: { assumedRoleId: roleId && xmlUnescape(roleId), arn: xmlUnescape(sessionArn) },
+        ...(d.sourceIdentity === undefined ? {} : { sourceIdentity: d.sourceIdentity }),
+      };
     } else {
       // The credentials stay unknown to the front, so every checked call
       // made with them is refused.
       log(`ERROR AssumeRole ${roleArn}: could not read the issued session from the answer; its calls will be refused`);
     }
   }
-  return relay(res, answer);
+  return relayCall(res, call, answer, issued);
 }
 
 /** Answer an STS request that breaks the model with AWS's ValidationError. @returns true if answered. */
-function stsInvalid(res, caller, op, params) {
+function stsInvalid(res, call, op, params) {
   const invalid = validateSts(SHAPES, op, params);
   if (!invalid) throw new FrontError(`sts:${op}: no request shape for a checked operation`);
   if (invalid.length === 0) return false;
-  decision(false, caller.principal, `sts:${op}`, params.get('RoleArn') || '-', `ValidationError: ${invalid.map((e) => e.path).join(', ')}`);
-  respond(res, stsError(400, 'ValidationError', validationMessage(invalid)));
+  decision(false, call.caller.principal, `sts:${op}`, params.get('RoleArn') || '-', `ValidationError: ${invalid.map((e) => e.path).join(', ')}`);
+  reply(res, call, stsError(400, 'ValidationError', validationMessage(invalid)));
   return true;
 }
 
@@ -529,16 +303,20 @@ const isStsRequest = (params, cred) => params.get('Version') === '2011-06-15' ||
 /** GetCallerIdentity needs no permission in AWS, only credentials that are valid. */
 async function handleGetCallerIdentity(req, res, body, cred) {
   const who = identify(cred?.akid, req.headers['x-amz-security-token'], sessions);
+  const params = formParams(req, body);
+  const call = { service: 'sts', operation: 'GetCallerIdentity', region: cred?.region, caller: who.caller ?? null, accessKeyId: cred?.akid, params, authorized: false };
   if (who.refused) {
     decision(false, `akid:${cred?.akid ?? '-'}`, 'sts:GetCallerIdentity', '-', `caller refused: ${who.refused}`);
-    return respond(
+    return reply(
       res,
+      call,
       who.refused === 'expired' ? stsError(400, 'ExpiredToken', who.message) : stsError(403, 'InvalidClientTokenId', who.message),
     );
   }
-  if (stsInvalid(res, who.caller, 'GetCallerIdentity', formParams(req, body))) return;
+  if (stsInvalid(res, call, 'GetCallerIdentity', params)) return;
   decision(true, who.caller.principal, 'sts:GetCallerIdentity', '*', 'always allowed for a valid caller');
-  return relay(res, await forward(req, body));
+  call.authorized = true;
+  return relayCall(res, call, await forward(req, body));
 }
 
 // --- fault injection (test-only; ../README.md "Fault injection") ------------------------
@@ -551,28 +329,10 @@ const jsonAnswer = (status, value) => ({
 
 async function handleFaults(req, res) {
   if (!isLoopback(req.socket.remoteAddress)) return respond(res, jsonAnswer(403, { error: 'loopback only' }));
-  if (req.method === 'GET') return respond(res, jsonAnswer(200, faults.snapshot()));
-  if (req.method === 'DELETE') {
-    const id = new URL(req.url, 'http://front.invalid').searchParams.get('id');
-    if (id === null) faults.clear();
-    else faults.remove(Number(id));
-    log(`FAULTS ${id === null ? 'cleared' : `removed ${id}`}`);
-    return respond(res, jsonAnswer(200, faults.snapshot()));
-  }
-  if (req.method === 'POST') {
-    const body = await readBody(req);
-    let added;
-    try {
-      added = faults.add(JSON.parse(body.toString('utf8')));
-    } catch (e) {
-      return respond(res, jsonAnswer(400, { error: e.message }));
-    }
-    for (const r of added) {
-      log(`FAULTS added #${r.id} ${r.service}:${r.operation}${r.resource ? ` on ${r.resource}` : ''} -> ${r.status} ${r.error} x${r.count ?? 'forever'}${r.delay_ms ? ` after ${r.delay_ms} ms` : ''}`);
-    }
-    return respond(res, jsonAnswer(200, { added }));
-  }
-  return respond(res, jsonAnswer(405, { error: 'GET, POST or DELETE' }));
+  const body = req.method === 'POST' ? (await readBody(req)).toString('utf8') : '';
+  const { status, value, logLines } = controlAnswer(faults, req.method, req.url, body);
+  for (const line of logLines) log(line);
+  return respond(res, jsonAnswer(status, value));
 }
 
 /** Count the request; answer it with an injected fault if one matches. @returns true if answered. */

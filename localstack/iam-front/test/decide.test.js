@@ -40,12 +40,17 @@ test('callers: 12-digit key id is the account root, issued session key ids are t
     principalArn: `arn:aws:iam::${BROKER}:root`,
     account: BROKER,
     kind: 'root',
+    accessKeyId: BROKER,
   });
   assert.deepEqual(session, {
     principal: `arn:aws:sts::${CUSTOMER}:assumed-role/KeybrokerAccess/keybroker-${WS}`,
     principalArn: ROLE_ARN,
     account: CUSTOMER,
     kind: 'session',
+    accessKeyId: 'LSIAQAAAAAAAEXAMPLE1',
+    sourceIdentity: undefined,
+    roleId: undefined,
+    issuedAt: session.issuedAt,
   });
   assert.equal(identify('LSIAUNKNOWN', 'x', sessions).refused, 'unknown');
   assert.equal(identify('test', undefined, sessions).refused, 'unknown');
@@ -70,8 +75,8 @@ test('role ARNs keep their path', () => {
 });
 
 test('trust policy: the right external id is allowed, a wrong or missing one is not', () => {
-  const assume = (externalId, caller = brokerRoot, policy = trustPolicy()) =>
-    trustDecision({ caller, roleArn: ROLE_ARN, trustPolicy: policy, externalId, sessionName: `keybroker-${WS}` })
+  const assume = (externalId, caller = brokerRoot, policy = trustPolicy(), sourceIdentity = 'keybroker-inject') =>
+    trustDecision({ caller, roleArn: ROLE_ARN, trustPolicy: policy, externalId, sessionName: `keybroker-inject.${WS}`, sourceIdentity })
       .result;
   assert.equal(assume(EXTERNAL_ID), 'Allowed');
   assert.equal(assume('kb-some-other-workspace-external-id-0000'), 'ImplicitlyDenied');
@@ -83,7 +88,7 @@ test('trust policy: the right external id is allowed, a wrong or missing one is 
   assert.equal(assume(EXTERNAL_ID, identify('333333333333', undefined, sessions).caller), 'ImplicitlyDenied');
   // A trust policy without the condition (never shipped) allows any id, as in AWS.
   const unconditioned = trustPolicy();
-  delete unconditioned.Statement[0].Condition;
+  for (const st of unconditioned.Statement) delete st.Condition;
   assert.equal(assume('anything', brokerRoot, unconditioned), 'Allowed');
   assert.equal(assume(undefined, brokerRoot, unconditioned), 'Allowed');
 });
@@ -119,7 +124,11 @@ test('key policy: the owner account root keeps access, the broker account root h
   const withoutBroker = keyPolicy({ brokerAccess: false });
   assert.equal(decrypt(customerRoot, withoutBroker, undefined), 'Allowed');
   assert.equal(decrypt(customerRoot, withoutBroker, undefined, 'kms:PutKeyPolicy'), 'Allowed');
-  assert.equal(decrypt(brokerRoot, keyPolicy(), { workspace: WS, secret: 'github' }), 'ImplicitlyDenied');
+  // Explicitly: KeybrokerDenyPlatformAccount denies every broker-account principal.
+  assert.equal(decrypt(brokerRoot, keyPolicy(), { workspace: WS, secret: 'github' }), 'ExplicitlyDenied');
+  const withoutPlatformDeny = keyPolicy();
+  withoutPlatformDeny.Statement = withoutPlatformDeny.Statement.filter((st) => st.Sid !== 'KeybrokerDenyPlatformAccount');
+  assert.equal(decrypt(brokerRoot, withoutPlatformDeny, { workspace: WS, secret: 'github' }), 'ImplicitlyDenied');
 });
 
 test('a default key policy (account root only) serves its own account root and no one else', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Faults, parseRule } from '../src/faults.js';
+import { Faults, controlAnswer, parseRule } from '../src/faults.js';
 
 test('a counted fault is consumed, then requests pass and are still counted', () => {
   const f = new Faults();
@@ -60,4 +60,18 @@ test('defaults and validation', () => {
   ]) {
     assert.throws(() => parseRule(bad), undefined, JSON.stringify(bad));
   }
+});
+
+test('the control API adds, lists and removes rules, and refuses what it cannot parse', () => {
+  const f = new Faults();
+  const added = controlAnswer(f, 'POST', '/_front/faults', JSON.stringify({ service: 'kms', operation: 'Decrypt', error: 'ThrottlingException', count: 2 }));
+  assert.equal(added.status, 200);
+  assert.equal(added.value.added.length, 1);
+  assert.match(added.logLines[0], /FAULTS added #\d+ kms:Decrypt -> 400 ThrottlingException x2/);
+  assert.equal(controlAnswer(f, 'GET', '/_front/faults', '').value.rules.length, 1);
+  assert.equal(controlAnswer(f, 'POST', '/_front/faults', '{not json').status, 400);
+  const id = added.value.added[0].id;
+  assert.deepEqual(controlAnswer(f, 'DELETE', `/_front/faults?id=${id}`, '').logLines, [`FAULTS removed ${id}`]);
+  assert.equal(controlAnswer(f, 'GET', '/_front/faults', '').value.rules.length, 0);
+  assert.equal(controlAnswer(f, 'PUT', '/_front/faults', '').status, 405);
 });

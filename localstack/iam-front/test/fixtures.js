@@ -31,7 +31,7 @@ export const trustPolicy = (externalId = EXTERNAL_ID, principals = [`arn:aws:iam
     external_id: externalId,
   });
 
-export function keyPolicy({ brokerAccess = true, workspace = WS } = {}) {
+export function keyPolicy({ brokerAccess = true, workspace = WS, admins = [`arn:aws:iam::${CUSTOMER}:root`] } = {}) {
   const statement = brokerAccess
     ? ',' +
       JSON.stringify(
@@ -41,7 +41,8 @@ export function keyPolicy({ brokerAccess = true, workspace = WS } = {}) {
   return render('terraform/policies/key-policy.json.tftpl', {
     partition: 'aws',
     account_id: CUSTOMER,
-    key_admins_json: JSON.stringify([`arn:aws:iam::${CUSTOMER}:root`]),
+    key_admins_json: JSON.stringify(admins),
+    broker_account_ids_json: JSON.stringify([BROKER]),
     broker_role_arn: ROLE_ARN,
     workspace_id: workspace,
     broker_statement: statement,

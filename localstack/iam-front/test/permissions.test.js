@@ -136,19 +136,29 @@ test('grants: its operations, to its grantee, within its constraints, when no De
   assert.equal(matchingGrant([grant()], { kind: 'service', principal: 'kms.amazonaws.com' }, 'kms:Decrypt', CTX), undefined);
 });
 
+/** The shipped key policy without KeybrokerDenyPlatformAccount (as before issue 23). */
+const withoutPlatformDeny = (key = keyPolicy()) => ({
+  ...key,
+  Statement: key.Statement.filter((s) => s.Sid !== 'KeybrokerDenyPlatformAccount'),
+});
+
 test('cross account: the key policy and the caller identity policy must both allow', () => {
-  const key = keyPolicy();
+  const key = withoutPlatformDeny();
   key.Statement.push(allow('kms:Decrypt', '*', { Sid: 'Inject', Principal: { AWS: INJECT_ROLE_ARN } }));
   assert.equal(kms(injectSession, { key }), 'ImplicitlyDenied');
   assert.equal(kms(injectSession, { key, role: { inline: [DECRYPT_IDENTITY] } }), 'Allowed');
   // Identity policy alone, with no key-policy statement for the caller: denied.
-  assert.equal(kms(injectSession, { key: keyPolicy(), role: { inline: [DECRYPT_IDENTITY] } }), 'ImplicitlyDenied');
+  assert.equal(kms(injectSession, { key: withoutPlatformDeny(), role: { inline: [DECRYPT_IDENTITY] } }), 'ImplicitlyDenied');
+  // The shipped policy: KeybrokerDenyPlatformAccount beats the Allow.
+  const shipped = keyPolicy();
+  shipped.Statement.push(allow('kms:Decrypt', '*', { Sid: 'Inject', Principal: { AWS: INJECT_ROLE_ARN } }));
+  assert.equal(kms(injectSession, { key: shipped, role: { inline: [DECRYPT_IDENTITY] } }), 'ExplicitlyDenied');
 });
 
 test('cross account AssumeRole: the trust policy names the broker role AND its identity policy allows sts:AssumeRole', () => {
   const trust = trustPolicy(EXTERNAL_ID, [INJECT_ROLE_ARN]);
-  const assume = (caller, role, t = trust, roleArn = ROLE_ARN) =>
-    trustDecision({ caller, permissions: permissionsOf(caller, role), roleArn, trustPolicy: t, externalId: EXTERNAL_ID, sessionName: 'x' }).result;
+  const assume = (caller, role, t = trust, roleArn = ROLE_ARN, sourceIdentity = 'keybroker-inject') =>
+    trustDecision({ caller, permissions: permissionsOf(caller, role), roleArn, trustPolicy: t, externalId: EXTERNAL_ID, sessionName: 'x', sourceIdentity }).result;
   const shipped = { inline: [injectRolePolicy([`arn:aws:iam::${CUSTOMER}:role/keybroker/*`])] };
   assert.equal(assume(injectSession, shipped), 'Allowed');
   // Without the identity policy, or with one for other roles: denied.
@@ -161,6 +171,9 @@ test('cross account AssumeRole: the trust policy names the broker role AND its i
   assert.equal(assume(identify(BROKER, undefined, sessions).caller, {}), 'ImplicitlyDenied');
   // An explicit Deny in the caller's identity policy wins.
   assert.equal(assume(injectSession, { inline: [...shipped.inline, policy(deny('sts:AssumeRole'))] }), 'ExplicitlyDenied');
+  // Setting a SourceIdentity needs sts:SetSourceIdentity on the caller's side too.
+  const assumeOnly = policy(allow('sts:AssumeRole', `arn:aws:iam::${CUSTOMER}:role/keybroker/*`));
+  assert.equal(assume(injectSession, { inline: [assumeOnly] }), 'ImplicitlyDenied');
 });
 
 test('the Lambda service principal may assume a role whose trust policy names it, and nothing else', () => {
@@ -177,9 +190,9 @@ test('every KMS operation the broker, the tests and the revocation routes use is
   const used = ['CreateKey', 'ListKeys', 'ListAliases', 'DescribeKey', 'CreateGrant', 'ListGrants', 'RevokeGrant',
     'RetireGrant', 'PutKeyPolicy', 'GetKeyPolicy', 'DisableKey', 'EnableKey', 'ScheduleKeyDeletion',
     'CancelKeyDeletion', 'CreateAlias', 'DeleteAlias', 'UpdateAlias', 'Encrypt', 'Decrypt', 'GenerateDataKey',
-    'GenerateDataKeyWithoutPlaintext', 'ReEncrypt'];
+    'GenerateDataKeyWithoutPlaintext', 'ReEncrypt', 'ReplicateKey'];
   for (const op of used) assert.ok(isCheckedKmsOp(op) && kmsChecks(op, {}) !== null, op);
-  for (const op of ['Sign', 'GenerateDataKeyPair', 'ImportKeyMaterial', 'ReplicateKey', 'NoSuchOp']) {
+  for (const op of ['Sign', 'GenerateDataKeyPair', 'ImportKeyMaterial', 'UpdatePrimaryRegion', 'NoSuchOp']) {
     assert.equal(isCheckedKmsOp(op), false, op);
     assert.equal(kmsChecks(op, {}), null, op);
   }
@@ -191,6 +204,11 @@ test('every KMS operation the broker, the tests and the revocation routes use is
     { action: 'kms:CreateGrant', keyRef: KEY_ARN, context: { 'kms:GranteePrincipal': ROLE_ARN, 'kms:GrantOperations': ['Decrypt'] } },
   ]);
   assert.deepEqual(kmsChecks('ListKeys', {}), [{ action: 'kms:ListKeys', anyResource: true }]);
+  // ReplicateKey: the primary's key policy, and CreateKey (identity) in the replica Region.
+  assert.deepEqual(kmsChecks('ReplicateKey', { KeyId: KEY_ARN, ReplicaRegion: 'us-west-2' }), [
+    { action: 'kms:ReplicateKey', keyRef: KEY_ARN },
+    { action: 'kms:CreateKey', anyResource: true },
+  ]);
 });
 
 test('key administration: the shipped key policy lets the owner root administer and the broker role do nothing else', () => {

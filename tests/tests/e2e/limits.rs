@@ -195,8 +195,8 @@ async fn operators_set_and_clear_limits_through_admin_and_each_change_is_audited
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(
         last_audit(&lambda)["aws_calls"],
-        json!({ "dynamodb": 3, "kms": 1, "sts": 0 }),
-        "the default: one read, the workspace counter, one Decrypt, the breaker read"
+        json!({ "dynamodb": 4, "kms": 1, "sts": 0 }),
+        "the default: one read, the workspace counter, one Decrypt, the breaker read after each scan"
     );
 
     // Refused requests change nothing.

@@ -24,6 +24,7 @@ async fn the_module_as_shipped_passes() {
             "standing-deny:missing-secret",
             "standing-deny:other-actions",
             "standing-deny:other-workspaces",
+            "standing-deny:platform-account",
         ]
     );
 }
@@ -86,6 +87,7 @@ async fn a_key_policy_without_the_standing_denies_fails_the_check() {
             "missing-standing-deny:missing-secret",
             "missing-standing-deny:other-actions",
             "missing-standing-deny:other-workspaces",
+            "missing-standing-deny:platform-account",
         ]
     );
 }
