@@ -6,12 +6,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod adversarial_request;
+mod adversarial_request_params;
 mod adversarial_response;
 mod agent_client;
 mod audit;
 mod bad_input;
 mod bypass;
 mod capture;
+mod catalog;
 mod check_workspace;
 mod cli;
 mod edge_errors;
@@ -25,6 +27,7 @@ mod least_privilege;
 mod lifecycle;
 mod limits;
 mod mcp;
+mod mcp_http;
 mod readiness;
 mod revocation;
 mod rewrap;
