@@ -296,6 +296,51 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_line_counts_hidden_secrets_and_names_a_refusing_limit() {
+        let line = |limit| {
+            serde_json::to_value(CatalogAudit {
+                schema: SCHEMA,
+                request_id: "r",
+                op: "list_secrets",
+                workspace: Some("w"),
+                agent: Some("a"),
+                outcome: "ok",
+                count: 2,
+                hidden: 3,
+                limit,
+            })
+            .unwrap()
+        };
+        let ok = line(None);
+        assert_eq!(
+            (ok["count"].clone(), ok["hidden"].clone()),
+            (2.into(), 3.into())
+        );
+        assert!(ok.get("limit").is_none(), "{ok}");
+        assert_eq!(line(Some(LimitScope::Agent))["limit"], "agent");
+    }
+
+    #[test]
+    fn a_limit_refusal_keeps_the_windows_wait() {
+        let e = BrokerError::LimitExceeded {
+            scope: LimitScope::Workspace,
+            limit: 5,
+            window_seconds: 60,
+            retry_after_ms: 1234,
+        };
+        let (body, limit) = broker_refusal(&e);
+        assert_eq!(body.kind, ErrorType::Throttled);
+        assert_eq!(body.retry_after_ms, Some(1234));
+        assert_eq!(limit, Some(LimitScope::Workspace));
+        let invalid = BrokerError::InvalidInput {
+            field: "agent",
+            reason: "x".into(),
+        };
+        let (body, limit) = broker_refusal(&invalid);
+        assert_eq!((body.kind, limit), (ErrorType::InvalidRequest, None));
+    }
+
+    #[test]
     fn a_malformed_catalog_event_is_an_invalid_request() {
         for bad in [
             r#"{"op":"list_secrets","workspace":"w"}"#,

@@ -11,24 +11,24 @@ use serde_json::{json, Value};
 
 use crate::ws;
 
-const AGENT: &str = "agent-adv";
+pub(crate) const AGENT: &str = "agent-adv";
 
 /// Permits everything for AGENT except any path under `/admin`.
-fn forbid_admin() -> String {
+pub(crate) fn forbid_admin() -> String {
     format!(
         r#"permit(principal == Agent::"{AGENT}", action == Action::"inject", resource);
            forbid(principal, action, resource) when {{ context.path like "/admin*" }};"#
     )
 }
 
-struct Fixture {
-    _env: Env,
-    lambda: LambdaEnv,
-    up: Upstream,
-    ws: String,
+pub(crate) struct Fixture {
+    pub(crate) _env: Env,
+    pub(crate) lambda: LambdaEnv,
+    pub(crate) up: Upstream,
+    pub(crate) ws: String,
 }
 
-async fn fixture_with(opts: &RunOptions, binding: Value, policy: &str) -> Fixture {
+pub(crate) async fn fixture_with(opts: &RunOptions, binding: Value, policy: &str) -> Fixture {
     let env = setup().await;
     let lambda = LambdaEnv::start_with(&env, opts).await;
     let up = Upstream::start().await;
@@ -53,23 +53,23 @@ async fn fixture_with(opts: &RunOptions, binding: Value, policy: &str) -> Fixtur
     }
 }
 
-fn bearer_binding() -> Value {
+pub(crate) fn bearer_binding() -> Value {
     json!({ "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" } })
 }
 
-async fn fixture(policy: &str) -> Fixture {
+pub(crate) async fn fixture(policy: &str) -> Fixture {
     fixture_with(&RunOptions::default(), bearer_binding(), policy).await
 }
 
 impl Fixture {
-    fn event(&self, method: &str, target: &str, headers: Value) -> Value {
+    pub(crate) fn event(&self, method: &str, target: &str, headers: Value) -> Value {
         json!({ "workspace": self.ws, "secret": "api", "agent": AGENT,
                 "request": { "method": method, "url": format!("{}{target}", self.up.base()),
                              "headers": headers } })
     }
 
     /// Invoke and return the response with the audit record it produced.
-    async fn call(&self, event: &Value) -> (Value, Value) {
+    pub(crate) async fn call(&self, event: &Value) -> (Value, Value) {
         let before = self.lambda.audit_records().len();
         let r = self.lambda.invoke("inject", event).await;
         let audit = self.lambda.audit_records();
@@ -79,7 +79,7 @@ impl Fixture {
 
     /// `event` is refused as `kind` (one of them), before any KMS call,
     /// and the upstream receives nothing.
-    async fn refused(&self, label: &str, event: &Value, kinds: &[&str]) {
+    pub(crate) async fn refused(&self, label: &str, event: &Value, kinds: &[&str]) {
         let seen = self.up.records().len();
         let (r, audit) = self.call(event).await;
         assert_eq!(r["ok"], false, "{label}: must be refused: {r}");
@@ -101,7 +101,7 @@ impl Fixture {
     }
 
     /// `event` is allowed and the upstream receives exactly `uri`.
-    async fn sent(&self, label: &str, event: &Value, uri: &str) {
+    pub(crate) async fn sent(&self, label: &str, event: &Value, uri: &str) {
         let (r, audit) = self.call(event).await;
         assert_eq!(r["ok"], true, "{label}: {r}");
         assert_eq!(audit["aws_calls"]["kms"], 1, "{label}: {audit}");
@@ -117,8 +117,8 @@ impl Fixture {
     }
 }
 
-const DENIED: &[&str] = &["denied"];
-const INVALID: &[&str] = &["invalid_request"];
+pub(crate) const DENIED: &[&str] = &["denied"];
+pub(crate) const INVALID: &[&str] = &["invalid_request"];
 
 #[tokio::test]
 async fn encoded_paths_cannot_reach_what_the_policy_forbids() {

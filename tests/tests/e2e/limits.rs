@@ -211,6 +211,9 @@ async fn operators_set_and_clear_limits_through_admin_and_each_change_is_audited
                 "limits": { "window_seconds": 60, "workspace": 100_000_001u64 } }),
         json!({ "op": "set_limits", "workspace": ws,
                 "limits": { "window_seconds": 60, "tenant": 1 } }),
+        // No count: it would mean "no limit", which is not a workspace setting.
+        json!({ "op": "set_limits", "workspace": ws,
+                "limits": { "window_seconds": 60, "workspace": null } }),
     ] {
         let r = lambda.invoke("admin", &bad).await;
         assert_eq!(error_type(&r), "invalid_request", "{bad}: {r}");
@@ -220,7 +223,7 @@ async fn operators_set_and_clear_limits_through_admin_and_each_change_is_audited
         .into_iter()
         .filter(|r| r["operation"] == "set_limits")
         .collect();
-    assert_eq!(records.len(), 3 + 6, "{records:?}");
+    assert_eq!(records.len(), 3 + 7, "{records:?}");
     let changes: Vec<(Value, Value)> = records[..3]
         .iter()
         .map(|r| {
@@ -301,9 +304,10 @@ async fn a_table_writer_can_reset_a_count_but_not_lift_the_default_or_smuggle_in
     let r = lambda.invoke("inject", &event(&ws, "c", &up)).await;
     assert_limited(&r, &last_audit(&lambda), "workspace", 1_800_000);
 
-    // Attack 3: a limits item this build cannot read (a count as text, an
-    // unknown attribute, a window out of range) fails closed as `storage`,
-    // before Decrypt; it never reads as "no limit".
+    // Attack 3: a limits item no operator could have set (no count at all,
+    // a count as text, an unknown attribute, a window out of range) applies
+    // the deployment default, whose count is used up: refused before
+    // Decrypt, never read as "no limit", and logged without its values.
     let key = |extra: &[(&str, AttributeValue)]| {
         let mut item = keybroker_tests::Item::from([
             ("pk".to_owned(), AttributeValue::S(format!("ws#{ws}"))),
@@ -314,6 +318,7 @@ async fn a_table_writer_can_reset_a_count_but_not_lift_the_default_or_smuggle_in
     };
     let n = |v: &str| AttributeValue::N(v.to_owned());
     for bad in [
+        key(&[("window_seconds", n("60"))]),
         key(&[
             ("window_seconds", n("60")),
             ("workspace_limit", AttributeValue::S("lots".into())),
@@ -327,14 +332,57 @@ async fn a_table_writer_can_reset_a_count_but_not_lift_the_default_or_smuggle_in
     ] {
         put_raw_item(&env, bad.clone()).await;
         let r = lambda.invoke("inject", &event(&ws, "d", &up)).await;
-        assert_eq!(error_type(&r), "storage", "{bad:?}: {r}");
-        assert_eq!(last_audit(&lambda)["aws_calls"]["kms"], 0);
+        assert_limited(&r, &last_audit(&lambda), "workspace", 1_800_000);
     }
+    let fallbacks = lambda
+        .output()
+        .matches("limits item does not parse; the deployment default applies")
+        .count();
+    assert!(fallbacks >= 5, "each fallback is logged");
     assert_eq!(
         up.records().len(),
         4,
         "only the admitted requests were sent"
     );
     assert_no_canary("function output", &lambda.output(), &canary);
+    lambda.stop().await;
+}
+
+#[tokio::test]
+async fn under_limits_off_a_planted_item_still_counts_against_the_built_in_default() {
+    let env = setup().await;
+    let opts = RunOptions {
+        env: vec![(
+            broker_core::BrokerConfig::DEFAULT_LIMITS_VAR.to_owned(),
+            "off".to_owned(),
+        )],
+        ..RunOptions::default()
+    };
+    let lambda = LambdaEnv::start_with(&env, &opts).await;
+    let up = Upstream::start().await;
+    let (ws, _) = workspace(&lambda, &up).await;
+    let ok = |r: &Value| assert_eq!(r["ok"], true, "{r}");
+    ok(&lambda.invoke("inject", &event(&ws, "a", &up)).await);
+    assert_eq!(
+        last_audit(&lambda)["aws_calls"]["dynamodb"],
+        1,
+        "off: no counter"
+    );
+    // A limits item with no counts: once "no limit", now the built-in
+    // default, so the injection is counted (one more DynamoDB call).
+    put_raw_item(
+        &env,
+        keybroker_tests::Item::from([
+            ("pk".to_owned(), AttributeValue::S(format!("ws#{ws}"))),
+            ("sk".to_owned(), AttributeValue::S("limits".into())),
+            ("window_seconds".to_owned(), AttributeValue::N("60".into())),
+        ]),
+    )
+    .await;
+    ok(&lambda.invoke("inject", &event(&ws, "a", &up)).await);
+    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 2);
+    let counters = raw_sort_keys(&env, &WorkspaceId::new(ws.as_str()).unwrap(), "rate#").await;
+    assert_eq!(counters.len(), 1, "{counters:?}");
+    assert!(counters[0].starts_with("rate#60#"), "{counters:?}");
     lambda.stop().await;
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod adversarial_request;
+mod adversarial_request_params;
 mod adversarial_response;
 mod agent_client;
 mod audit;
@@ -13,6 +14,7 @@ mod bad_input;
 mod breaker;
 mod bypass;
 mod capture;
+mod catalog;
 mod check_workspace;
 mod cli;
 mod edge_errors;
@@ -28,6 +30,7 @@ mod limits;
 mod mcp;
 mod oracle;
 mod platform_account;
+mod mcp_http;
 mod readiness;
 mod reconcile;
 mod revocation;

@@ -60,7 +60,7 @@ pub(crate) fn runtime_env(lambda: &LambdaEnv) -> Vec<(String, String)> {
 
 /// A hang guard, not a timing assertion: a step that never answers fails
 /// the test instead of blocking the suite.
-const STEP_LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const STEP_LIMIT: Duration = Duration::from_secs(120);
 
 /// The Python MCP client, one step per line (tests/clients/mcp_driver.py).
 struct Driver {
@@ -167,7 +167,7 @@ impl Server {
     }
 }
 
-fn server_args(ws: &str) -> Vec<String> {
+pub(crate) fn server_args(ws: &str) -> Vec<String> {
     ["--workspace", ws, "--agent", AGENT, "--function", "inject"]
         .iter()
         .map(|s| (*s).to_owned())
@@ -202,45 +202,13 @@ async fn connect(transport: &str, ws: &str, env: &[(String, String)]) -> (Driver
 
 /// `keybroker-mcp --transport http` on a free loopback port, with a bearer
 /// token; returns the process, its `/mcp` URL, the token and its stderr.
-async fn start_http_server(
+pub(crate) async fn start_http_server(
     ws: &str,
     env: &[(String, String)],
 ) -> (Child, String, String, Arc<Mutex<String>>) {
     let token = unique("token");
-    let mut child = Command::new(workspace_bin("keybroker-mcp", "debug"))
-        .args(server_args(ws))
-        .args(["--transport", "http", "--bind", "127.0.0.1:0"])
-        .envs(env.iter().cloned())
-        .env("KEYBROKER_MCP_HTTP_TOKEN", &token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let collected = stderr.clone();
-    tokio::spawn(async move {
-        let mut addr_tx = Some(addr_tx);
-        while let Ok(Some(line)) = lines.next_line().await {
-            let v = serde_json::from_str::<Value>(&line).unwrap_or_default();
-            if let Some(a) = v["fields"]["address"].as_str() {
-                if let Some(tx) = addr_tx.take() {
-                    let _ = tx.send(a.to_owned());
-                }
-            }
-            let mut all = collected.lock().unwrap();
-            all.push_str(&line);
-            all.push('\n');
-        }
-    });
-    let addr = tokio::time::timeout(STEP_LIMIT, addr_rx)
-        .await
-        .expect("the server logs its address")
-        .unwrap_or_else(|_| panic!("server exited: {}", stderr.lock().unwrap()));
-    (child, format!("http://{addr}/mcp"), token, stderr)
+    let (child, url, stderr) = crate::mcp_http::spawn(ws, env, Some(&token), &[]).await;
+    (child, url, token, stderr)
 }
 
 fn text_of(tool: &Value) -> String {
@@ -447,48 +415,6 @@ async fn python_sdk_over_stdio_uses_secrets_without_seeing_them() {
 #[tokio::test]
 async fn python_sdk_over_streamable_http_uses_secrets_without_seeing_them() {
     session("http").await;
-}
-
-/// The HTTP transport refuses callers without the bearer token and
-/// requests from a browser page (an `Origin`), before any MCP handling.
-#[tokio::test]
-async fn streamable_http_refuses_missing_tokens_and_browser_origins() {
-    let (_env, lambda, _up) = start().await;
-    let (_child, url, token, _stderr) = start_http_server("ws-unused", &runtime_env(&lambda)).await;
-    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": { "name": "probe", "version": "0" } } });
-    let http = reqwest::Client::new();
-    let post = |auth: Option<String>, origin: Option<&'static str>| {
-        let mut req = http
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(init.to_string());
-        if let Some(a) = auth {
-            req = req.header("authorization", a);
-        }
-        if let Some(o) = origin {
-            req = req.header("origin", o);
-        }
-        req.send()
-    };
-    let status = |r: reqwest::Response| r.status().as_u16();
-    assert_eq!(status(post(None, None).await.unwrap()), 401);
-    assert_eq!(
-        status(post(Some("Bearer wrong".into()), None).await.unwrap()),
-        401
-    );
-    let browser = post(
-        Some(format!("Bearer {token}")),
-        Some("https://evil.example"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(status(browser), 403);
-    let ok = post(Some(format!("Bearer {token}")), None).await.unwrap();
-    assert_eq!(status(ok), 200);
-    lambda.stop().await;
 }
 
 /// The read-only catalog op behind `list_secrets`, invoked as any runtime
