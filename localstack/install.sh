@@ -5,8 +5,9 @@
 #   venv-moto                moto server (DynamoDB)
 #   venv-clients             the MCP Python SDK and boto3 the e2e suite drives
 #   iam-front/node_modules   npm ci from iam-front/package-lock.json (Node >= 20)
+#   oauth-server/node_modules npm ci from oauth-server/package-lock.json (oidc-provider)
 # Anything whose marker file matches the pinned spec is left alone.
-# Options: --force  reinstall all four.
+# Options: --force  reinstall all five.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -86,3 +87,27 @@ install_front() {
 }
 
 install_front
+
+# The test authorization server: oidc-provider at the exact version of its
+# committed package-lock.json (MIT; test tooling only).
+install_oauth() {
+  local start npm_log npm
+  if [[ "$force" -eq 0 ]] && oauth_is_current; then
+    log "oauth-server: already installed ($OAUTH_MODULES)"
+    return 0
+  fi
+  npm="$(dirname "$NODE")/npm"
+  [[ -x "$npm" ]] || npm="$(command -v npm 2>/dev/null)" || die "oauth-server: npm not found (next to $NODE or on PATH)"
+  start=$SECONDS
+  log "oauth-server: npm ci into $OAUTH_MODULES (node $("$NODE" --version))"
+  npm_log="$STACK_DIR/npm-oauth-server.log"
+  if ! (cd "$OAUTH_DIR" && "$npm" ci --no-audit --no-fund --ignore-scripts --omit=dev) >"$npm_log" 2>&1; then
+    tail -n 40 "$npm_log" >&2 || true
+    rm -rf "$OAUTH_MODULES"
+    die "oauth-server: npm ci failed (full log: $npm_log)"
+  fi
+  oauth_spec "$NODE" >"$OAUTH_MODULES/$INSTALL_MARKER_NAME"
+  log "oauth-server: installed in $((SECONDS - start)) s ($(du -sh "$OAUTH_MODULES" | cut -f1))"
+}
+
+install_oauth

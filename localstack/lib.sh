@@ -19,6 +19,9 @@ TRAIL_FILE="$STACK_DIR/trail/cloudtrail.jsonl"
 # (gitignored) because ESM resolves packages from the importing file's dir.
 FRONT_DIR="$STACK_SCRIPT_DIR/iam-front"
 FRONT_MODULES="$FRONT_DIR/node_modules"
+# The test OAuth 2.0 authorization server (oidc-provider), its own Node packages.
+OAUTH_DIR="$STACK_SCRIPT_DIR/oauth-server"
+OAUTH_MODULES="$OAUTH_DIR/node_modules"
 
 # --- Endpoints and identity (the single source of truth for env.sh) ---------
 STACK_HOST=127.0.0.1
@@ -28,6 +31,10 @@ MOTO_PORT="${KEYBROKER_MOTO_PORT:-4569}"
 # one below the LocalStack port (4565), so a checkout that moves LocalStack
 # moves its front along.
 FRONT_PORT="${KEYBROKER_FRONT_PORT:-$((LS_PORT - 1))}"
+# The OAuth server (default: two below LocalStack, 4564).
+OAUTH_PORT="${KEYBROKER_OAUTH_PORT:-$((LS_PORT - 2))}"
+# Its access-token lifetime in seconds (short, so tests see expiry).
+OAUTH_AT_TTL="${KEYBROKER_OAUTH_AT_TTL:-60}"
 STACK_REGION=us-east-1
 # The broker's own account in the local stack. LocalStack takes a 12-digit
 # access key id as the account id; moto is started with the same account.
@@ -173,9 +180,22 @@ front_is_current() {
   [[ "$(cat "$FRONT_MODULES/$INSTALL_MARKER_NAME")" == "$(front_spec "$node")" ]]
 }
 
+# The same spec and check for the OAuth server's node_modules.
+oauth_spec() {
+  printf 'node-major=%s\n' "$("$1" -p 'process.versions.node.split(".")[0]')"
+  printf 'lock-sha256=%s\n' "$(sha256sum "$OAUTH_DIR/package-lock.json" | cut -d' ' -f1)"
+}
+
+oauth_is_current() {
+  local node
+  node="$(find_node)"
+  [[ -f "$OAUTH_MODULES/$INSTALL_MARKER_NAME" ]] || return 1
+  [[ "$(cat "$OAUTH_MODULES/$INSTALL_MARKER_NAME")" == "$(oauth_spec "$node")" ]]
+}
+
 # Everything install.sh installs is present and matches the pins.
 stack_is_installed() {
-  both_venvs_current && front_is_current
+  both_venvs_current && front_is_current && oauth_is_current
 }
 
 # pid file helpers ----------------------------------------------------------------
@@ -211,3 +231,4 @@ live_pid() {
 LS_PATTERN="localstack.runtime.main"
 MOTO_PATTERN="moto.server"
 FRONT_PATTERN="iam-front/src/server.js"
+OAUTH_PATTERN="oauth-server/src/server.js"

@@ -6,6 +6,9 @@
 #     trust policies, keeps client connections alive, forwards to:
 #   LocalStack (KMS, STS, IAM)  http://127.0.0.1:4566   (only the front calls it)
 #   moto server (DynamoDB)      http://127.0.0.1:4569   (only the front calls it)
+#   oauth-server (oidc-provider) https://127.0.0.1:4564  (KEYBROKER_OAUTH_URL: the
+#     test OAuth 2.0 authorization server, refresh-token rotation and reuse
+#     detection on, access tokens live ${KEYBROKER_OAUTH_AT_TTL:-60} s)
 # The front serves a certificate from a CA issued here at each start
 # (localstack/tls.sh); KEYBROKER_STACK_TLS=0 starts it on plain HTTP.
 # Installs first if needed. If both are already running and healthy, only
@@ -94,6 +97,20 @@ sys.exit(0 if health.get("status") == "ok" and health.get("upstream") == sys.arg
 PY
 }
 
+# True if the OAuth server answers its health check.
+oauth_healthy() {
+  "$LS_PY" - "$SCHEME://$STACK_HOST:$OAUTH_PORT/_test/health" "$(ca_arg)" <<PY 2>/dev/null
+$PY_OPENER
+import json, sys
+try:
+    with opener(sys.argv[2]).open(sys.argv[1], timeout=2) as r:
+        health = json.load(r)
+except Exception:
+    sys.exit(1)
+sys.exit(0 if health.get("status") == "ok" else 1)
+PY
+}
+
 # True if something accepts TCP connections on PORT.
 port_busy() {
   "$LS_PY" - "$STACK_HOST" "$1" <<'PY' 2>/dev/null
@@ -111,17 +128,18 @@ SCHEME="$(stack_scheme)"
 ls_pid="$(live_pid localstack "$LS_PATTERN" || true)"
 moto_pid="$(live_pid moto "$MOTO_PATTERN" || true)"
 front_pid="$(live_pid iam-front "$FRONT_PATTERN" || true)"
-if [[ -n "$ls_pid" && -n "$moto_pid" && -n "$front_pid" ]] \
-  && [[ "$SCHEME" == "$WANTED_SCHEME" ]] && ls_healthy && moto_healthy && front_healthy; then
-  log "already running (localstack pid $ls_pid, moto pid $moto_pid, iam-front pid $front_pid)"
+oauth_pid="$(live_pid oauth-server "$OAUTH_PATTERN" || true)"
+if [[ -n "$ls_pid" && -n "$moto_pid" && -n "$front_pid" && -n "$oauth_pid" ]] \
+  && [[ "$SCHEME" == "$WANTED_SCHEME" ]] && ls_healthy && moto_healthy && front_healthy && oauth_healthy; then
+  log "already running (localstack pid $ls_pid, moto pid $moto_pid, iam-front pid $front_pid, oauth-server pid $oauth_pid)"
   exec "$STACK_SCRIPT_DIR/env.sh"
 fi
-if [[ -n "$ls_pid" || -n "$moto_pid" || -n "$front_pid" ]]; then
+if [[ -n "$ls_pid" || -n "$moto_pid" || -n "$front_pid" || -n "$oauth_pid" ]]; then
   log "stack is partly running or unhealthy: restarting it"
   "$STACK_SCRIPT_DIR/stop.sh"
 fi
 
-for port in "$LS_PORT" "$MOTO_PORT" "$FRONT_PORT"; do
+for port in "$LS_PORT" "$MOTO_PORT" "$FRONT_PORT" "$OAUTH_PORT"; do
   if port_busy "$port"; then
     die "$STACK_HOST:$port is already in use by a process these scripts did not start \
 (see: ss -ltnp 'sport = :$port')"
@@ -131,9 +149,11 @@ done
 mkdir -p "$LOG_DIR" "$RUN_DIR" "$LS_DATA_DIR"
 SCHEME="$WANTED_SCHEME"
 front_tls=()
+oauth_tls=()
 if [[ "$SCHEME" == https ]]; then
   make_stack_tls
   front_tls=(KEYBROKER_FRONT_TLS_CERT="$TLS_DIR/server.pem" KEYBROKER_FRONT_TLS_KEY="$TLS_DIR/server-key.pem")
+  oauth_tls=(KEYBROKER_OAUTH_TLS_CERT="$TLS_DIR/server.pem" KEYBROKER_OAUTH_TLS_KEY="$TLS_DIR/server-key.pem")
 else
   rm -rf "$TLS_DIR"
 fi
@@ -164,7 +184,7 @@ started=0
 on_failure() {
   local what="$1" name
   log "$what"
-  for name in localstack moto iam-front; do
+  for name in localstack moto iam-front oauth-server; do
     if [[ -f "$LOG_DIR/$name.log" ]]; then
       printf '[stack] ----- last lines of %s -----\n' "$LOG_DIR/$name.log" >&2
       tail -n 30 "$LOG_DIR/$name.log" >&2 || true
@@ -240,9 +260,28 @@ until front_healthy; do
   sleep 0.2
 done
 log "iam-front ready after $((SECONDS - t1)) s"
+
+# --- The OAuth 2.0 authorization server (oidc-provider) ------------------------
+log "starting oauth-server on $SCHEME://$STACK_HOST:$OAUTH_PORT (access tokens live $OAUTH_AT_TTL s)"
+launch oauth-server env \
+  KEYBROKER_OAUTH_PORT="$OAUTH_PORT" \
+  KEYBROKER_OAUTH_AT_TTL="$OAUTH_AT_TTL" \
+  "${oauth_tls[@]}" \
+  "$NODE" "$OAUTH_DIR/src/server.js"
+t2=$SECONDS
+until oauth_healthy; do
+  if [[ -f "$(pid_file oauth-server)" ]] && ! live_pid oauth-server "$OAUTH_PATTERN" >/dev/null; then
+    on_failure "oauth-server exited during startup"
+  fi
+  if ((SECONDS - t2 >= 30)); then
+    on_failure "oauth-server not ready after 30 s"
+  fi
+  sleep 0.2
+done
+log "oauth-server ready after $((SECONDS - t2)) s"
 trap - INT TERM
 
-for name in localstack moto iam-front; do
+for name in localstack moto iam-front oauth-server; do
   [[ -f "$(pid_file "$name")" ]] || on_failure "$name: pid file missing"
 done
 log "stack up in $((SECONDS - t0)) s (logs: $LOG_DIR, pids: $RUN_DIR)"

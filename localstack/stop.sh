@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the local AWS stack started by start.sh (iam-front, LocalStack, moto). Idempotent: no error when
+# Stops the local AWS stack started by start.sh (oauth-server, iam-front, LocalStack, moto). Idempotent: no error when
 # nothing is running. Each service gets TERM (its whole process group), up
 # to ${KEYBROKER_STACK_STOP_TIMEOUT:-10} s to exit, then KILL.
 set -euo pipefail
@@ -43,6 +43,7 @@ stop_one() {
   log "$name: stopped"
 }
 
+stop_one oauth-server "$OAUTH_PATTERN"
 stop_one iam-front "$FRONT_PATTERN"
 stop_one localstack "$LS_PATTERN"
 stop_one moto "$MOTO_PATTERN"
