@@ -24,7 +24,6 @@ export AWS_SECRET_ACCESS_KEY=test
 export AWS_EC2_METADATA_DISABLED=true
 export KEYBROKER_STACK_TRAIL=$TRAIL_FILE
 export KEYBROKER_OAUTH_URL=$scheme://$STACK_HOST:$OAUTH_PORT
-export KEYBROKER_OAUTH_URL=$scheme://$STACK_HOST:$OAUTH_PORT
 ENV
 if [[ "$scheme" == https ]]; then
   cat <<ENV
