@@ -46,6 +46,12 @@ pub struct Binding {
     /// unchanged.
     #[serde(default, skip_serializing_if = "OnEcho::is_default")]
     pub on_echo: OnEcho,
+    /// Set for the `oauth2` kind ([`crate::oauth2`]): the token endpoint and
+    /// client the broker refreshes with; the injected value is then the
+    /// current access token, not the sealed value. Absent for static
+    /// credentials, so older bindings keep their canonical form (digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<crate::oauth2::OAuth2Binding>,
 }
 
 /// What happens to a response that echoes the credential.
@@ -149,6 +155,9 @@ impl Binding {
                     "host {h:?} must be an exact lowercase host name (punycode for IDN) with optional :port"
                 )));
             }
+        }
+        if let Some(o) = &self.oauth2 {
+            o.validate()?;
         }
         if let Some(allow) = &self.agent_headers {
             if allow.len() > crate::access::headers::MAX_HEADERS {

@@ -174,6 +174,35 @@ pub enum BrokerError {
         detail: String,
     },
 
+    /// The identity provider refused the `oauth2` secret's refresh token
+    /// (`invalid_grant`: revoked, expired, or its grant was revoked). The
+    /// secret is marked `reauth_required` and no refresh is tried again
+    /// until it is connected again (`start_oauth2` / `complete_oauth2`).
+    #[error("secret {secret:?} needs to be connected again: the identity provider refused its refresh token (invalid_grant); run the authorization-code flow again (admin start_oauth2 / complete_oauth2)")]
+    ReauthRequired {
+        /// The secret.
+        secret: String,
+    },
+
+    /// Another invocation holds the `oauth2` secret's refresh lease and did
+    /// not finish within the wait. Nothing was sent; retry shortly.
+    #[error("secret {secret:?}: another invocation is refreshing its access token; retry shortly")]
+    RefreshPending {
+        /// The secret.
+        secret: String,
+    },
+
+    /// The token endpoint refused a request for a reason other than
+    /// `invalid_grant` (e.g. `invalid_client`): the OAuth client's
+    /// configuration must change. Only the sanitised error code is kept.
+    #[error("the token endpoint of secret {secret:?} refused the request ({code})")]
+    OAuth2Refused {
+        /// The secret.
+        secret: String,
+        /// The OAuth error code, sanitised.
+        code: String,
+    },
+
     /// The named workspace or secret does not exist.
     #[error("{what} not found: {name:?}")]
     NotFound {
@@ -240,6 +269,9 @@ impl BrokerError {
             Self::LimitExceeded { .. } => "limit_exceeded",
             Self::Quarantined { .. } => "quarantined",
             Self::Unavailable { .. } => "unavailable",
+            Self::ReauthRequired { .. } => "reauth_required",
+            Self::RefreshPending { .. } => "refresh_pending",
+            Self::OAuth2Refused { .. } => "oauth2_refused",
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",
             Self::InvalidInput { .. } => "invalid_input",

@@ -100,6 +100,10 @@
 //!   decided after its scan): [`breaker`]; the item is `store::breaker`,
 //!   the check before `kms:Decrypt` is in [`broker::admit`], the decisions
 //!   after the scans and the operator's controls in `broker::breaker`.
+//! - **OAuth 2.0 credentials** (the `oauth2` kind: sealed refresh token,
+//!   cached access token under a derived name, the refresh lease, rotation
+//!   written back on the version read, `reauth_required`): [`oauth2`]; the
+//!   state item is `store::oauth2`, the flow `broker::oauth2`.
 //! - **Stored format** (items both ways, fail-closed parsing):
 //!   [`store::codec`]; the DynamoDB calls are [`store`].
 //! - **Identifiers** ([`WorkspaceId`], [`SecretName`], [`KeyArn`],
@@ -132,6 +136,7 @@ pub mod limits;
 mod loaded;
 mod model;
 mod names;
+pub mod oauth2;
 mod sealing;
 mod secret;
 mod store;
@@ -158,5 +163,6 @@ pub use model::{
     Byok, ByokLink, ByokStateError, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings,
 };
 pub use names::{SecretName, WorkspaceId};
+pub use oauth2::{OAuth2Binding, OAuth2Settings, TokenTransport};
 pub use secret::{SecretValue, MAX_SECRET_LEN};
 pub use store::create_table;

@@ -21,6 +21,9 @@ pub struct LoadedSecret {
     /// The secret's probe breaker (`store::breaker`), read in the same
     /// call; the default when it has none.
     pub(crate) breaker: crate::breaker::BreakerState,
+    /// The `oauth2` kind's state item (cached access token, lease), read
+    /// in the same call.
+    pub(crate) oauth2: Option<crate::store::oauth2::OAuth2State>,
 }
 
 impl LoadedSecret {

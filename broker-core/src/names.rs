@@ -113,6 +113,15 @@ impl SecretName {
         Ok(Self(s))
     }
 
+    /// The derived name `<name>#<suffix>` of a second blob of this secret
+    /// (the `oauth2` kind's access token and PKCE verifier,
+    /// [`crate::oauth2`]): only the encryption context's *value* differs,
+    /// never its keys. `#` is refused by [`SecretName::new`], so no real
+    /// secret can take a derived name.
+    pub(crate) fn derived(&self, suffix: &str) -> Self {
+        Self(format!("{}#{suffix}", self.0))
+    }
+
     pub(crate) fn verify_canary() -> Self {
         Self(VERIFY_CANARY_NAME.to_owned())
     }

@@ -48,6 +48,10 @@ pub enum ErrorType {
     /// The secret's probe breaker tripped: no injection until an operator
     /// clears it (admin op `clear_breaker`). Nothing was sent.
     Quarantined,
+    /// An `oauth2` secret's identity provider refused its refresh token
+    /// (`invalid_grant`) or its client: it must be connected again
+    /// (admin `start_oauth2` / `complete_oauth2`). Nothing was sent.
+    ReauthRequired,
     /// The function itself failed after the library answered (for example
     /// admin could not serialise a result), or the library reported an error
     /// this edge does not know. A bug: an operator must look.
@@ -90,6 +94,11 @@ impl ErrorType {
             BrokerError::Throttled { .. } | BrokerError::LimitExceeded { .. } => Self::Throttled,
             BrokerError::Quarantined { .. } => Self::Quarantined,
             BrokerError::Unavailable { .. } => Self::Unavailable,
+            // Another sandbox is refreshing the token: transient.
+            BrokerError::RefreshPending { .. } => Self::Unavailable,
+            BrokerError::ReauthRequired { .. } | BrokerError::OAuth2Refused { .. } => {
+                Self::ReauthRequired
+            }
             BrokerError::NotFound { .. } => Self::NotFound,
             BrokerError::Conflict { .. } => Self::Conflict,
             BrokerError::InvalidInput { .. } => Self::InvalidRequest,
@@ -113,6 +122,7 @@ impl ErrorType {
             | Self::Storage
             | Self::Probe
             | Self::Quarantined
+            | Self::ReauthRequired
             | Self::Internal => Retry::Never,
         }
     }
@@ -162,12 +172,13 @@ impl ErrorType {
             Self::Storage => "storage",
             Self::Probe => "probe",
             Self::Quarantined => "quarantined",
+            Self::ReauthRequired => "reauth_required",
             Self::Internal => "internal",
         }
     }
 
     /// Every type, for tests and docs checks.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::InvalidRequest,
         Self::Denied,
         Self::Revoked,
@@ -180,6 +191,7 @@ impl ErrorType {
         Self::Storage,
         Self::Probe,
         Self::Quarantined,
+        Self::ReauthRequired,
         Self::Internal,
     ];
 }

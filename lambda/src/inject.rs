@@ -223,9 +223,18 @@ impl Injector {
             .map_err(broker_refusal)?;
         record_attempt(audit)?;
         let probation = admitted.probation().clone();
+        // Static secrets decrypt; `oauth2` secrets yield their current
+        // access token (crate::oauth2): either way `decrypted.value` is what
+        // is sent, so the scanner's needles are built from it.
+        let tokens = crate::oauth2::TokenClient::new(
+            &self.http,
+            &self.limits,
+            deadline,
+            self.broker.access_settings().allow_insecure_http,
+        );
         let (approved, decrypted) = self
             .broker
-            .decrypt_for_injection(admitted)
+            .credential_for_injection(admitted, &tokens)
             .await
             .map_err(broker_refusal)?;
         let exchange = Exchange {

@@ -36,6 +36,7 @@ pub mod edge_error;
 mod exchange;
 mod inject;
 pub mod metrics;
+pub mod oauth2;
 pub mod probe;
 pub mod response;
 pub mod scrub;
@@ -101,7 +102,8 @@ pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Er
                 tracing::error!(error = %e, "could not write the KMS use record");
             }
         },
-    ));
+    ))
+    .with_oauth2_settings(oauth2::settings_from_env()?);
     // `KEYBROKER_WARM_UP=off` skips it (benchmarks measure both ways).
     if std::env::var("KEYBROKER_WARM_UP").as_deref() != Ok("off") {
         broker.warm_up().await;

@@ -52,6 +52,10 @@ pub mod names {
     pub const ECHO_WITHHELD: &str = "EchoWithheld";
     /// `inject` calls refused because the secret's probe breaker tripped.
     pub const QUARANTINED: &str = "Quarantined";
+    /// `inject` calls refused because an `oauth2` secret's identity provider
+    /// refused its refresh token (outcome `reauth_required`): the customer
+    /// must connect it again. Alarm on any.
+    pub const REAUTH_REQUIRED: &str = "ReauthRequired";
     /// One per `admin` call, whatever its outcome.
     pub const ADMIN_OPERATIONS: &str = "AdminOperations";
 }
@@ -137,6 +141,10 @@ impl Metrics {
                 (
                     names::QUARANTINED,
                     flag(outcome == Some(ErrorType::Quarantined)),
+                ),
+                (
+                    names::REAUTH_REQUIRED,
+                    flag(outcome == Some(ErrorType::ReauthRequired)),
                 ),
             ]
             .into(),

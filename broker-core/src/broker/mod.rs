@@ -10,6 +10,7 @@ pub(crate) mod breaker;
 pub(crate) mod byok;
 pub(crate) mod catalog;
 pub(crate) mod check;
+pub(crate) mod oauth2;
 pub(crate) mod read;
 pub(crate) mod rewrap;
 pub(crate) mod verify;
@@ -42,6 +43,7 @@ pub struct Broker {
     min_blob_version: u8,
     default_limits: Option<crate::limits::Limits>,
     probe_budget: u32,
+    oauth2: crate::oauth2::OAuth2Settings,
 }
 
 impl std::fmt::Debug for Broker {
@@ -88,6 +90,7 @@ impl Broker {
                 config.probe_budget,
                 BrokerConfig::PROBE_BUDGET_VAR,
             )?,
+            oauth2: crate::oauth2::OAuth2Settings::default(),
         })
     }
 
@@ -122,6 +125,14 @@ impl Broker {
         self
     }
 
+    /// Refresh timing of `oauth2` secrets (lease, wait, margin): a
+    /// deployment setting the functions read from `KEYBROKER_OAUTH2_*`.
+    #[must_use]
+    pub fn with_oauth2_settings(mut self, settings: crate::oauth2::OAuth2Settings) -> Self {
+        self.oauth2 = settings;
+        self
+    }
+
     /// AWS calls made so far by this broker's clients.
     pub fn aws_calls(&self) -> AwsCalls {
         self.calls.snapshot()
@@ -150,6 +161,9 @@ impl Broker {
     pub async fn delete_secret(&self, ws: &WorkspaceId, name: &SecretName) -> Result<()> {
         self.store.delete_secret(ws, name).await?;
         tracing::info!(workspace = %ws, secret = %name, "secret deleted");
+        if let Err(e) = self.store.delete_oauth2(ws, name).await {
+            tracing::warn!(workspace = %ws, secret = %name, error = %e, "could not delete the secret's oauth2 state; a new secret of the same name ignores it (older version)");
+        }
         if let Err(e) = self.store.delete_breaker(ws, name).await {
             tracing::warn!(workspace = %ws, secret = %name, error = %e, "could not delete the secret's probe breaker; clear_breaker clears it");
         }

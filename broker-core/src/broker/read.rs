@@ -51,6 +51,7 @@ impl Broker {
             settings: read.workspace,
             limits: read.limits,
             breaker: read.breaker,
+            oauth2: read.oauth2,
         })
     }
 
@@ -118,7 +119,7 @@ impl Broker {
     /// Persist a status change only when it changes (a revoked reason first
     /// seen, or recovery), so warm reads stay at one DynamoDB call. Failing
     /// to record is logged, never allowed to mask the read's own outcome.
-    async fn record_status(&self, meta: &SecretMetadata, seen: Option<SecretStatus>) {
+    pub(super) async fn record_status(&self, meta: &SecretMetadata, seen: Option<SecretStatus>) {
         let changed = seen.is_some_and(|s| super::check::status_changes(meta.status, s));
         let Some(status) = seen.filter(|_| changed) else {
             return;

@@ -33,6 +33,17 @@ impl Broker {
         binding: &Binding,
     ) -> Result<SecretMetadata> {
         binding.validate()?;
+        if binding.oauth2.is_some() {
+            // An oauth2 secret seals its refresh material, nothing else.
+            crate::oauth2::Material::from_value(value)?;
+            let meta = self.put(ws, name, value, Some(binding)).await?;
+            // A fresh state: nothing cached by an earlier secret of this
+            // name can be taken for this one's.
+            self.store
+                .put_oauth2_state(ws, name, &crate::store::oauth2::OAuth2State::default())
+                .await?;
+            return Ok(meta);
+        }
         self.put(ws, name, value, Some(binding)).await
     }
 

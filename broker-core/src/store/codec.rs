@@ -307,4 +307,4 @@ pub(crate) fn parse_secret(item: &Item) -> Result<SecretRecord> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

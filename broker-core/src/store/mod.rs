@@ -12,6 +12,7 @@
 pub(crate) mod breaker;
 pub(crate) mod codec;
 pub(crate) mod counters;
+pub(crate) mod oauth2;
 mod pages;
 
 use aws_sdk_dynamodb::types::{
@@ -39,6 +40,8 @@ pub(crate) struct ReadSet {
     pub limits: crate::limits::StoredLimits,
     /// The default when the secret has no breaker item.
     pub breaker: crate::breaker::BreakerState,
+    /// The `oauth2` kind's state item, if the secret has one.
+    pub oauth2: Option<oauth2::OAuth2State>,
 }
 
 /// Typed access to the broker's table.
@@ -195,6 +198,7 @@ impl Store {
             .keys(workspace_key(ws))
             .keys(counters::limits_key(ws))
             .keys(breaker::breaker_key(ws, name))
+            .keys(oauth2::state_key(ws, name))
             .consistent_read(true)
             .build()
             .map_err(|_| BrokerError::Storage {
@@ -225,6 +229,9 @@ impl Store {
                     }
                     Some(AttributeValue::S(sk)) if sk.starts_with(breaker::BREAKER_SK_PREFIX) => {
                         read.breaker = breaker::parse_breaker(&item)?
+                    }
+                    Some(AttributeValue::S(sk)) if sk.starts_with(oauth2::OAUTH2_SK_PREFIX) => {
+                        read.oauth2 = Some(oauth2::parse_state(&item)?)
                     }
                     _ => read.secret = Some(parse_secret(&item)?),
                 }

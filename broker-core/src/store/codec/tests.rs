@@ -319,7 +319,7 @@ fn secret_items_fail_closed() {
 /// A DynamoDB JSON item (the format of `aws dynamodb get-item` and of the
 /// committed fixtures) as an [`Item`]: `S`, `N`, `B` (base64) only, which
 /// is all a secret item holds.
-fn from_dynamodb_json(text: &str) -> Item {
+pub(crate) fn from_dynamodb_json(text: &str) -> Item {
     let v: serde_json::Value = serde_json::from_str(text).unwrap();
     v.as_object()
         .unwrap()
