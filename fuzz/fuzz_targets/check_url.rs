@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
             allow_insecure_http: false,
             agent_headers: None,
             on_echo: Default::default(),
+            oauth2: None,
         };
         if let Ok(allowed) = binding.check_url(raw, insecure) {
             let url = &allowed.url;

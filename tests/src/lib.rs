@@ -36,6 +36,7 @@ pub mod echo;
 pub mod hostile;
 pub mod items;
 pub mod lambda_env;
+pub mod oauth;
 pub mod policy;
 pub mod readiness;
 pub mod stack;

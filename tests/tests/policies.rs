@@ -45,6 +45,12 @@ const INJECT_ACTIONS: &[(&str, &str)] = &[
     ),
     // keyring::unwrap, via Broker::open, for secrets under the platform key.
     ("kms:Decrypt", "keyring::unwrap (Broker::open)"),
+    // keyring::generate, via broker::oauth2::refresh_under_lease: a refreshed
+    // access token and a rotated refresh token of an oauth2 secret.
+    (
+        "kms:GenerateDataKey",
+        "keyring::generate (Broker::refresh_under_lease, oauth2)",
+    ),
     // Broker::warm_up (Lambda init): opens the KMS connection on the platform key.
     ("kms:DescribeKey", "Broker::warm_up"),
     // RoleSessions::assume, via Broker::customer_kms, for BYOK secrets.
@@ -141,6 +147,17 @@ const INJECT_UPDATE_ATTRIBUTES: &[&str] = &[
     "probes",
     "last_probe_at",
     "last_probe_kind",
+    // Store::write_back_secret_blob (a rotated refresh token, on the
+    // version read) and the oauth2 state item (store/oauth2.rs).
+    "blob",
+    "updated_at",
+    "oauth_secret_version",
+    "oauth_access",
+    "oauth_issued_at",
+    "oauth_expires_at",
+    "oauth_lease_until",
+    "oauth_lease_owner",
+    "oauth_reauth_since",
 ];
 
 // ---------------------------------------------------------------------------
@@ -423,9 +440,14 @@ fn inject_restriction_problems(doc: &Value) -> Vec<String> {
         if a.starts_with("dynamodb:") && !read && !allowed_write {
             problems.push(format!("inject may not call {a}"));
         }
-        if a.starts_with("kms:") && a != "kms:Decrypt" && a != "kms:DescribeKey" {
+        // GenerateDataKey: oauth2 refreshes seal the tokens they obtain.
+        if a.starts_with("kms:")
+            && a != "kms:Decrypt"
+            && a != "kms:DescribeKey"
+            && a != "kms:GenerateDataKey"
+        {
             problems.push(format!(
-                "inject may not call {a} (only admin creates data keys)"
+                "inject may not call {a} (only Decrypt, and GenerateDataKey for oauth2 refreshes)"
             ));
         }
     }
@@ -508,9 +530,9 @@ fn key_policy_problems(doc: &Value, active: bool) -> Vec<String> {
     } else {
         set(&["kms:Decrypt"])
     };
-    if grants.get(INJECT_ROLE) != Some(&set(&["kms:Decrypt"])) {
+    if grants.get(INJECT_ROLE) != Some(&set(&["kms:Decrypt", "kms:GenerateDataKey"])) {
         problems.push(format!(
-            "inject role key grants {:?} != {{kms:Decrypt}}",
+            "inject role key grants {:?} != {{kms:Decrypt, kms:GenerateDataKey}} (oauth2 refreshes)",
             grants.get(INJECT_ROLE)
         ));
     }
@@ -580,7 +602,7 @@ fn admin_role_may_do_exactly_what_its_code_calls() {
 }
 
 #[test]
-fn inject_writes_status_fields_only_and_never_creates_data_keys() {
+fn inject_writes_status_and_oauth2_fields_only() {
     assert_no_problems(
         "inject restrictions",
         &inject_restriction_problems(&inject_policy()),

@@ -102,6 +102,7 @@ fn binding() -> Binding {
         allow_insecure_http: false,
         agent_headers: None,
         on_echo: Default::default(),
+        oauth2: None,
     }
 }
 

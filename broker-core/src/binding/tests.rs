@@ -10,6 +10,7 @@ fn binding(hosts: &[&str]) -> Binding {
         allow_insecure_http: false,
         agent_headers: None,
         on_echo: OnEcho::Withhold,
+        oauth2: None,
     }
 }
 

@@ -10,7 +10,8 @@
 // Interactions are non-interactive: /interaction/:uid logs in the test user
 // and grants the requested scopes, so a client following redirects gets the
 // code (no login form). /_test/* is the harness's window on the provider's
-// own records (grants, token-endpoint calls) and its fault switches.
+// own records (grants, token-endpoint calls, per account: login_hint picks
+// the account) and its fault switches.
 // Loopback only, TLS with the stack's CA.
 import { createServer as createHttps } from 'node:https';
 import { createServer as createHttp } from 'node:http';
@@ -67,8 +68,15 @@ const provider = new Provider(issuer, {
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
 // --- Token-endpoint accounting and faults ---------------------------------
-const stats = { token: {}, errors: {}, inFlight: 0 };
+const stats = { token: {}, errors: {}, inFlight: 0, dropped: 0, byAccount: {} };
 let delayNextTokenMs = 0;
+
+// Per account (the harness logs each test in as its own user, login_hint),
+// so that tests sharing the server count only their own calls.
+function account(id) {
+  if (!stats.byAccount[id]) stats.byAccount[id] = { token: {}, errors: {} };
+  return stats.byAccount[id];
+}
 
 provider.use(async (ctx, next) => {
   if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
@@ -90,10 +98,16 @@ provider.use(async (ctx, next) => {
   } finally {
     stats.inFlight -= 1;
     const gt = ctx.oidc?.params?.grant_type || 'unknown';
-    stats.token[gt] = (stats.token[gt] || 0) + 1;
-    if (ctx.status >= 400) {
-      const err = (ctx.body && ctx.body.error) || String(ctx.status);
-      stats.errors[err] = (stats.errors[err] || 0) + 1;
+    const acct = ctx.oidc?.entities?.RefreshToken?.accountId
+      || ctx.oidc?.entities?.AuthorizationCode?.accountId
+      || ctx.oidc?.entities?.Account?.accountId
+      || 'unknown';
+    for (const bucket of [stats, account(acct)]) {
+      bucket.token[gt] = (bucket.token[gt] || 0) + 1;
+      if (ctx.status >= 400) {
+        const err = (ctx.body && ctx.body.error) || String(ctx.status);
+        bucket.errors[err] = (bucket.errors[err] || 0) + 1;
+      }
     }
   }
   return undefined;
@@ -103,7 +117,8 @@ provider.use(async (ctx, next) => {
 async function interaction(req, res) {
   const details = await provider.interactionDetails(req, res);
   if (details.prompt.name === 'login') {
-    await provider.interactionFinished(req, res, { login: { accountId: TEST_USER } }, { mergeWithLastSubmission: false });
+    const accountId = details.params.login_hint || TEST_USER;
+    await provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
     return;
   }
   const { accountId } = details.session;
@@ -119,11 +134,12 @@ async function interaction(req, res) {
 }
 
 // --- The harness's window --------------------------------------------------
-function grants() {
+function grants(accountId) {
   const out = [];
   for (const [key, entry] of store) {
     if (!key.startsWith('Grant:')) continue;
     const id = key.slice('Grant:'.length);
+    if (accountId && entry.payload.accountId !== accountId) continue;
     const refresh = [...store.values()].filter((v) => v.model === 'RefreshToken' && v.payload.grantId === id);
     out.push({
       id,
@@ -136,8 +152,8 @@ function grants() {
   return out;
 }
 
-async function revokeAllGrants() {
-  const ids = grants().map((g) => g.id);
+async function revokeAllGrants(accountId) {
+  const ids = grants(accountId).map((g) => g.id);
   for (const id of ids) {
     for (const name of ['AccessToken', 'RefreshToken', 'AuthorizationCode']) {
       await new MemoryAdapter(name).revokeByGrantId(id);
@@ -156,17 +172,20 @@ async function testRoute(req, res, url) {
   switch (`${req.method} ${url.pathname}`) {
     case 'GET /_test/health':
       return json(res, 200, { status: 'ok', issuer });
-    case 'GET /_test/stats':
-      return json(res, 200, stats);
+    case 'GET /_test/stats': {
+      const a = url.searchParams.get('account');
+      return json(res, 200, a ? { ...account(a), inFlight: stats.inFlight, dropped: stats.dropped } : stats);
+    }
     case 'POST /_test/reset':
       stats.token = {};
       stats.errors = {};
       stats.dropped = 0;
+      stats.byAccount = {};
       return json(res, 200, { ok: true });
     case 'GET /_test/grants':
-      return json(res, 200, { grants: grants() });
+      return json(res, 200, { grants: grants(url.searchParams.get('account')) });
     case 'POST /_test/revoke-grants':
-      return json(res, 200, { revoked: await revokeAllGrants() });
+      return json(res, 200, { revoked: await revokeAllGrants(url.searchParams.get('account')) });
     case 'POST /_test/delay-next-token':
       delayNextTokenMs = Number(url.searchParams.get('ms') || 0);
       return json(res, 200, { ok: true });

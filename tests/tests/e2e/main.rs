@@ -29,6 +29,7 @@ mod lifecycle;
 mod limits;
 mod mcp;
 mod mcp_http;
+mod oauth2;
 mod oracle;
 mod platform_account;
 mod readiness;

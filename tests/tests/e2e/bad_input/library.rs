@@ -24,6 +24,7 @@ fn header_binding(host: &str, name: &str, template: &str) -> Binding {
         allow_insecure_http: false,
         agent_headers: None,
         on_echo: Default::default(),
+        oauth2: None,
     }
 }
 
