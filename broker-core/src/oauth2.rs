@@ -79,11 +79,18 @@ impl OAuth2Binding {
             || self.client_id.len() > MAX_CLIENT_ID
             || self.client_id.bytes().any(|b| b.is_ascii_control())
         {
-            return Err(bad("client_id must be 1-256 characters, no control characters"));
+            return Err(bad(
+                "client_id must be 1-256 characters, no control characters",
+            ));
         }
         if let Some(s) = &self.scope {
-            if s.len() > 1024 || s.bytes().any(|b| b.is_ascii_control() || b == b'"' || b == b'\\') {
-                return Err(bad("scope must be at most 1024 characters of OAuth scope text"));
+            if s.len() > 1024
+                || s.bytes()
+                    .any(|b| b.is_ascii_control() || b == b'"' || b == b'\\')
+            {
+                return Err(bad(
+                    "scope must be at most 1024 characters of OAuth scope text",
+                ));
             }
         }
         Ok(())
@@ -94,7 +101,8 @@ impl OAuth2Binding {
     /// deployment setting), as for upstream URLs.
     pub fn endpoint(&self) -> Result<url::Url> {
         let bad = |why: &str| BrokerError::invalid("binding.oauth2.token_endpoint", why);
-        let url = url::Url::parse(&self.token_endpoint).map_err(|_| bad("does not parse as a URL"))?;
+        let url =
+            url::Url::parse(&self.token_endpoint).map_err(|_| bad("does not parse as a URL"))?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(bad("must be https"));
         }
@@ -157,7 +165,8 @@ impl Material {
                 .map(|c| text(c, "client_secret"))
                 .transpose()?,
         };
-        let json = serde_json::to_vec(&wire).map_err(|_| BrokerError::invalid("oauth2 material", "does not serialise"))?;
+        let json = serde_json::to_vec(&wire)
+            .map_err(|_| BrokerError::invalid("oauth2 material", "does not serialise"))?;
         SecretValue::new(json)
     }
 
@@ -176,7 +185,10 @@ impl Material {
         let cs = wire.client_secret.take();
         Ok(Self {
             refresh_token: SecretValue::from_string(rt).map_err(|_| bad())?,
-            client_secret: cs.map(SecretValue::from_string).transpose().map_err(|_| bad())?,
+            client_secret: cs
+                .map(SecretValue::from_string)
+                .transpose()
+                .map_err(|_| bad())?,
         })
     }
 }
@@ -300,10 +312,11 @@ struct ErrorWire {
 /// with whatever they like.
 pub fn parse_answer(answer: &TokenAnswer, secret: &str) -> Result<Tokens> {
     if answer.status == 200 {
-        let mut w: TokenWire = serde_json::from_slice(&answer.body).map_err(|_| BrokerError::Unavailable {
-            service: "oauth2 token endpoint",
-            detail: "answered 200 without a token response".into(),
-        })?;
+        let mut w: TokenWire =
+            serde_json::from_slice(&answer.body).map_err(|_| BrokerError::Unavailable {
+                service: "oauth2 token endpoint",
+                detail: "answered 200 without a token response".into(),
+            })?;
         let at = std::mem::take(&mut w.access_token);
         let rt = w.refresh_token.take();
         return Ok(Tokens {
@@ -361,7 +374,11 @@ pub(crate) fn base64url(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);

@@ -96,14 +96,13 @@ pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Er
     let config = broker_core::BrokerConfig::from_env()?;
     // Every KMS call made with a customer's role: one audit line
     // (keybroker.audit.kms.v1, with the KMS request id) beside the others.
-    let broker = broker_core::Broker::new(&sdk, config)?.with_kms_use_sink(std::sync::Arc::new(
-        |u: &broker_core::KmsUse| {
+    let broker = broker_core::Broker::new(&sdk, config)?
+        .with_kms_use_sink(std::sync::Arc::new(|u: &broker_core::KmsUse| {
             if let Err(e) = audit::write_line(&u.to_line()) {
                 tracing::error!(error = %e, "could not write the KMS use record");
             }
-        },
-    ))
-    .with_oauth2_settings(oauth2::settings_from_env()?);
+        }))
+        .with_oauth2_settings(oauth2::settings_from_env()?);
     // `KEYBROKER_WARM_UP=off` skips it (benchmarks measure both ways).
     if std::env::var("KEYBROKER_WARM_UP").as_deref() != Ok("off") {
         broker.warm_up().await;

@@ -102,7 +102,9 @@ impl broker_core::TokenTransport for TokenClient<'_> {
             })?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
-            return Err(format!("the token endpoint redirected (HTTP {status}); not followed"));
+            return Err(format!(
+                "the token endpoint redirected (HTTP {status}); not followed"
+            ));
         }
         let mut out = Zeroizing::new(Vec::new());
         let mut response = response;
@@ -132,10 +134,12 @@ pub fn settings_from_env() -> Result<broker_core::OAuth2Settings, broker_core::B
         ("KEYBROKER_OAUTH2_MARGIN_MS", &mut s.refresh_margin),
     ] {
         if let Ok(v) = std::env::var(var) {
-            let ms: u64 = v.parse().map_err(|_| broker_core::BrokerError::InvalidInput {
-                field: "oauth2 setting",
-                reason: format!("{var} must be a whole number of milliseconds"),
-            })?;
+            let ms: u64 = v
+                .parse()
+                .map_err(|_| broker_core::BrokerError::InvalidInput {
+                    field: "oauth2 setting",
+                    reason: format!("{var} must be a whole number of milliseconds"),
+                })?;
             *field = Duration::from_millis(ms);
         }
     }

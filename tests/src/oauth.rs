@@ -146,7 +146,10 @@ impl OAuthServer {
             .map(|b| serde_json::from_slice(&b).unwrap())
             .unwrap();
         Grant {
-            refresh_token: t["refresh_token"].as_str().unwrap_or_else(|| panic!("{t}")).to_owned(),
+            refresh_token: t["refresh_token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{t}"))
+                .to_owned(),
             access_token: t["access_token"].as_str().unwrap().to_owned(),
         }
     }
@@ -158,17 +161,23 @@ impl OAuthServer {
 
     /// Refresh-token calls of `account` so far.
     pub async fn refreshes(&self, account: &str) -> u64 {
-        self.stats(account).await["token"]["refresh_token"].as_u64().unwrap_or(0)
+        self.stats(account).await["token"]["refresh_token"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// `invalid_grant` answers to `account` so far.
     pub async fn invalid_grants(&self, account: &str) -> u64 {
-        self.stats(account).await["errors"]["invalid_grant"].as_u64().unwrap_or(0)
+        self.stats(account).await["errors"]["invalid_grant"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// Token requests being served right now (any account).
     pub async fn in_flight(&self) -> u64 {
-        self.get("/_test/stats").await["inFlight"].as_u64().unwrap_or(0)
+        self.get("/_test/stats").await["inFlight"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// The provider's own grant records of `account`.
@@ -181,7 +190,14 @@ impl OAuthServer {
 
     /// Revoke every grant of `account` at the provider.
     pub async fn revoke_grants(&self, account: &str) {
-        self.post(&format!("/_test/revoke-grants?account={account}")).await;
+        self.post(&format!("/_test/revoke-grants?account={account}"))
+            .await;
+    }
+
+    /// Access tokens issued to `account` from now on live `seconds`.
+    pub async fn set_access_token_ttl(&self, account: &str, seconds: u64) {
+        self.post(&format!("/_test/ttl?account={account}&seconds={seconds}"))
+            .await;
     }
 
     /// Hold the next token request `ms` before serving it (dropped if the

@@ -25,7 +25,9 @@ use crate::error::{BrokerError, Result};
 use crate::loaded::LoadedSecret;
 use crate::model::{now, KeyMode, SecretMetadata, SecretStatus, WorkspaceSettings};
 use crate::names::{SecretName, WorkspaceId};
-use crate::oauth2::{parse_answer, Material, OAuth2Binding, TokenForm, TokenTransport, ACCESS_SUFFIX};
+use crate::oauth2::{
+    parse_answer, Material, OAuth2Binding, TokenForm, TokenTransport, ACCESS_SUFFIX,
+};
 use crate::sealing;
 use crate::secret::SecretValue;
 use crate::store::oauth2::{OAuth2State, Refreshed};
@@ -158,7 +160,9 @@ impl Broker {
                 .acquire_oauth2_lease(ws, name, &owner, t, t + lease_ms)
                 .await?
             {
-                let result = self.refresh_under_lease(ws, name, client, &owner, transport).await;
+                let result = self
+                    .refresh_under_lease(ws, name, client, &owner, transport)
+                    .await;
                 if matches!(&result, Err(e) if !matches!(e, BrokerError::ReauthRequired { .. })) {
                     self.store.release_oauth2_lease(ws, name, &owner).await;
                 }
@@ -175,7 +179,13 @@ impl Broker {
             let read = self.store.get_secret_and_workspace(ws, name).await?;
             let rec = read.secret.ok_or_else(|| super::not_found_secret(name))?;
             if let Some(v) = self
-                .use_cached(ws, name, &rec, read.workspace.as_ref(), read.oauth2.as_ref())
+                .use_cached(
+                    ws,
+                    name,
+                    &rec,
+                    read.workspace.as_ref(),
+                    read.oauth2.as_ref(),
+                )
                 .await?
             {
                 return Ok(v);
@@ -230,7 +240,9 @@ impl Broker {
         let tokens = match parse_answer(&answer, name.as_str()) {
             Err(BrokerError::ReauthRequired { .. }) => {
                 tracing::warn!(workspace = %ws, secret = %name, "the identity provider refused the refresh token (invalid_grant): reauth_required");
-                self.store.mark_oauth2_reauth(ws, name, owner, now()).await?;
+                self.store
+                    .mark_oauth2_reauth(ws, name, owner, now())
+                    .await?;
                 return Err(reauth(name));
             }
             other => other?,
@@ -239,7 +251,11 @@ impl Broker {
         let kms = self
             .kms_for(ws, &rec.meta, settings.as_ref(), SessionPurpose::Inject)
             .await?;
-        let (key, mode, binding) = (&rec.meta.key_arn, rec.meta.key_mode, rec.meta.binding.as_ref());
+        let (key, mode, binding) = (
+            &rec.meta.key_arn,
+            rec.meta.key_mode,
+            rec.meta.binding.as_ref(),
+        );
         let mut version = rec.meta.version;
         if let Some(rotated) = tokens.refresh_token {
             let next = Material {
@@ -256,14 +272,27 @@ impl Broker {
             tracing::info!(workspace = %ws, secret = %name, version, "oauth2 refresh token rotated");
         }
         let access_name = name.derived(ACCESS_SUFFIX);
-        let access = sealing::seal(&kms, key, mode, ws, &access_name, &tokens.access_token, binding).await?;
+        let access = sealing::seal(
+            &kms,
+            key,
+            mode,
+            ws,
+            &access_name,
+            &tokens.access_token,
+            binding,
+        )
+        .await?;
         let refreshed = Refreshed {
             secret_version: version,
             access: &access,
             issued_at_ms,
             expires_at_ms: issued_at_ms + tokens.expires_in.saturating_mul(1000),
         };
-        if let Err(e) = self.store.finish_oauth2_refresh(ws, name, owner, &refreshed).await {
+        if let Err(e) = self
+            .store
+            .finish_oauth2_refresh(ws, name, owner, &refreshed)
+            .await
+        {
             // The token is valid; only the cache write failed. The next
             // refresher re-reads the written-back version.
             tracing::warn!(workspace = %ws, secret = %name, error = %e, "could not cache the refreshed access token");

@@ -21,14 +21,19 @@ fn material_round_trips_and_refuses_plain_strings() {
     let plain = SecretValue::from_string("sk-live-123".into()).unwrap();
     let e = Material::from_value(&plain).unwrap_err();
     assert!(!e.to_string().contains("sk-live"), "{e}");
-    assert_eq!(format!("{back_dbg:?}", back_dbg = Material::from_value(&v).unwrap()), "Material(<redacted>)");
+    assert_eq!(
+        format!("{back_dbg:?}", back_dbg = Material::from_value(&v).unwrap()),
+        "Material(<redacted>)"
+    );
 }
 
 #[test]
 fn invalid_grant_is_reauth_required_and_descriptions_are_dropped() {
     let a = TokenAnswer {
         status: 400,
-        body: Zeroizing::new(br#"{"error":"invalid_grant","error_description":"rt-1 is used"}"#.to_vec()),
+        body: Zeroizing::new(
+            br#"{"error":"invalid_grant","error_description":"rt-1 is used"}"#.to_vec(),
+        ),
     };
     let e = parse_answer(&a, "gh").err().unwrap();
     assert!(matches!(e, BrokerError::ReauthRequired { .. }));
@@ -51,7 +56,9 @@ fn invalid_grant_is_reauth_required_and_descriptions_are_dropped() {
 fn token_response_parses_rotation_and_default_lifetime() {
     let a = TokenAnswer {
         status: 200,
-        body: Zeroizing::new(br#"{"access_token":"at","refresh_token":"rt2","token_type":"Bearer"}"#.to_vec()),
+        body: Zeroizing::new(
+            br#"{"access_token":"at","refresh_token":"rt2","token_type":"Bearer"}"#.to_vec(),
+        ),
     };
     let t = parse_answer(&a, "gh").unwrap();
     assert_eq!(t.access_token.expose(), b"at");
@@ -79,7 +86,12 @@ fn forms_carry_the_client_and_grant() {
 fn endpoint_rules() {
     let mut b = client();
     b.validate().unwrap();
-    for bad in ["ftp://x/token", "https://u:p@x/token", "https://x/token#f", "not a url"] {
+    for bad in [
+        "ftp://x/token",
+        "https://u:p@x/token",
+        "https://x/token#f",
+        "not a url",
+    ] {
         b.token_endpoint = bad.into();
         assert!(b.validate().is_err(), "{bad}");
     }
@@ -96,7 +108,10 @@ fn pkce_is_s256_of_a_43_char_verifier() {
         &aws_lc_rs::digest::SHA256,
         b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
     );
-    assert_eq!(base64url(d.as_ref()), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbbI3hI1S9cM");
+    assert_eq!(
+        base64url(d.as_ref()),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbbI3hI1S9cM"
+    );
 }
 
 #[test]

@@ -1,15 +1,11 @@
 //! The `oauth2` kind's state in the table ([`crate::oauth2`] has the why):
-//! one item per secret, beside it in the workspace's partition, and one per
-//! started authorization-code flow.
+//! one item per secret, beside it in the workspace's partition.
 //!
 //! ```text
 //! pk = "ws#<workspace>"   sk = "oauth2#<name>"        oauth_secret_version, oauth_access (B),
 //!                                                     oauth_issued_at, oauth_expires_at (ms),
 //!                                                     oauth_lease_until (ms), oauth_lease_owner,
 //!                                                     oauth_reauth_since (s)
-//! pk = "ws#<workspace>"   sk = "oauth2start#<name>"   oauth_state, oauth_verifier (B),
-//!                                                     oauth_redirect_uri, oauth_binding,
-//!                                                     oauth_started_at (s)
 //! ```
 //!
 //! Item version v1 (the only one; test vector `codec/fixtures/oauth2_item_v1.json`).
@@ -32,8 +28,6 @@ use crate::names::{SecretName, WorkspaceId};
 
 /// Sort key prefix of oauth2 state items.
 pub(crate) const OAUTH2_SK_PREFIX: &str = "oauth2#";
-/// Sort key prefix of started flows.
-pub(crate) const OAUTH2_START_SK_PREFIX: &str = "oauth2start#";
 
 const STATE_ATTRIBUTES: [&str; 9] = [
     "pk",
@@ -45,16 +39,6 @@ const STATE_ATTRIBUTES: [&str; 9] = [
     "oauth_lease_until",
     "oauth_lease_owner",
     "oauth_reauth_since",
-];
-
-const START_ATTRIBUTES: [&str; 7] = [
-    "pk",
-    "sk",
-    "oauth_state",
-    "oauth_verifier",
-    "oauth_redirect_uri",
-    "oauth_binding",
-    "oauth_started_at",
 ];
 
 /// A secret's oauth2 state as read.
@@ -72,29 +56,10 @@ pub(crate) struct OAuth2State {
     pub reauth_since: Option<u64>,
 }
 
-/// A started authorization-code flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OAuth2Start {
-    pub state: String,
-    /// Sealed `{verifier, client_secret?}` (derived name `<name>#pkce`).
-    pub verifier: Vec<u8>,
-    pub redirect_uri: String,
-    /// The binding the secret will get (JSON).
-    pub binding: String,
-    pub started_at: u64,
-}
-
 pub(crate) fn state_key(ws: &WorkspaceId, name: &SecretName) -> Item {
     Item::from([
         ("pk".to_owned(), pk(ws)),
         ("sk".to_owned(), s(format!("{OAUTH2_SK_PREFIX}{name}"))),
-    ])
-}
-
-pub(crate) fn start_key(ws: &WorkspaceId, name: &SecretName) -> Item {
-    Item::from([
-        ("pk".to_owned(), pk(ws)),
-        ("sk".to_owned(), s(format!("{OAUTH2_START_SK_PREFIX}{name}"))),
     ])
 }
 
@@ -127,22 +92,11 @@ pub(crate) fn parse_state(item: &Item) -> Result<OAuth2State> {
         reauth_since: get_opt_n(item, "oauth_reauth_since")?,
     };
     if st.access.is_some() && (st.secret_version == 0 || st.expires_at_ms < st.issued_at_ms) {
-        return Err(malformed("oauth2 state: cached token without its version or times"));
+        return Err(malformed(
+            "oauth2 state: cached token without its version or times",
+        ));
     }
     Ok(st)
-}
-
-/// Parse a started flow, failing closed.
-pub(crate) fn parse_start(item: &Item) -> Result<OAuth2Start> {
-    only_attributes(item, &START_ATTRIBUTES, "oauth2 flow")?;
-    let req_s = |k: &'static str| opt_s(item, k)?.ok_or_else(|| malformed(k));
-    Ok(OAuth2Start {
-        state: req_s("oauth_state")?,
-        verifier: opt_b(item, "oauth_verifier")?.ok_or_else(|| malformed("oauth_verifier"))?,
-        redirect_uri: req_s("oauth_redirect_uri")?,
-        binding: req_s("oauth_binding")?,
-        started_at: get_opt_n(item, "oauth_started_at")?.ok_or_else(|| malformed("oauth_started_at"))?,
-    })
 }
 
 /// A state item with a fresh cached token and no lease (what
@@ -151,7 +105,10 @@ pub(crate) fn state_item(ws: &WorkspaceId, name: &SecretName, st: &OAuth2State) 
     let mut item = state_key(ws, name);
     item.insert("oauth_secret_version".into(), n(st.secret_version));
     if let Some(a) = &st.access {
-        item.insert("oauth_access".into(), AttributeValue::B(DdbBlob::new(a.clone())));
+        item.insert(
+            "oauth_access".into(),
+            AttributeValue::B(DdbBlob::new(a.clone())),
+        );
     }
     item.insert("oauth_issued_at".into(), n(st.issued_at_ms));
     item.insert("oauth_expires_at".into(), n(st.expires_at_ms));
@@ -255,7 +212,12 @@ impl Store {
 
     /// Release the lease after a failed refresh (best effort: it expires
     /// anyway).
-    pub(crate) async fn release_oauth2_lease(&self, ws: &WorkspaceId, name: &SecretName, owner: &str) {
+    pub(crate) async fn release_oauth2_lease(
+        &self,
+        ws: &WorkspaceId,
+        name: &SecretName,
+        owner: &str,
+    ) {
         let r = self
             .ddb
             .update_item()
@@ -325,70 +287,16 @@ impl Store {
         Ok(())
     }
 
-    /// Delete the state item and any started flow (with the secret).
+    /// Delete the state item (with the secret).
     pub(crate) async fn delete_oauth2(&self, ws: &WorkspaceId, name: &SecretName) -> Result<()> {
-        for key in [state_key(ws, name), start_key(ws, name)] {
-            self.ddb
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .send()
-                .await
-                .map_err(|e| ddb_err(&e))?;
-        }
-        Ok(())
-    }
-
-    /// Record a started flow (replacing an earlier one of the same name).
-    pub(crate) async fn put_oauth2_start(
-        &self,
-        ws: &WorkspaceId,
-        name: &SecretName,
-        st: &OAuth2Start,
-    ) -> Result<()> {
-        let mut item = start_key(ws, name);
-        item.insert("oauth_state".into(), s(&st.state));
-        item.insert("oauth_verifier".into(), AttributeValue::B(DdbBlob::new(st.verifier.clone())));
-        item.insert("oauth_redirect_uri".into(), s(&st.redirect_uri));
-        item.insert("oauth_binding".into(), s(&st.binding));
-        item.insert("oauth_started_at".into(), n(st.started_at));
         self.ddb
-            .put_item()
+            .delete_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_key(Some(state_key(ws, name)))
             .send()
             .await
             .map_err(|e| ddb_err(&e))?;
         Ok(())
-    }
-
-    /// Take a started flow: read it and delete it, so a `state` completes
-    /// at most once (the delete is conditional on the `state` read).
-    pub(crate) async fn take_oauth2_start(
-        &self,
-        ws: &WorkspaceId,
-        name: &SecretName,
-    ) -> Result<Option<OAuth2Start>> {
-        let Some(item) = self.get_consistent(start_key(ws, name)).await? else {
-            return Ok(None);
-        };
-        let st = parse_start(&item)?;
-        self.ddb
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(start_key(ws, name)))
-            .condition_expression("oauth_state = :s")
-            .expression_attribute_values(":s", s(&st.state))
-            .send()
-            .await
-            .map_err(|e| {
-                write_err(&e, || BrokerError::Conflict {
-                    what: "oauth2 flow",
-                    name: name.to_string(),
-                    detail: "completed or restarted concurrently".into(),
-                })
-            })?;
-        Ok(Some(st))
     }
 }
 
@@ -414,7 +322,10 @@ mod tests {
         let st = parse_state(&fixture()).unwrap();
         assert_eq!(st.secret_version, 3);
         assert_eq!(st.access.as_deref(), Some(&b"blob"[..]));
-        assert_eq!((st.issued_at_ms, st.expires_at_ms), (1_700_000_000_000, 1_700_003_600_000));
+        assert_eq!(
+            (st.issued_at_ms, st.expires_at_ms),
+            (1_700_000_000_000, 1_700_003_600_000)
+        );
         assert_eq!(st.lease_until_ms, Some(1_700_000_015_000));
         assert_eq!(st.lease_owner.as_deref(), Some("0123abcd"));
         assert_eq!(st.reauth_since, None);
@@ -430,9 +341,15 @@ mod tests {
         assert!(parse_state(&item).is_err());
         let mut item = fixture();
         item.remove("oauth_secret_version");
-        assert!(parse_state(&item).is_err(), "a cached token must name its version");
+        assert!(
+            parse_state(&item).is_err(),
+            "a cached token must name its version"
+        );
         // A lease alone (first refresh, no token yet) is a valid state.
-        let mut item = state_key(&WorkspaceId::new("ws1").unwrap(), &SecretName::new("gh").unwrap());
+        let mut item = state_key(
+            &WorkspaceId::new("ws1").unwrap(),
+            &SecretName::new("gh").unwrap(),
+        );
         item.insert("oauth_lease_until".into(), n(5));
         item.insert("oauth_lease_owner".into(), s("o"));
         assert_eq!(parse_state(&item).unwrap().lease_until_ms, Some(5));
@@ -440,7 +357,10 @@ mod tests {
 
     #[test]
     fn written_state_reads_back() {
-        let (ws, name) = (WorkspaceId::new("ws1").unwrap(), SecretName::new("gh").unwrap());
+        let (ws, name) = (
+            WorkspaceId::new("ws1").unwrap(),
+            SecretName::new("gh").unwrap(),
+        );
         let st = OAuth2State {
             secret_version: 2,
             access: Some(b"a".to_vec()),

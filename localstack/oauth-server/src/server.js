@@ -32,6 +32,9 @@ export const CLIENT_SECRET = process.env.KEYBROKER_OAUTH_CLIENT_SECRET || 'kb-te
 export const REDIRECT_URI = process.env.KEYBROKER_OAUTH_REDIRECT_URI || 'https://127.0.0.1/oauth2/callback';
 const TEST_USER = 'test-user';
 
+// Per-account access-token lifetimes set by the harness (/_test/ttl).
+const ttlOverride = {};
+
 const provider = new Provider(issuer, {
   adapter: MemoryAdapter,
   clients: [{
@@ -49,7 +52,7 @@ const provider = new Provider(issuer, {
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
   ttl: {
-    AccessToken: atTtl,
+    AccessToken: (_ctx, token) => ttlOverride[token.accountId] || atTtl,
     AuthorizationCode: 120,
     Grant: 14 * 24 * 3600,
     Interaction: 600,
@@ -188,6 +191,9 @@ async function testRoute(req, res, url) {
       return json(res, 200, { revoked: await revokeAllGrants(url.searchParams.get('account')) });
     case 'POST /_test/delay-next-token':
       delayNextTokenMs = Number(url.searchParams.get('ms') || 0);
+      return json(res, 200, { ok: true });
+    case 'POST /_test/ttl':
+      ttlOverride[url.searchParams.get('account')] = Number(url.searchParams.get('seconds'));
       return json(res, 200, { ok: true });
     case 'GET /_test/client':
       return json(res, 200, { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uri: REDIRECT_URI });
