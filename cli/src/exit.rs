@@ -93,6 +93,11 @@ pub const BROKER_TYPES: &[(&str, u8, &str)] = &[
         23,
         "the secret's probe breaker tripped: review, then clear-breaker",
     ),
+    (
+        "reauth_required",
+        24,
+        "the oauth2 secret's identity provider refused its refresh token: connect it again",
+    ),
 ];
 
 /// The exit code for a broker error `type` (unknown types: [`UNKNOWN_TYPE`]).
