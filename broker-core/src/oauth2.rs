@@ -135,60 +135,99 @@ impl std::fmt::Debug for Material {
     }
 }
 
-#[derive(Serialize)]
-struct WireRef<'a> {
-    refresh_token: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireOwned {
-    refresh_token: String,
-    #[serde(default)]
-    client_secret: Option<String>,
-}
-
 fn text<'a>(v: &'a SecretValue, what: &'static str) -> Result<&'a str> {
     std::str::from_utf8(v.expose()).map_err(|_| BrokerError::invalid(what, "must be UTF-8 text"))
+}
+
+/// `{"<key>": first, "client_secret": …}` as a secret value: the sealed
+/// form of [`Material`] (key `refresh_token`) and of a started flow's
+/// [`Pending`] (key `verifier`).
+fn pair_to_value(
+    key: &'static str,
+    first: &SecretValue,
+    client_secret: Option<&SecretValue>,
+) -> Result<SecretValue> {
+    let mut map = serde_json::Map::new();
+    map.insert(key.into(), text(first, key)?.into());
+    if let Some(c) = client_secret {
+        map.insert("client_secret".into(), text(c, "client_secret")?.into());
+    }
+    let json = serde_json::to_vec(&map)
+        .map_err(|_| BrokerError::invalid("oauth2 material", "does not serialise"))?;
+    let mut map = map;
+    for v in map.values_mut() {
+        if let serde_json::Value::String(t) = v {
+            t.zeroize();
+        }
+    }
+    SecretValue::new(json)
+}
+
+/// The inverse of [`pair_to_value`]; anything else is refused.
+fn pair_from_value(
+    key: &'static str,
+    v: &SecretValue,
+) -> Result<(SecretValue, Option<SecretValue>)> {
+    let bad = || {
+        BrokerError::invalid(
+            "oauth2 material",
+            format!("must be JSON {{\"{key}\": \"…\", \"client_secret\": \"…\" (optional)}}"),
+        )
+    };
+    let mut map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(v.expose()).map_err(|_| bad())?;
+    if map.keys().any(|k| k != key && k != "client_secret") {
+        return Err(bad());
+    }
+    let mut take = |k: &str| match map.remove(k) {
+        None => Ok(None),
+        Some(serde_json::Value::String(t)) => SecretValue::from_string(t).map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    };
+    let first = take(key)?.ok_or_else(bad)?;
+    Ok((first, take("client_secret")?))
 }
 
 impl Material {
     /// The sealed form (JSON) as a secret value.
     pub fn to_value(&self) -> Result<SecretValue> {
-        let wire = WireRef {
-            refresh_token: text(&self.refresh_token, "refresh_token")?,
-            client_secret: self
-                .client_secret
-                .as_ref()
-                .map(|c| text(c, "client_secret"))
-                .transpose()?,
-        };
-        let json = serde_json::to_vec(&wire)
-            .map_err(|_| BrokerError::invalid("oauth2 material", "does not serialise"))?;
-        SecretValue::new(json)
+        pair_to_value("refresh_token", &self.refresh_token, self.client_secret.as_ref())
     }
 
     /// Parse the sealed form. A value that is not this JSON is refused
     /// (`InvalidInput` at `put`, so a plain string cannot become an
     /// `oauth2` secret by accident).
     pub fn from_value(v: &SecretValue) -> Result<Self> {
-        let bad = || {
-            BrokerError::invalid(
-                "oauth2 material",
-                "must be JSON {\"refresh_token\": \"…\", \"client_secret\": \"…\" (optional)}",
-            )
-        };
-        let mut wire: WireOwned = serde_json::from_slice(v.expose()).map_err(|_| bad())?;
-        let rt = std::mem::take(&mut wire.refresh_token);
-        let cs = wire.client_secret.take();
+        let (refresh_token, client_secret) = pair_from_value("refresh_token", v)?;
         Ok(Self {
-            refresh_token: SecretValue::from_string(rt).map_err(|_| bad())?,
-            client_secret: cs
-                .map(SecretValue::from_string)
-                .transpose()
-                .map_err(|_| bad())?,
+            refresh_token,
+            client_secret,
+        })
+    }
+}
+
+/// What a started authorization-code flow seals (derived name
+/// `<name>#pkce`): the PKCE verifier, and the client secret the platform
+/// passed at start, so neither is ever returned.
+pub struct Pending {
+    /// The PKCE verifier.
+    pub verifier: SecretValue,
+    /// The client secret, if any.
+    pub client_secret: Option<SecretValue>,
+}
+
+impl Pending {
+    /// The sealed form.
+    pub fn to_value(&self) -> Result<SecretValue> {
+        pair_to_value("verifier", &self.verifier, self.client_secret.as_ref())
+    }
+
+    /// Parse the sealed form.
+    pub fn from_value(v: &SecretValue) -> Result<Self> {
+        let (verifier, client_secret) = pair_from_value("verifier", v)?;
+        Ok(Self {
+            verifier,
+            client_secret,
         })
     }
 }
@@ -367,6 +406,16 @@ pub fn pkce_pair() -> Result<(SecretValue, String)> {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
     let challenge = base64url(digest.as_ref());
     Ok((SecretValue::from_string(verifier)?, challenge))
+}
+
+/// A `state` for an authorization request: 32 random bytes, base64url.
+pub fn random_state() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| BrokerError::Unavailable {
+        service: "rng",
+        detail: "system random generator failed".into(),
+    })?;
+    Ok(base64url(&bytes))
 }
 
 /// Unpadded base64url (RFC 4648 §5), for PKCE and `state`.

@@ -136,6 +136,8 @@ fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
             Some("limits".to_owned())
         }
         AdminRequest::ClearBreaker { secret: name, .. } => secret(name),
+        AdminRequest::StartOauth2 { secret: name, .. }
+        | AdminRequest::CompleteOauth2 { secret: name, .. } => secret(name),
         AdminRequest::SetProbeBudget {
             secret: name,
             budget,
@@ -314,6 +316,32 @@ async fn run(
         AdminRequest::ClearBreaker { workspace, secret } => {
             admin_breaker::clear(broker, &ws(&workspace)?, &name(&secret)?, changes).await
         }
+        AdminRequest::StartOauth2 {
+            workspace,
+            secret,
+            binding,
+            authorization_endpoint,
+            redirect_uri,
+            scope,
+            client_secret,
+        } => {
+            let args = crate::admin_oauth2::StartArgs {
+                workspace,
+                secret,
+                binding,
+                authorization_endpoint,
+                redirect_uri,
+                scope,
+                client_secret,
+            };
+            crate::admin_oauth2::start(broker, args, changes).await
+        }
+        AdminRequest::CompleteOauth2 {
+            workspace,
+            secret,
+            code,
+            state,
+        } => crate::admin_oauth2::complete(broker, &workspace, &secret, &code, &state, changes).await,
         AdminRequest::SetProbeBudget {
             workspace,
             secret,

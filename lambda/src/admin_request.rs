@@ -149,6 +149,38 @@ pub enum AdminRequest {
         #[serde(default, deserialize_with = "present")]
         budget: Option<Option<u32>>,
     },
+    /// Start an authorization-code flow for an `oauth2` secret: returns
+    /// the URL to send the user to (PKCE S256, `state`).
+    StartOauth2 {
+        /// Workspace.
+        workspace: String,
+        /// Secret name.
+        secret: String,
+        /// The binding the secret will get (`oauth2` member required).
+        binding: Binding,
+        /// The provider's authorization endpoint.
+        authorization_endpoint: String,
+        /// The redirect URI registered with the provider.
+        redirect_uri: String,
+        /// Scope to ask for.
+        #[serde(default)]
+        scope: Option<String>,
+        /// Client secret, where the OAuth client is per customer (sealed,
+        /// never returned).
+        #[serde(default)]
+        client_secret: Option<String>,
+    },
+    /// Complete it: the broker exchanges `code` and seals the tokens.
+    CompleteOauth2 {
+        /// Workspace.
+        workspace: String,
+        /// Secret name.
+        secret: String,
+        /// The code the provider sent to the redirect URI.
+        code: String,
+        /// The `state` it sent with it.
+        state: String,
+    },
 }
 
 /// A field that must be present but may be `null`.
@@ -157,7 +189,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Er
 }
 
 /// Every operation name, as the `op` field spells it.
-pub const OPERATIONS: [&str; 15] = [
+pub const OPERATIONS: [&str; 17] = [
     "prepare_byok",
     "enable_byok",
     "verify_byok",
@@ -173,6 +205,8 @@ pub const OPERATIONS: [&str; 15] = [
     "set_limits",
     "clear_breaker",
     "set_probe_budget",
+    "start_oauth2",
+    "complete_oauth2",
 ];
 
 impl AdminRequest {
@@ -194,6 +228,8 @@ impl AdminRequest {
             Self::SetLimits { .. } => "set_limits",
             Self::ClearBreaker { .. } => "clear_breaker",
             Self::SetProbeBudget { .. } => "set_probe_budget",
+            Self::StartOauth2 { .. } => "start_oauth2",
+            Self::CompleteOauth2 { .. } => "complete_oauth2",
         }
     }
 
@@ -213,7 +249,9 @@ impl AdminRequest {
             | Self::CheckWorkspace { workspace }
             | Self::SetLimits { workspace, .. }
             | Self::ClearBreaker { workspace, .. }
-            | Self::SetProbeBudget { workspace, .. } => workspace,
+            | Self::SetProbeBudget { workspace, .. }
+            | Self::StartOauth2 { workspace, .. }
+            | Self::CompleteOauth2 { workspace, .. } => workspace,
             Self::CheckAllWorkspaces { .. } => return None,
         })
     }

@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod admin_audit;
 pub mod admin_breaker;
+pub mod admin_oauth2;
 pub mod admin_request;
 pub mod admin_sweep;
 pub mod audit;

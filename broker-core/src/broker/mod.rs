@@ -11,6 +11,7 @@ pub(crate) mod byok;
 pub(crate) mod catalog;
 pub(crate) mod check;
 pub(crate) mod oauth2;
+pub(crate) mod oauth2_connect;
 pub(crate) mod read;
 pub(crate) mod rewrap;
 pub(crate) mod verify;

@@ -13,6 +13,7 @@ pub(crate) mod breaker;
 pub(crate) mod codec;
 pub(crate) mod counters;
 pub(crate) mod oauth2;
+pub(crate) mod oauth2_start;
 mod pages;
 
 use aws_sdk_dynamodb::types::{
