@@ -181,7 +181,9 @@ fn pair_from_value(
     }
     let mut take = |k: &str| match map.remove(k) {
         None => Ok(None),
-        Some(serde_json::Value::String(t)) => SecretValue::from_string(t).map(Some).map_err(|_| bad()),
+        Some(serde_json::Value::String(t)) => {
+            SecretValue::from_string(t).map(Some).map_err(|_| bad())
+        }
         Some(_) => Err(bad()),
     };
     let first = take(key)?.ok_or_else(bad)?;
@@ -191,7 +193,11 @@ fn pair_from_value(
 impl Material {
     /// The sealed form (JSON) as a secret value.
     pub fn to_value(&self) -> Result<SecretValue> {
-        pair_to_value("refresh_token", &self.refresh_token, self.client_secret.as_ref())
+        pair_to_value(
+            "refresh_token",
+            &self.refresh_token,
+            self.client_secret.as_ref(),
+        )
     }
 
     /// Parse the sealed form. A value that is not this JSON is refused

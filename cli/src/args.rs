@@ -91,6 +91,58 @@ pub enum Command {
     Rewrap(Rewrap),
     /// Probe each key of a workspace (or, with --all, of every workspace) and update statuses.
     CheckWorkspace(CheckWorkspace),
+    /// Start connecting an OAuth 2.0 secret: prints the URL to send the user to.
+    #[command(name = "start-oauth2")]
+    StartOAuth2(StartOAuth2),
+    /// Finish it with the URL the provider redirected to: the broker exchanges the code itself.
+    #[command(name = "complete-oauth2")]
+    CompleteOAuth2(CompleteOAuth2),
+}
+
+/// `start-oauth2`.
+#[derive(Debug, Args)]
+pub struct StartOAuth2 {
+    /// The secret.
+    #[command(flatten)]
+    pub secret: SecretRef,
+    /// Where the access token may be sent and how.
+    #[command(flatten)]
+    pub binding: BindingArgs,
+    /// The provider's token endpoint (part of the binding).
+    #[arg(long)]
+    pub token_endpoint: String,
+    /// The OAuth client id.
+    #[arg(long)]
+    pub client_id: String,
+    /// Scope to ask for.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// The provider's authorization endpoint.
+    #[arg(long)]
+    pub authorization_endpoint: String,
+    /// The redirect URI registered for the client.
+    #[arg(long)]
+    pub redirect_uri: String,
+    /// Read a per-customer client secret from this file.
+    #[arg(long, conflicts_with = "client_secret_stdin")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Read a per-customer client secret from stdin.
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+}
+
+/// `complete-oauth2`.
+#[derive(Debug, Args)]
+pub struct CompleteOAuth2 {
+    /// The secret.
+    #[command(flatten)]
+    pub secret: SecretRef,
+    /// Read the URL the provider redirected to (code and state) from this file.
+    #[arg(long, conflicts_with = "callback_stdin")]
+    pub callback_file: Option<PathBuf>,
+    /// Read it from stdin.
+    #[arg(long)]
+    pub callback_stdin: bool,
 }
 
 /// A workspace.

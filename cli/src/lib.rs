@@ -14,6 +14,7 @@ pub mod error;
 pub mod exit;
 pub mod input;
 pub mod invoke;
+pub mod oauth2;
 pub mod ops;
 pub mod pages;
 pub mod render;

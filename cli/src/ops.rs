@@ -38,7 +38,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn admin(request: &impl Serialize, view: View) -> Result<Self, CliError> {
+    pub(crate) fn admin(request: &impl Serialize, view: View) -> Result<Self, CliError> {
         Ok(Self {
             function: Function::Admin,
             payload: Payload::new(request)?,
@@ -158,6 +158,8 @@ pub fn plan(command: &Command) -> Result<Plan, CliError> {
                      "secret": a.secret.secret, "budget": a.budget }),
             Record,
         ),
+        C::StartOAuth2(a) => crate::oauth2::start_plan(a),
+        C::CompleteOAuth2(a) => crate::oauth2::complete_plan(a),
         C::Inject(a) => Ok(Plan {
             function: Function::Inject,
             payload: Payload::new(&inject_event(a)?)?,
@@ -167,7 +169,7 @@ pub fn plan(command: &Command) -> Result<Plan, CliError> {
 }
 
 /// The binding JSON: the file as given, or built from the flags.
-fn binding(a: &BindingArgs) -> Result<Value, CliError> {
+pub(crate) fn binding(a: &BindingArgs) -> Result<Value, CliError> {
     let bad = |reason: String| CliError::Argument {
         flag: "binding",
         reason,

@@ -341,7 +341,9 @@ async fn run(
             secret,
             code,
             state,
-        } => crate::admin_oauth2::complete(broker, &workspace, &secret, &code, &state, changes).await,
+        } => {
+            crate::admin_oauth2::complete(broker, &workspace, &secret, &code, &state, changes).await
+        }
         AdminRequest::SetProbeBudget {
             workspace,
             secret,

@@ -35,7 +35,11 @@ pub struct StartArgs {
 }
 
 /// `start_oauth2`: `{authorization_url, state, expires_at}`.
-pub async fn start(broker: &Broker, a: StartArgs, changes: &mut Changes) -> Result<Value, AdminError> {
+pub async fn start(
+    broker: &Broker,
+    a: StartArgs,
+    changes: &mut Changes,
+) -> Result<Value, AdminError> {
     let (ws, name) = (WorkspaceId::new(&a.workspace)?, SecretName::new(&a.secret)?);
     let client_secret = a.client_secret.map(SecretValue::from_string).transpose()?;
     changes.binding_sha256 = serde_json::to_vec(&a.binding)
@@ -78,7 +82,9 @@ pub async fn complete(
         None,
         broker.access_settings().allow_insecure_http,
     );
-    let meta = broker.complete_oauth2(&ws, &name, code, state, &tokens).await?;
+    let meta = broker
+        .complete_oauth2(&ws, &name, code, state, &tokens)
+        .await?;
     let meta = serde_json::to_value(meta).map_err(|_| AdminError::Unserialisable)?;
     changes.version_to = meta["version"].as_u64();
     changes.key_arn = meta["key_arn"].as_str().map(str::to_owned);
@@ -96,10 +102,11 @@ fn token_http() -> Result<(&'static reqwest::Client, &'static Limits), AdminErro
         };
         Some((upstream::client(&limits).ok()?, limits))
     });
-    built.as_ref().map(|(h, l)| (h, l)).ok_or(AdminError::Broker(
-        broker_core::BrokerError::Unavailable {
+    built
+        .as_ref()
+        .map(|(h, l)| (h, l))
+        .ok_or(AdminError::Broker(broker_core::BrokerError::Unavailable {
             service: "oauth2 token endpoint",
             detail: "the HTTP client could not be built (destination setting or TLS)".into(),
-        },
-    ))
+        }))
 }

@@ -72,11 +72,9 @@ impl Broker {
         req: StartOAuth2<'_>,
     ) -> Result<Started> {
         req.binding.validate()?;
-        let client = req
-            .binding
-            .oauth2
-            .as_ref()
-            .ok_or_else(|| BrokerError::invalid("binding", "an oauth2 flow needs binding.oauth2"))?;
+        let client = req.binding.oauth2.as_ref().ok_or_else(|| {
+            BrokerError::invalid("binding", "an oauth2 flow needs binding.oauth2")
+        })?;
         let mut url = flow_url(req.authorization_endpoint)?;
         url::Url::parse(req.redirect_uri)
             .map_err(|_| BrokerError::invalid("redirect_uri", "does not parse as a URL"))?;
@@ -161,11 +159,17 @@ impl Broker {
                 name: name.to_string(),
             })?;
         if !constant_time_eq(flow.state.as_bytes(), state.as_bytes()) {
-            return Err(BrokerError::invalid("state", "does not match the started flow"));
+            return Err(BrokerError::invalid(
+                "state",
+                "does not match the started flow",
+            ));
         }
         self.store.consume_oauth2_start(ws, name, state).await?;
         if now() > flow.started_at + FLOW_TTL_SECONDS {
-            return Err(BrokerError::invalid("state", "the flow expired: start it again"));
+            return Err(BrokerError::invalid(
+                "state",
+                "the flow expired: start it again",
+            ));
         }
         let binding: Binding = serde_json::from_str(&flow.binding)
             .map_err(|_| crate::store::codec::malformed("oauth_binding"))?;
@@ -193,7 +197,13 @@ impl Broker {
         let pkce_name = name.derived(PKCE_SUFFIX);
         let pending = Pending::from_value(
             &self
-                .open(ws, &pkce_name, &rec, settings.as_ref(), SessionPurpose::Admin)
+                .open(
+                    ws,
+                    &pkce_name,
+                    &rec,
+                    settings.as_ref(),
+                    SessionPurpose::Admin,
+                )
                 .await?,
         )?;
         let body = TokenForm::Code {
@@ -214,10 +224,12 @@ impl Broker {
             })?;
         let tokens = parse_answer(&answer, name.as_str())?;
         drop(answer);
-        let refresh_token = tokens.refresh_token.ok_or_else(|| BrokerError::OAuth2Refused {
-            secret: name.to_string(),
-            code: "no_refresh_token".into(),
-        })?;
+        let refresh_token = tokens
+            .refresh_token
+            .ok_or_else(|| BrokerError::OAuth2Refused {
+                secret: name.to_string(),
+                code: "no_refresh_token".into(),
+            })?;
         let material = Material {
             refresh_token,
             client_secret: pending.client_secret,

@@ -57,7 +57,10 @@ pub(crate) struct OAuth2Start {
 pub(crate) fn start_key(ws: &WorkspaceId, name: &SecretName) -> Item {
     Item::from([
         ("pk".to_owned(), pk(ws)),
-        ("sk".to_owned(), s(format!("{OAUTH2_START_SK_PREFIX}{name}"))),
+        (
+            "sk".to_owned(),
+            s(format!("{OAUTH2_START_SK_PREFIX}{name}")),
+        ),
     ])
 }
 

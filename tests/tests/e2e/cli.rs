@@ -16,14 +16,14 @@ use crate::inject::AGENT;
 use crate::ws;
 
 /// What one CLI run gave back.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
@@ -31,15 +31,15 @@ impl Run {
 
 /// The operator at a terminal: the `keybroker` binary pointed at the
 /// runner, with everything it printed kept for the canary scan.
-struct Operator {
+pub(crate) struct Operator {
     bin: PathBuf,
     endpoint: String,
-    transcript: String,
+    pub(crate) transcript: String,
     dir: PathBuf,
 }
 
 impl Operator {
-    fn new(lambda: &LambdaEnv) -> Self {
+    pub(crate) fn new(lambda: &LambdaEnv) -> Self {
         let dir = std::env::temp_dir().join(unique("keybroker-cli"));
         std::fs::create_dir_all(&dir).unwrap();
         Self {
@@ -59,7 +59,7 @@ impl Operator {
 
     /// Run `keybroker <args>` with `stdin`, off the runtime's thread (the
     /// runner serving the call lives on it).
-    async fn run(&mut self, args: &[&str], stdin: Option<&str>) -> Run {
+    pub(crate) async fn run(&mut self, args: &[&str], stdin: Option<&str>) -> Run {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["--endpoint-url", &self.endpoint])
             .args(["--admin-function", "admin", "--inject-function", "inject"])
@@ -100,7 +100,7 @@ impl Operator {
     }
 
     /// Run and require exit code `code`.
-    async fn expect(&mut self, code: i32, args: &[&str], stdin: Option<&str>) -> Run {
+    pub(crate) async fn expect(&mut self, code: i32, args: &[&str], stdin: Option<&str>) -> Run {
         let run = self.run(args, stdin).await;
         assert_eq!(
             run.code, code,

@@ -63,7 +63,7 @@ pub(crate) fn runtime_env(lambda: &LambdaEnv) -> Vec<(String, String)> {
 pub(crate) const STEP_LIMIT: Duration = Duration::from_secs(120);
 
 /// The Python MCP client, one step per line (tests/clients/mcp_driver.py).
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     stdin: ChildStdin,
     lines: tokio::io::Lines<BufReader<ChildStdout>>,
@@ -127,7 +127,7 @@ impl Driver {
         self.read().await
     }
 
-    async fn call(&mut self, name: &str, arguments: Value) -> Value {
+    pub(crate) async fn call(&mut self, name: &str, arguments: Value) -> Value {
         self.step(json!({ "op": "call", "name": name, "arguments": arguments }))
             .await
     }
@@ -138,7 +138,7 @@ impl Driver {
     }
 
     /// Quit; returns the transcript and the client's stderr.
-    async fn finish(mut self) -> String {
+    pub(crate) async fn finish(mut self) -> String {
         let bye = self.step(json!({ "op": "quit" })).await;
         assert_eq!(bye["bye"], true);
         let _ = tokio::time::timeout(STEP_LIMIT, self.child.wait()).await;
@@ -148,7 +148,7 @@ impl Driver {
 }
 
 /// How the client reaches the server; what the server wrote to stderr.
-enum Server {
+pub(crate) enum Server {
     /// The client spawns it; its stderr goes to this file.
     Stdio(PathBuf),
     /// Spawned here; its stderr lines are collected.
@@ -175,7 +175,11 @@ pub(crate) fn server_args(ws: &str) -> Vec<String> {
 }
 
 /// Start `keybroker-mcp` and a client connected to it over `transport`.
-async fn connect(transport: &str, ws: &str, env: &[(String, String)]) -> (Driver, Server) {
+pub(crate) async fn connect(
+    transport: &str,
+    ws: &str,
+    env: &[(String, String)],
+) -> (Driver, Server) {
     let bin = workspace_bin("keybroker-mcp", "debug");
     if transport == "stdio" {
         let log = std::env::temp_dir()

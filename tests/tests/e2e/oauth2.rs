@@ -379,3 +379,163 @@ async fn a_sandbox_killed_holding_the_lease_blocks_refresh_only_until_it_expires
     other.stop().await;
     doomed.stop().await;
 }
+
+#[tokio::test]
+async fn connected_by_the_code_flow_and_used_unchanged_from_the_cli_and_mcp() {
+    let (_env, lambda, up, oauth) = start(1, &[]).await;
+    let account = unique("acct");
+    let ws = crate::ws().to_string();
+    let mut op = crate::cli::Operator::new(&lambda);
+    let host = up.addr.to_string();
+    let auth_endpoint = format!("{}/auth", oauth.base);
+    let token_endpoint = oauth.token_endpoint();
+
+    // start: the URL carries the S256 challenge and state, never a verifier.
+    let started = op
+        .expect(
+            0,
+            &[
+                "--json",
+                "start-oauth2",
+                "-w",
+                &ws,
+                "-s",
+                "api",
+                "--host",
+                &host,
+                "--header",
+                "Authorization",
+                "--token-endpoint",
+                &token_endpoint,
+                "--client-id",
+                &oauth.client_id,
+                "--scope",
+                "openid api",
+                "--authorization-endpoint",
+                &auth_endpoint,
+                "--redirect-uri",
+                &oauth.redirect_uri,
+                "--client-secret-stdin",
+            ],
+            Some(&oauth.client_secret),
+        )
+        .await
+        .json();
+    let url = started["result"]["authorization_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = started["result"]["state"].as_str().unwrap().to_owned();
+    let parsed = url::Url::parse(&url).unwrap();
+    let q: std::collections::BTreeMap<String, String> = parsed.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256", "{url}");
+    assert_eq!(q["state"], state);
+    assert!(
+        !q.contains_key("code_verifier") && !url.contains(&oauth.client_secret),
+        "{url}"
+    );
+
+    // The user signs in (the test's account) and the provider redirects.
+    let back = oauth.follow(&format!("{url}&login_hint={account}")).await;
+    let get = |k: &str| back.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    assert_eq!(get("state"), state);
+    let callback = format!(
+        "{}?code={}&state={}",
+        oauth.redirect_uri,
+        get("code"),
+        state
+    );
+
+    // A wrong state is refused and leaves the flow.
+    let wrong = format!("{}?code={}&state=forged", oauth.redirect_uri, get("code"));
+    op.expect(
+        10,
+        &[
+            "complete-oauth2",
+            "-w",
+            &ws,
+            "-s",
+            "api",
+            "--callback-stdin",
+        ],
+        Some(&wrong),
+    )
+    .await;
+    let done = op
+        .expect(
+            0,
+            &[
+                "--json",
+                "complete-oauth2",
+                "-w",
+                &ws,
+                "-s",
+                "api",
+                "--callback-stdin",
+            ],
+            Some(&callback),
+        )
+        .await
+        .json();
+    assert_eq!(done["result"]["version"], 1, "{done}");
+    assert_eq!(
+        oauth.stats(&account).await["token"]["authorization_code"],
+        1
+    );
+    // The flow is consumed: a replay finds nothing.
+    let replay = op
+        .run(
+            &[
+                "complete-oauth2",
+                "-w",
+                &ws,
+                "-s",
+                "api",
+                "--callback-stdin",
+            ],
+            Some(&callback),
+        )
+        .await;
+    assert_ne!(replay.code, 0, "{}", replay.stdout);
+    lambda
+        .admin(json!({ "op": "set_policy", "workspace": ws, "policy": permit_all() }))
+        .await;
+
+    // The CLI's inject, unchanged: the access token the broker obtained.
+    let ok = format!("{}/ok", up.base());
+    op.expect(
+        0,
+        &[
+            "inject", "-w", &ws, "-s", "api", "--agent", AGENT, "--url", &ok,
+        ],
+        None,
+    )
+    .await;
+    let at = last_bearer(&up);
+    assert!(!at.is_empty());
+    assert_eq!(
+        oauth.refreshes(&account).await,
+        0,
+        "the first access token was cached by complete"
+    );
+
+    // MCP's http_request, unchanged.
+    let (mut mcp, _server) =
+        crate::mcp::connect("stdio", &ws, &crate::mcp::runtime_env(&lambda)).await;
+    let r = mcp
+        .call(
+            "http_request",
+            json!({ "secret": "api", "method": "GET", "url": ok }),
+        )
+        .await;
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(last_bearer(&up), at);
+    let transcript = mcp.finish().await;
+
+    for s in [&at, &oauth.client_secret, &get("code")] {
+        assert_no_canary("CLI transcript", &op.transcript, s);
+        assert_no_canary("MCP transcript", &transcript, s);
+    }
+    assert_no_secrets(&lambda, &[started, done], &[&at, &oauth.client_secret]);
+    lambda.stop().await;
+}
