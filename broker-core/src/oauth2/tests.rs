@@ -110,7 +110,7 @@ fn pkce_is_s256_of_a_43_char_verifier() {
     );
     assert_eq!(
         base64url(d.as_ref()),
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbbI3hI1S9cM"
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     );
 }
 
