@@ -133,7 +133,9 @@ for label in ("key_active", "key_retired"):
         continue
     st = docs[label]["Statement"]
     sids = [s["Sid"] for s in st]
-    want = ["KeyAdministration", "BrokerDecrypt"] + (["BrokerGenerateDataKey"] if label == "key_active" else [])
+    # InjectSealsRefreshedOAuth2Tokens: an oauth2 refresh seals under the
+    # key its secret was sealed with, so every generation has it.
+    want = ["KeyAdministration", "BrokerDecrypt", "InjectSealsRefreshedOAuth2Tokens"] + (["BrokerGenerateDataKey"] if label == "key_active" else [])
     check(sids == want, f"{label}: statements {sids} != {want}")
     root = st[0]
     check(root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, f"{label}: administration is for the account root")

@@ -111,7 +111,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_kms_key.platform["v1"].policy).Statement : s.Sid] == ["KeyAdministration", "BrokerDecrypt", "BrokerGenerateDataKey"]
+    condition     = [for s in jsondecode(aws_kms_key.platform["v1"].policy).Statement : s.Sid] == ["KeyAdministration", "BrokerDecrypt", "InjectSealsRefreshedOAuth2Tokens", "BrokerGenerateDataKey"]
     error_message = "active platform key policy must administer, let both roles decrypt and admin generate"
   }
 
@@ -167,7 +167,7 @@ run "second_platform_key_generation" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_kms_key.platform["v1"].policy).Statement : s.Sid] == ["KeyAdministration", "BrokerDecrypt"]
+    condition     = [for s in jsondecode(aws_kms_key.platform["v1"].policy).Statement : s.Sid] == ["KeyAdministration", "BrokerDecrypt", "InjectSealsRefreshedOAuth2Tokens"]
     error_message = "a retired key must be decrypt-only"
   }
 
