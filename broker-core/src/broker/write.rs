@@ -111,6 +111,12 @@ impl Broker {
         let current = self
             .open(ws, name, &rec, settings.as_ref(), SessionPurpose::Admin)
             .await?;
+        if let (Some(v), Some(b)) = (new_value, rec.meta.binding.as_ref()) {
+            if b.oauth2.is_some() {
+                // An oauth2 secret seals its refresh material, nothing else.
+                crate::oauth2::Material::from_value(v)?;
+            }
+        }
         let value = new_value.unwrap_or(&current);
         let key = self.write_key(ws, settings.as_ref()).await?;
         let new = self.reseal(&rec, &key, value).await?;

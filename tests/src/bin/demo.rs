@@ -206,6 +206,91 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(got);
     show_list(&env.broker.list_secrets(&ws).await?);
 
+    oauth2_steps(&env, &ws, &customer, &upstream).await?;
+
     println!("\ndemo complete");
+    Ok(())
+}
+
+/// Steps 10-13: an OAuth 2.0 secret against the stack's real authorization
+/// server (oidc-provider): connected by the code flow without the platform
+/// seeing a token, used, refreshed by the broker, and stopped by the switch.
+async fn oauth2_steps(
+    env: &keybroker_tests::Env,
+    ws: &WorkspaceId,
+    customer: &Customer,
+    upstream: &Upstream,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let oauth = keybroker_tests::oauth::OAuthServer::connect().await;
+    let lambda = LambdaEnv::start(env).await;
+    let account = unique("demo-user");
+    // Short-lived access tokens for this user, so the demo sees a refresh.
+    oauth.set_access_token_ttl(&account, 4).await;
+    step(
+        10,
+        "connect an OAuth 2.0 secret: admin start_oauth2 returns the URL (PKCE S256 + state)",
+    );
+    let started = lambda
+        .admin(json!({
+            "op": "start_oauth2", "workspace": ws.as_str(), "secret": "calendar",
+            "binding": { "hosts": [upstream.addr.to_string()],
+                         "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" },
+                         "oauth2": { "token_endpoint": oauth.token_endpoint(), "client_id": oauth.client_id } },
+            "authorization_endpoint": format!("{}/auth", oauth.base),
+            "redirect_uri": oauth.redirect_uri, "scope": "openid api",
+            "client_secret": oauth.client_secret,
+        }))
+        .await;
+    let url = started["authorization_url"].as_str().unwrap_or_default().to_owned();
+    println!("    send the user to: {}…", &url[..url.len().min(80)]);
+    let back = oauth.follow(&format!("{url}&login_hint={account}")).await;
+    let code = back.iter().find(|(k, _)| k == "code").map(|(_, v)| v.clone()).unwrap_or_default();
+    let state = back.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone()).unwrap_or_default();
+    let meta = lambda
+        .admin(json!({ "op": "complete_oauth2", "workspace": ws.as_str(), "secret": "calendar",
+                       "code": code, "state": state }))
+        .await;
+    println!(
+        "    complete_oauth2: the broker exchanged the code itself; stored v{} under {}",
+        meta["version"], meta["key_arn"]
+    );
+    env.broker
+        .set_policy(ws, r#"permit(principal == Agent::"agent-7", action == Action::"inject", resource);"#)
+        .await?;
+    let event = json!({ "workspace": ws.as_str(), "secret": "calendar", "agent": "agent-7",
+        "request": { "method": "GET", "url": format!("{}/events", upstream.base()) } });
+    let bearer = || {
+        upstream
+            .records()
+            .last()
+            .and_then(|r| r.header("authorization").map(|a| masked(a.trim_start_matches("Bearer "))))
+            .unwrap_or_default()
+    };
+
+    step(11, "the agent injects as before: the broker sends the cached access token");
+    let r = lambda.invoke("inject", &event).await;
+    println!("    status {}; upstream got Bearer {}", r["status"], bearer());
+
+    step(12, "the access token expires: the broker refreshes it once, rotating the refresh token");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let r = lambda.invoke("inject", &event).await;
+    println!(
+        "    status {}; upstream got Bearer {}; the provider saw {} refresh(es)",
+        r["status"],
+        bearer(),
+        oauth.refreshes(&account).await
+    );
+
+    step(13, "customer sets broker_access = \"revoked\": injection and refresh both stop");
+    customer.set_broker_access(BrokerAccess::Revoked).await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let r = lambda.invoke("inject", &event).await;
+    println!(
+        "    {}; the provider still saw {} refresh(es)",
+        r["error"]["type"],
+        oauth.refreshes(&account).await
+    );
+    customer.set_broker_access(BrokerAccess::Enabled).await;
+    lambda.stop().await;
     Ok(())
 }
