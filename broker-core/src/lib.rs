@@ -149,6 +149,7 @@ pub use breaker::{BreakerCleared, BreakerState, BudgetChange, Probation, ProbeKi
 pub use broker::admit::{Admitted, LimitsChange};
 pub use broker::catalog::Catalog;
 pub use broker::check::{CheckPage, CheckReport, Probe, ProbeOutcome};
+pub use broker::oauth2::OAuth2Status;
 pub use broker::oauth2_connect::{StartOAuth2, Started};
 pub use broker::read::Decrypted;
 pub use broker::rewrap::{KeyTarget, RewrapPage, RewrapRequest, SecretFailure};

@@ -11,10 +11,20 @@ use crate::admin_audit::Changes;
 
 /// `list_secrets`: each secret's metadata, plus its breaker: `probes`
 /// (since the last clear), `probe_budget` (in force) and `quarantined`.
-/// One more Query than the metadata alone (the workspace's breaker items).
+/// One more Query than the metadata alone (the workspace's breaker items),
+/// and one for the `oauth2` secrets' token states (`oauth2`: `state`
+/// fresh | expiring | refreshing | reauth_required) when there are any.
 pub async fn list_secrets(broker: &Broker, ws: &WorkspaceId) -> Result<Value, AdminError> {
     let secrets = broker.list_secrets(ws).await?;
     let breakers = broker.breakers(ws).await?;
+    let any_oauth2 = secrets
+        .iter()
+        .any(|m| m.binding.as_ref().is_some_and(|b| b.oauth2.is_some()));
+    let oauth2 = if any_oauth2 {
+        broker.oauth2_statuses(ws, &secrets).await?
+    } else {
+        Default::default()
+    };
     let default = broker.probe_budget();
     let mut out = Vec::with_capacity(secrets.len());
     for meta in secrets {
@@ -27,6 +37,9 @@ pub async fn list_secrets(broker: &Broker, ws: &WorkspaceId) -> Result<Value, Ad
             o.insert("probes".into(), json!(breaker.probes));
             o.insert("probe_budget".into(), json!(breaker.budget(default)));
             o.insert("quarantined".into(), json!(breaker.tripped(default)));
+            if let Some(st) = oauth2.get(meta.name.as_str()) {
+                o.insert("oauth2".into(), json!(st));
+            }
         }
         out.push(v);
     }

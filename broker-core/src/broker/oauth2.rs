@@ -305,6 +305,59 @@ impl Broker {
     }
 }
 
+/// What `list_secrets` shows of an `oauth2` secret: the state of its
+/// access token (never a token), so an operator sees which secrets need
+/// the customer to connect them again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OAuth2Status {
+    /// `fresh`, `expiring` (refreshed on next use), `refreshing` (a lease
+    /// is held) or `reauth_required`.
+    pub state: &'static str,
+    /// When the cached access token expires (Unix ms), if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_expires_at_ms: Option<u64>,
+    /// Since when the provider refuses the refresh token (Unix s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reauth_since: Option<u64>,
+}
+
+impl Broker {
+    /// The token state of each `oauth2` secret among `secrets` (one Query).
+    pub async fn oauth2_statuses(
+        &self,
+        ws: &WorkspaceId,
+        secrets: &[SecretMetadata],
+    ) -> Result<std::collections::BTreeMap<String, OAuth2Status>> {
+        let states = self.store.oauth2_states(ws).await?;
+        let t = now_ms();
+        Ok(secrets
+            .iter()
+            .filter(|m| m.binding.as_ref().is_some_and(|b| b.oauth2.is_some()))
+            .map(|m| {
+                let st = states.get(m.name.as_str()).cloned().unwrap_or_default();
+                let fresh = st.access.is_some()
+                    && st.secret_version == m.version
+                    && t < self.oauth2.refresh_at_ms(st.issued_at_ms, st.expires_at_ms);
+                let state = if st.reauth_since.is_some() {
+                    "reauth_required"
+                } else if st.lease_until_ms.is_some_and(|u| u >= t) {
+                    "refreshing"
+                } else if fresh {
+                    "fresh"
+                } else {
+                    "expiring"
+                };
+                let status = OAuth2Status {
+                    state,
+                    access_expires_at_ms: st.access.as_ref().map(|_| st.expires_at_ms),
+                    reauth_since: st.reauth_since,
+                };
+                (m.name.to_string(), status)
+            })
+            .collect())
+    }
+}
+
 fn reauth(name: &SecretName) -> BrokerError {
     BrokerError::ReauthRequired {
         secret: name.to_string(),

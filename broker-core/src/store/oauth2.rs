@@ -287,6 +287,36 @@ impl Store {
         Ok(())
     }
 
+    /// Every oauth2 state item of `ws`, by secret name (what `list_secrets`
+    /// shows of each oauth2 secret).
+    pub(crate) async fn oauth2_states(
+        &self,
+        ws: &WorkspaceId,
+    ) -> Result<std::collections::BTreeMap<String, OAuth2State>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .prefix_query(ws, OAUTH2_SK_PREFIX)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| ddb_err(&e))?;
+            for item in page.items() {
+                let name = match item.get("sk") {
+                    Some(AttributeValue::S(sk)) => sk.strip_prefix(OAUTH2_SK_PREFIX),
+                    _ => None,
+                }
+                .ok_or_else(|| malformed("sk"))?;
+                out.insert(name.to_owned(), parse_state(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Delete the state item (with the secret).
     pub(crate) async fn delete_oauth2(&self, ws: &WorkspaceId, name: &SecretName) -> Result<()> {
         self.ddb

@@ -241,21 +241,37 @@ async fn oauth2_steps(
             "client_secret": oauth.client_secret,
         }))
         .await;
-    let url = started["authorization_url"].as_str().unwrap_or_default().to_owned();
+    let url = started["authorization_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     println!("    send the user to: {}…", &url[..url.len().min(80)]);
     let back = oauth.follow(&format!("{url}&login_hint={account}")).await;
-    let code = back.iter().find(|(k, _)| k == "code").map(|(_, v)| v.clone()).unwrap_or_default();
-    let state = back.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone()).unwrap_or_default();
+    let code = back
+        .iter()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let state = back
+        .iter()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let meta = lambda
-        .admin(json!({ "op": "complete_oauth2", "workspace": ws.as_str(), "secret": "calendar",
-                       "code": code, "state": state }))
+        .admin(
+            json!({ "op": "complete_oauth2", "workspace": ws.as_str(), "secret": "calendar",
+                       "code": code, "state": state }),
+        )
         .await;
     println!(
         "    complete_oauth2: the broker exchanged the code itself; stored v{} under {}",
         meta["version"], meta["key_arn"]
     );
     env.broker
-        .set_policy(ws, r#"permit(principal == Agent::"agent-7", action == Action::"inject", resource);"#)
+        .set_policy(
+            ws,
+            r#"permit(principal == Agent::"agent-7", action == Action::"inject", resource);"#,
+        )
         .await?;
     let event = json!({ "workspace": ws.as_str(), "secret": "calendar", "agent": "agent-7",
         "request": { "method": "GET", "url": format!("{}/events", upstream.base()) } });
@@ -263,15 +279,28 @@ async fn oauth2_steps(
         upstream
             .records()
             .last()
-            .and_then(|r| r.header("authorization").map(|a| masked(a.trim_start_matches("Bearer "))))
+            .and_then(|r| {
+                r.header("authorization")
+                    .map(|a| masked(a.trim_start_matches("Bearer ")))
+            })
             .unwrap_or_default()
     };
 
-    step(11, "the agent injects as before: the broker sends the cached access token");
+    step(
+        11,
+        "the agent injects as before: the broker sends the cached access token",
+    );
     let r = lambda.invoke("inject", &event).await;
-    println!("    status {}; upstream got Bearer {}", r["status"], bearer());
+    println!(
+        "    status {}; upstream got Bearer {}",
+        r["status"],
+        bearer()
+    );
 
-    step(12, "the access token expires: the broker refreshes it once, rotating the refresh token");
+    step(
+        12,
+        "the access token expires: the broker refreshes it once, rotating the refresh token",
+    );
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     let r = lambda.invoke("inject", &event).await;
     println!(
@@ -281,7 +310,10 @@ async fn oauth2_steps(
         oauth.refreshes(&account).await
     );
 
-    step(13, "customer sets broker_access = \"revoked\": injection and refresh both stop");
+    step(
+        13,
+        "customer sets broker_access = \"revoked\": injection and refresh both stop",
+    );
     customer.set_broker_access(BrokerAccess::Revoked).await;
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     let r = lambda.invoke("inject", &event).await;

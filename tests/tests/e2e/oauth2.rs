@@ -243,7 +243,12 @@ async fn revocation_by_the_switch_stops_injection_and_refresh() {
     let r = inject(&lambda, &ws, &up).await;
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(oauth.refreshes(&account).await, 1);
-    let version = |l: Value| l["secrets"][0]["version"].clone();
+    let version = |l: Value| {
+        (
+            l[0]["version"].clone(),
+            l[0]["oauth2"]["access_expires_at_ms"].clone(),
+        )
+    };
     let v1 = version(
         lambda
             .admin(json!({"op": "list_secrets", "workspace": ws}))
@@ -266,7 +271,11 @@ async fn revocation_by_the_switch_stops_injection_and_refresh() {
             .admin(json!({"op": "list_secrets", "workspace": ws}))
             .await,
     );
-    assert_eq!(v1, v2, "nothing new sealed");
+    assert!(v1.0.as_u64().is_some() && v1.1.as_u64().is_some(), "{v1:?}");
+    assert_eq!(
+        v1, v2,
+        "nothing new sealed: same version, same cached token"
+    );
 
     // Restored: the refresh resumes with the same grant.
     customer.set_broker_access(BrokerAccess::Enabled).await;
