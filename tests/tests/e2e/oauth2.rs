@@ -1,9 +1,9 @@
 //! The `oauth2` kind end to end: the real `inject` and `admin` binaries
 //! (lambda-runner, one process per sandbox) against the stack's real
 //! authorization server (`oidc-provider`: refresh-token rotation with reuse
-//! detection, access tokens living `KEYBROKER_OAUTH_AT_TTL` seconds, 8 in
-//! tests/run.sh's stack for these tests). The provider's own records (its
-//! token-endpoint calls and grants, per test account) are the witness.
+//! detection; each test account's access tokens live 8 s, set through the
+//! provider's `/_test/ttl`). The provider's own records (its token-endpoint
+//! calls and grants, per test account) are the witness.
 
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,8 @@ async fn connect(
     ws: Option<String>,
 ) -> (String, Grant) {
     let ws = ws.unwrap_or_else(|| crate::ws().to_string());
+    // This account's access tokens live 8 s, whatever the stack's default.
+    oauth.set_access_token_ttl(account, 8).await;
     let grant = oauth.connect_account(account).await;
     let value =
         json!({ "refresh_token": grant.refresh_token, "client_secret": oauth.client_secret });
