@@ -145,3 +145,49 @@ pub fn settings_from_env() -> Result<broker_core::OAuth2Settings, broker_core::B
     }
     Ok(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use broker_core::TokenTransport;
+
+    fn body() -> SecretValue {
+        SecretValue::from_string("grant_type=refresh_token&refresh_token=rt".into()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn refuses_plain_http_and_private_literals_before_connecting() {
+        let limits = Limits::default();
+        let http = crate::upstream::client(&limits).unwrap();
+        let t = TokenClient::new(&http, &limits, None, false);
+        let e = t
+            .post_form(&"http://idp.example/token".parse().unwrap(), body())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(e, "the token endpoint is not https");
+        // Loopback is allowed over http only with the deployment setting,
+        // and a private literal only where destinations allow it.
+        let t = TokenClient::new(&http, &limits, None, true);
+        let e = t
+            .post_form(&"http://127.0.0.1:1/token".parse().unwrap(), body())
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("the token endpoint's address is refused"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("127.0.0.1") && !e.contains("refresh_token"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn settings_parse_or_fail_start() {
+        // Unset: the defaults.
+        let s = settings_from_env().unwrap();
+        assert_eq!(s.lease, broker_core::OAuth2Settings::default().lease);
+    }
+}
