@@ -26,7 +26,8 @@
 //!   its public prefix (`scrub/prefixes.rs`: `sk-ant-api03-` is no secret)
 //!   and carry 64 bits of case-folded entropy (`scrub/entropy.rs`: 13
 //!   characters of a base62 token, 16 of hex), so an upstream that echoes
-//!   slices of it is caught, and no window is guessable.
+//!   slices of it is caught, and no window is guessable (a random part
+//!   shorter than a window is one needle, whole).
 //!
 //! Enumerated forms lose to partial escapers (`\u002B` for `+` alone), so
 //! every scan also reads the bytes as the agent would and matches every
@@ -141,6 +142,10 @@ impl Needles {
             for start in (0..windows).step_by(stride) {
                 add(Some(copy(&random[start..start + fragment_len])), false);
             }
+        } else {
+            // A random part shorter than a window is a needle whole: an
+            // echo of it without the prefix gives away all the secret has.
+            add(Some(copy(random)), false);
         }
         // Many forms coincide (an alphanumeric secret is its own percent and
         // JSON encodings). Sorting then dropping repeats is O(n log n); a
