@@ -1,6 +1,9 @@
 //! The response scanner's per-injection cost: deriving the needles and the
 //! matcher from the credential (done on every injection, since nothing
-//! derived from the credential may outlive it), then scanning a body
+//! derived from the credential may outlive it), then scanning a body as
+//! the agent would read it (raw, escapes decoded once and twice, UTF-16
+//! decoded): a clean JSON body, one full of escapes (the worst ordinary
+//! case: every reading is made), and a UTF-16 one
 //! (`cargo bench -p keybroker-lambda`; docs/BENCHMARKS.md).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -21,6 +24,23 @@ fn body(len: usize) -> Vec<u8> {
     item.iter().copied().cycle().take(len).collect()
 }
 
+/// A body with an escape of each kind every few bytes (.NET-style JSON,
+/// HTML references, percent-encoded links): every reading is decoded.
+fn escaped(len: usize) -> Vec<u8> {
+    let item =
+        br#"{"q":"a+b 'c'","html":"&lt;p&gt;x&#43;y&amp;z","next":"%2Fv1%3Fpage%3D2%252B"},"#;
+    item.iter().copied().cycle().take(len).collect()
+}
+
+/// [`body`] as UTF-16LE with a BOM, `len` bytes in all.
+fn utf16(len: usize) -> Vec<u8> {
+    let text = String::from_utf8(body(len / 2)).expect("ASCII");
+    let mut out = vec![0xFF, 0xFE];
+    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    out.truncate(len);
+    out
+}
+
 fn scrub(c: &mut Criterion) {
     let mut group = c.benchmark_group("scrub");
     for (label, secret) in SECRETS {
@@ -30,13 +50,18 @@ fn scrub(c: &mut Criterion) {
         });
         let needles = Needles::new(secret, &[&header]);
         for len in [4 * 1024, 64 * 1024] {
-            let hay = body(len);
             group.throughput(Throughput::Bytes(len as u64));
-            group.bench_with_input(
-                BenchmarkId::new(format!("count-{label}"), len),
-                &hay,
-                |b, h| b.iter(|| assert_eq!(needles.count(h), 0)),
-            );
+            for (kind, hay) in [
+                ("count", body(len)),
+                ("count-escaped", escaped(len)),
+                ("count-utf16", utf16(len)),
+            ] {
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{kind}-{label}"), len),
+                    &hay,
+                    |b, h| b.iter(|| assert_eq!(needles.count(h), 0)),
+                );
+            }
         }
     }
     group.finish();

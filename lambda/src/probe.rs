@@ -23,7 +23,7 @@
 
 use broker_core::{Broker, BrokerError, Injection, Probation, ProbeKind, SecretValue};
 
-use crate::scrub::Needles;
+use crate::scrub::{charset, Needles};
 use crate::upstream;
 
 /// What the agent is told when its request carried credential material.
@@ -60,15 +60,24 @@ pub struct AgentMaterial<'a> {
     pub body: &'a [u8],
 }
 
-/// Occurrences of any form of the credential in what the agent supplied.
+/// Occurrences of any form of the credential in what the agent supplied,
+/// read every way an upstream might decode it (`scrub`'s module docs): the
+/// body in the charset the agent's `Content-Type` declares, if the scan
+/// reads that charset (one it does not read is still scanned raw, and an
+/// upstream's echo of it is scanned again on the way back).
 pub fn scan_request(needles: &Needles, m: &AgentMaterial<'_>) -> usize {
+    let declared = m
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .and_then(|(_, v)| charset::declared(v.as_bytes()).ok().flatten());
     needles.count(m.url.as_bytes())
         + needles.count(m.sent_url.as_bytes())
         + m.headers
             .iter()
             .map(|(k, v)| needles.count(k.as_bytes()) + needles.count(v.as_bytes()))
             .sum::<usize>()
-        + needles.count(m.body)
+        + needles.count_text(m.body, declared)
 }
 
 /// Decide an answer against the breaker, after the scans: `found` is the
@@ -98,13 +107,17 @@ mod tests {
 
     const SECRET: &str = "sk-test-0123456789abcdefXYZ";
 
-    fn scan(url: &str, headers: &[(&str, &str)], body: &[u8]) -> usize {
-        let secret = SecretValue::from_string(SECRET.to_owned()).unwrap();
+    fn needles_of(secret: &str) -> Needles {
+        let secret = SecretValue::from_string(secret.to_owned()).unwrap();
         let inject = Injection::Header {
             name: "authorization".into(),
             template: "Bearer {secret}".into(),
         };
-        let n = needles(&inject, &secret);
+        needles(&inject, &secret)
+    }
+
+    fn scan(url: &str, headers: &[(&str, &str)], body: &[u8]) -> usize {
+        let n = needles_of(SECRET);
         scan_request(
             &n,
             &AgentMaterial {
@@ -118,7 +131,13 @@ mod tests {
 
     #[test]
     fn credential_material_anywhere_in_the_request_is_found() {
-        let frag = &SECRET[4..4 + crate::scrub::MIN_FRAGMENT];
+        let n = needles_of(SECRET);
+        let start = n.public_prefix_len() + 1;
+        let frag = &SECRET[start..start + n.fragment_len()];
+        let escaped = frag.replace('0', "%30");
+        let utf16: Vec<u8> = frag.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(scan("https://h/", &[], &utf16) >= 1, "a UTF-16 body");
+        assert!(scan(&format!("https://h/?q={escaped}"), &[], b"") >= 1);
         for (url, headers, body) in [
             (format!("https://h/x?q={SECRET}"), vec![], String::new()),
             (format!("https://h/{frag}"), vec![], String::new()),

@@ -8,6 +8,9 @@
 //!   compressed bytes finds nothing and the agent would decode them.
 //! * **No partial content**: a `206` or any `Content-Range` is refused, so a
 //!   response cannot be a slice that hides the credential from the scan.
+//! * **No charset the scan cannot read**: a `Content-Type` charset that is
+//!   neither ASCII-based nor UTF-16/UTF-32 (which the scan decodes) is
+//!   refused (`scrub::charset`: UTF-7, EBCDIC, ISO-2022).
 //! * **Withhold, don't redact** (by default): if any form of the credential
 //!   ([`crate::scrub`]) appears in any header name or value or in the body,
 //!   the agent gets only the status and the `echo_withheld` marker. A binding
@@ -19,6 +22,7 @@ use std::collections::BTreeMap;
 use broker_core::OnEcho;
 use serde::Serialize;
 
+use crate::scrub::charset::{self, Text};
 use crate::scrub::Needles;
 use crate::upstream::Answer;
 
@@ -68,9 +72,16 @@ pub enum FramingError {
          the broker only passes on whole responses"
     )]
     Partial,
+    /// A charset whose text the scan would not see as the agent does.
+    #[error(
+        "upstream answered in a charset the broker does not scan (only ASCII-based charsets, \
+         UTF-16 and UTF-32 are read); the response is not passed on"
+    )]
+    Charset,
 }
 
-/// Refuse responses the broker cannot vouch for: encoded or partial.
+/// Refuse responses the broker cannot vouch for: encoded, partial, or in
+/// a charset the scan cannot read.
 /// The message names the rule, never a header value (the upstream writes
 /// those, and may have put the credential there).
 pub fn check_framing(answer: &Answer) -> Result<(), FramingError> {
@@ -101,7 +112,17 @@ pub fn check_framing(answer: &Answer) -> Result<(), FramingError> {
     if answer.status == 206 || answer.headers.contains_key("content-range") {
         return Err(FramingError::Partial);
     }
-    Ok(())
+    declared_text(answer)
+        .map(|_| ())
+        .map_err(|charset::Unsupported| FramingError::Charset)
+}
+
+/// The text encoding the answer's `Content-Type` declares, if any.
+fn declared_text(answer: &Answer) -> Result<Option<Text>, charset::Unsupported> {
+    answer
+        .headers
+        .get("content-type")
+        .map_or(Ok(None), |v| charset::declared(v))
 }
 
 /// Decide what the agent sees. `hidden` names headers never passed on
@@ -112,6 +133,8 @@ pub fn shape(
     on_echo: OnEcho,
     hidden: impl Fn(&str) -> bool,
 ) -> Shaped {
+    // check_framing refused an unsupported charset; here it reads as none.
+    let text = declared_text(&answer).ok().flatten();
     let Answer {
         status,
         headers,
@@ -121,7 +144,7 @@ pub fn shape(
         .iter()
         .map(|(k, v)| needles.count(k.as_bytes()) + needles.count(v))
         .sum::<usize>()
-        + needles.count(&body);
+        + needles.count_text(&body, text);
     let withheld = Shaped {
         status,
         content: None,
@@ -151,7 +174,7 @@ pub fn shape(
         .iter()
         .map(|(k, v)| needles.count(k.as_bytes()) + needles.count(v.as_bytes()))
         .sum::<usize>()
-        + needles.count(&body);
+        + needles.count_text(&body, text);
     if left > 0 {
         return withheld;
     }
@@ -191,6 +214,8 @@ mod tests {
             (200, ("content-encoding", "")),
             (200, ("transfer-encoding", "gzip, chunked")),
             (200, ("content-range", "bytes 0-3/10")),
+            (200, ("content-type", "text/plain; charset=utf-7")),
+            (200, ("content-type", "text/html; charset=IBM037")),
             (206, ("x", "y")),
         ] {
             assert!(check_framing(&answer(status, &[h], b"")).is_err(), "{h:?}");
@@ -198,6 +223,8 @@ mod tests {
         for h in [
             ("content-encoding", "identity"),
             ("transfer-encoding", "chunked"),
+            ("content-type", "application/json; charset=utf-16"),
+            ("content-type", "text/html; charset=windows-1252"),
         ] {
             assert!(check_framing(&answer(200, &[h], b"")).is_ok(), "{h:?}");
         }
@@ -230,6 +257,28 @@ mod tests {
         assert_eq!(clean.echo, None);
         let (h, body) = clean.content.unwrap();
         assert_eq!((h["a"].as_str(), body.as_slice()), ("b", b"ok".as_slice()));
+    }
+
+    #[test]
+    fn a_partially_escaped_echo_is_withheld_even_where_redaction_was_chosen() {
+        let n = Needles::new(SECRET, &[]);
+        let s = std::str::from_utf8(SECRET).unwrap().replace('a', "\\u0061");
+        let utf16: Vec<u8> = std::str::from_utf8(SECRET)
+            .unwrap()
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        for (headers, body) in [
+            (vec![], s.into_bytes()),
+            (
+                vec![("content-type", "text/plain; charset=utf-16le")],
+                utf16,
+            ),
+        ] {
+            let shaped = shape(answer(200, &headers, &body), &n, OnEcho::Redact, |_| false);
+            assert_eq!(shaped.echo, Some(EchoAction::Withheld));
+            assert!(shaped.content.is_none());
+        }
     }
 
     #[test]

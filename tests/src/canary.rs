@@ -90,3 +90,24 @@ pub fn assert_no_canary_bytes(what: &str, bytes: &[u8], canary: &str) {
     );
     assert_no_canary(what, &String::from_utf8_lossy(bytes), canary);
 }
+
+/// Panic if `text` holds a piece of `canary` the broker would recognise: a
+/// fragment window of its random part (after the public prefix, as long as
+/// the broker's windows: keybroker_lambda::scrub), raw and case-folded; or
+/// any form of it the broker's scan finds, read as an agent would (decoded
+/// charsets and escapes). [`assert_no_canary`] checks the whole value in
+/// forms enumerated independently of the broker.
+pub fn assert_no_fragment(what: &str, text: &str, canary: &str) {
+    let needles = keybroker_lambda::scrub::Needles::new(canary.as_bytes(), &[]);
+    let lower = text.to_ascii_lowercase();
+    let random = &canary.as_bytes()[needles.public_prefix_len()..];
+    for w in random.windows(needles.fragment_len()) {
+        let w = String::from_utf8_lossy(w).to_ascii_lowercase();
+        assert!(!lower.contains(&w), "{what} contains a fragment {w:?}");
+    }
+    assert_eq!(
+        needles.count(text.as_bytes()),
+        0,
+        "{what} contains a decoded form of the canary"
+    );
+}

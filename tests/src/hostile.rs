@@ -18,6 +18,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::reflect;
+
 /// One way a bound upstream can reflect the credential. The route is
 /// `/<name>` ([`Attack::path`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,11 +94,31 @@ pub enum Attack {
     ChunkSplit,
     /// Chunked body without the echo, the echo in a trailer.
     Trailer,
+    /// .NET's JSON encoder: `+` and HTML characters as `\u002B` … only.
+    DotNetJson,
+    /// Go's `html/template`: `+` as `&#43;`, quotes as `&#39;`/`&#34;`.
+    GoHtmlTemplate,
+    /// Gson: `=` as `\u003d`, `'` as `\u0027`, HTML characters.
+    Gson,
+    /// Punctuation as `&#NN` without the `;`.
+    EntityNoSemicolon,
+    /// Punctuation percent-encoded twice (`%252B`).
+    DoublePercent,
+    /// UTF-16LE declared in `charset`, no BOM.
+    Utf16Declared,
+    /// UTF-16BE with a BOM, no `charset`.
+    Utf16Bom,
+    /// UTF-16LE with neither BOM nor `charset`.
+    Utf16Bare,
+    /// UTF-32LE with a BOM.
+    Utf32Bom,
+    /// `charset=utf-7`: ASCII spelled in base64 runs.
+    Utf7,
 }
 
 impl Attack {
     /// Every attack.
-    pub const ALL: [Attack; 34] = [
+    pub const ALL: [Attack; 44] = [
         Self::Gzip,
         Self::Deflate,
         Self::Brotli,
@@ -131,7 +153,22 @@ impl Attack {
         Self::BasicPairBase64,
         Self::ChunkSplit,
         Self::Trailer,
+        Self::DotNetJson,
+        Self::GoHtmlTemplate,
+        Self::Gson,
+        Self::EntityNoSemicolon,
+        Self::DoublePercent,
+        Self::Utf16Declared,
+        Self::Utf16Bom,
+        Self::Utf16Bare,
+        Self::Utf32Bom,
+        Self::Utf7,
     ];
+
+    /// The attacks of an ordinary server's encoders (partial escapes,
+    /// charsets: `crate::reflect`), which no enumerated form matches: the
+    /// last ten of [`Attack::ALL`].
+    pub const REFLECT: &'static [Attack] = Self::ALL.split_at(34).1;
 
     /// The route, e.g. `/gzip`.
     pub fn path(self) -> String {
@@ -309,6 +346,12 @@ impl Raw {
     fn header(mut self, k: &str, v: impl Into<String>) -> Self {
         self.headers.push((k.into(), v.into()));
         self
+    }
+
+    /// Replace the `text/plain` default.
+    fn content_type(mut self, v: &str) -> Self {
+        self.headers.retain(|(k, _)| k != "content-type");
+        self.header("content-type", v)
     }
 
     fn bytes(self) -> Vec<u8> {
@@ -500,6 +543,31 @@ fn respond(req: &Request) -> Vec<u8> {
             ));
             r
         }
+        Attack::DotNetJson => {
+            Raw::ok(format!("{{\"received\":\"{}\"}}", reflect::dotnet_json(&s)).into_bytes())
+                .content_type("application/json; charset=utf-8")
+        }
+        Attack::GoHtmlTemplate => {
+            Raw::ok(format!("<p>{}</p>", reflect::go_html_template(&s)).into_bytes())
+        }
+        Attack::Gson => Raw::ok(format!("{{\"received\":\"{}\"}}", reflect::gson(&s)).into_bytes()),
+        Attack::EntityNoSemicolon => {
+            Raw::ok(format!("<p>{}</p>", reflect::entity_without_semicolon(&s)).into_bytes())
+        }
+        Attack::DoublePercent => {
+            Raw::ok(format!("next=%2Fcb%3Fk%3D{}", reflect::double_percent(&s)).into_bytes())
+        }
+        Attack::Utf16Declared => Raw::ok(reflect::utf16(&text(&echo(&cred)), false))
+            .content_type("application/json; charset=utf-16le"),
+        Attack::Utf16Bom => {
+            let mut body = vec![0xFE, 0xFF];
+            body.extend(reflect::utf16(&text(&echo(&cred)), true));
+            Raw::ok(body)
+        }
+        Attack::Utf16Bare => Raw::ok(reflect::utf16(&text(&echo(&cred)), false)),
+        Attack::Utf32Bom => Raw::ok(reflect::utf32le_with_bom(&text(&echo(&cred)))),
+        Attack::Utf7 => Raw::ok(reflect::utf7(&text(&echo(&cred))).into_bytes())
+            .content_type("text/plain; charset=utf-7"),
     };
     raw.bytes()
 }
@@ -615,6 +683,8 @@ mod tests {
             assert_eq!(Attack::from_path(&a.path()), Some(a));
         }
         assert_eq!(Attack::Base64At0.path(), "/base64-at0");
+        assert_eq!(Attack::REFLECT.first(), Some(&Attack::DotNetJson));
+        assert_eq!(Attack::REFLECT.len(), 10);
     }
 
     /// The compressed bodies really are compressed: `gzip -d` restores

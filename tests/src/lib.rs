@@ -39,13 +39,14 @@ pub mod lambda_env;
 pub mod oauth;
 pub mod policy;
 pub mod readiness;
+pub mod reflect;
 pub mod stack;
 pub mod tls;
 pub mod trail;
 
 pub use assert::{assert_error_response, assert_revoked, error_type, revoked_reason};
 pub use broker_identity::{BrokerRole, ADMIN_ROLE_ARN, BROKER_PRINCIPALS, INJECT_ROLE_ARN};
-pub use canary::{assert_no_canary, assert_no_canary_bytes, canary_forms};
+pub use canary::{assert_no_canary, assert_no_canary_bytes, assert_no_fragment, canary_forms};
 pub use customer::{Customer, CUSTOMER_ROLE_NAME};
 pub use items::{
     blob_of, delete_raw_item, plant_secret_item, put_raw_item, raw_sort_keys, secret_item,

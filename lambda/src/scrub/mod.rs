@@ -1,10 +1,11 @@
-//! Recognising the credential in an upstream response.
+//! Recognising the credential in an upstream response (and in what the
+//! agent sends: `crate::probe`).
 //!
 //! A bound upstream may reflect the request (debug endpoints, error pages,
 //! "echo" APIs) and so hand the credential back to the agent. This module
-//! derives every form of the credential it can cheaply predict (the
-//! *needles*) and finds them in response bytes in one ASCII-case-insensitive
-//! pass over the body however many forms there are (`scrub/matcher.rs`, built per
+//! derives the forms of the credential it can cheaply predict (the
+//! *needles*) and finds them in one ASCII-case-insensitive pass over the
+//! bytes however many forms there are (`scrub/matcher.rs`, built per
 //! injection in microseconds). What the response layer does with a match
 //! (withhold the response, or redact the match) is decided in
 //! [`crate::response`].
@@ -17,45 +18,52 @@
 //!   characters that depend on the value alone, so padding and whatever
 //!   surrounds it do not matter);
 //! * hex (either case: matching is case-insensitive);
-//! * percent-encoding: every byte, RFC 3986 unreserved kept, `/` kept too,
-//!   `encodeURIComponent`'s set kept, and form encoding (`+` for space);
-//! * JSON string escapes: minimal, with `\/`, HTML-safe (`\u003c` …), and
-//!   every character as `\uXXXX`;
-//! * HTML escapes: named (`&amp;` … with `'` as `&#39;`, `&#x27;` or
-//!   `&apos;`, and `/` as `&#x2F;`), every character as `&#NN;` or `&#xNN;`;
-//! * raw fragments of the secret of [`MIN_FRAGMENT`] bytes, so an upstream
-//!   that echoes slices of it (to be reassembled over many requests) is
-//!   caught while the slices are at least that long.
+//! * percent-encoding, JSON string escapes and HTML escapes of the whole
+//!   value in the styles encoders write when they escape everything they
+//!   escape (kept: they also catch a value longer than [`MAX_WHOLE`], whose
+//!   canonical copy below only the fragments would cover);
+//! * raw fragments of the secret's random part: windows that start after
+//!   its public prefix (`scrub/prefixes.rs`: `sk-ant-api03-` is no secret)
+//!   and carry 64 bits of case-folded entropy (`scrub/entropy.rs`: 13
+//!   characters of a base62 token, 16 of hex), so an upstream that echoes
+//!   slices of it is caught, and no window is guessable (a random part
+//!   shorter than a window is one needle, whole).
+//!
+//! Enumerated forms lose to partial escapers (`\u002B` for `+` alone), so
+//! every scan also reads the bytes as the agent would and matches every
+//! needle there too ([`Needles::count_text`]): decoded from UTF-16 or
+//! UTF-32 (`scrub/charset.rs`, by BOM, declared charset, or the NULs
+//! between characters), then with one and two levels of escapes decoded
+//! (`scrub/canonical.rs`: `\uXXXX`, character references, `%XX`).
 //!
 //! Case-insensitive matching also catches an upstream that upper- or
 //! lower-cases what it reflects. What no scrubber can catch (an arbitrary
-//! transformation, or fragments shorter than [`MIN_FRAGMENT`]) is written down
-//! in docs/THREAT_MODEL.md: the host binding is the primary control.
+//! transformation, or slices shorter than a window) is written down in
+//! docs/THREAT_MODEL.md: the host binding is the primary control.
 //!
-//! Every derived form lives in a [`Zeroizing`] buffer sized exactly before it
-//! is written (no reallocation leaves a stale copy behind), and the
-//! matcher's index of them is wiped on drop too. (The HTTP client's copy of
-//! the outgoing header is freed but not wiped.)
+//! Every derived form and decoded copy lives in a [`Zeroizing`] buffer
+//! sized before it is written (no reallocation leaves a stale copy
+//! behind), and the matcher's index of them is wiped on drop too. (The
+//! HTTP client's copy of the outgoing header is freed but not wiped.)
 
+mod canonical;
+pub mod charset;
+mod entropy;
 mod matcher;
+mod prefixes;
 
 use base64::engine::general_purpose::{GeneralPurpose, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use zeroize::Zeroizing;
 
+use charset::Text;
 use matcher::Matcher;
 
 /// What a redacted occurrence becomes.
 pub const REDACTED: &[u8] = b"[REDACTED]";
 
-/// Shortest raw fragment of the secret that is recognised on its own.
-/// Shorter windows would start matching public prefixes (`sk-live-`) and
-/// masked key hints; an upstream echoing shorter slices defeats scrubbing
-/// (docs/THREAT_MODEL.md).
-pub const MIN_FRAGMENT: usize = 12;
-
 /// Most fragment windows per secret: a long secret (a private key) gets
-/// windows at a stride, so any fragment of `MIN_FRAGMENT + stride - 1`
+/// windows at a stride, so any fragment of `fragment_len + stride - 1`
 /// bytes still contains one.
 const MAX_FRAGMENTS: usize = 256;
 
@@ -79,6 +87,13 @@ pub struct Needles {
     /// The forms, and the index that finds them.
     matcher: Matcher,
     complete: bool,
+    /// Bytes of the secret that are public (no window starts before).
+    public_prefix: usize,
+    /// Bytes per fragment window.
+    fragment_len: usize,
+    /// Whether the secret is ASCII (then NUL-stripping decodes any
+    /// UTF-16 or UTF-32 copy of it).
+    ascii: bool,
 }
 
 impl Needles {
@@ -118,12 +133,19 @@ impl Needles {
                 }
             }
         }
-        if secret.len() > MIN_FRAGMENT {
-            let windows = secret.len() - MIN_FRAGMENT + 1;
+        let public_prefix = prefixes::public_prefix_len(secret);
+        let random = &secret[public_prefix..];
+        let fragment_len = entropy::window_len(random);
+        if random.len() >= fragment_len {
+            let windows = random.len() - fragment_len + 1;
             let stride = windows.div_ceil(MAX_FRAGMENTS).max(1);
             for start in (0..windows).step_by(stride) {
-                add(Some(copy(&secret[start..start + MIN_FRAGMENT])), false);
+                add(Some(copy(&random[start..start + fragment_len])), false);
             }
+        } else {
+            // A random part shorter than a window is a needle whole: an
+            // echo of it without the prefix gives away all the secret has.
+            add(Some(copy(random)), false);
         }
         // Many forms coincide (an alphanumeric secret is its own percent and
         // JSON encodings). Sorting then dropping repeats is O(n log n); a
@@ -132,7 +154,24 @@ impl Needles {
         forms.sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
         forms.dedup_by(|a, b| a.as_slice() == b.as_slice());
         let matcher = Matcher::new(forms);
-        Self { matcher, complete }
+        Self {
+            matcher,
+            complete,
+            public_prefix,
+            fragment_len,
+            ascii: secret.is_ascii(),
+        }
+    }
+
+    /// Bytes at the start of the secret taken as public: no fragment
+    /// window starts before them.
+    pub fn public_prefix_len(&self) -> usize {
+        self.public_prefix
+    }
+
+    /// Bytes in each fragment window of the secret's random part.
+    pub fn fragment_len(&self) -> usize {
+        self.fragment_len
     }
 
     /// Whether every encoded form covers the whole value, so that
@@ -152,8 +191,58 @@ impl Needles {
         self.matcher.is_empty()
     }
 
-    /// Non-overlapping occurrences of any form in `haystack`.
+    /// Occurrences of any form in `haystack` or in what an agent would
+    /// read it as, with no charset declared ([`Needles::count_text`]).
     pub fn count(&self, haystack: &[u8]) -> usize {
+        self.count_text(haystack, None)
+    }
+
+    /// Occurrences of any form in `haystack` read every way the module
+    /// docs list, `declared` being the charset its `Content-Type` names:
+    /// the count in the first reading that has any (0: clean in all).
+    pub fn count_text(&self, haystack: &[u8], declared: Option<Text>) -> usize {
+        let raw = self.count_raw(haystack);
+        if raw > 0 {
+            return raw;
+        }
+        // An ASCII credential in UTF-16 or UTF-32 of any byte order and
+        // alignment is contiguous once the NULs are gone, so that one copy
+        // is all it needs; a credential that is not ASCII needs the body
+        // decoded (as declared or by BOM, and, if it has NULs, every way).
+        let mut texts: Vec<Form> = Vec::new();
+        let stripped = charset::without_nuls(haystack);
+        if !self.ascii {
+            if let Some(text) = charset::bom(haystack).or(declared) {
+                texts.extend(charset::to_utf8(haystack, text));
+            }
+            if stripped.is_some() {
+                for text in [Text::Utf16Le, Text::Utf16Be, Text::Utf32Le, Text::Utf32Be] {
+                    texts.extend(charset::to_utf8(haystack, text));
+                }
+            }
+        }
+        texts.extend(stripped);
+        let bases = std::iter::once(haystack).chain(texts.iter().map(|t| t.as_slice()));
+        for (i, base) in bases.enumerate() {
+            let mut found = if i == 0 { 0 } else { self.count_raw(base) };
+            if found == 0 {
+                if let Some(once) = canonical::unescape(base) {
+                    found = self.count_raw(&once);
+                    if found == 0 {
+                        found =
+                            canonical::unescape(&once).map_or(0, |twice| self.count_raw(&twice));
+                    }
+                }
+            }
+            if found > 0 {
+                return found;
+            }
+        }
+        0
+    }
+
+    /// Non-overlapping occurrences of any form in the bytes as they are.
+    fn count_raw(&self, haystack: &[u8]) -> usize {
         self.matcher.find_iter(haystack).count()
     }
 
@@ -496,7 +585,9 @@ mod tests {
                 .replace('\'', "&#x27;")
                 .replace('/', "&#x2F;"),
         ));
-        v.push(("fragment", s[3..3 + MIN_FRAGMENT].to_owned()));
+        let n = Needles::new(s.as_bytes(), &[]);
+        let start = n.public_prefix_len() + 1;
+        v.push(("fragment", s[start..start + n.fragment_len()].to_owned()));
         v
     }
 
@@ -530,12 +621,47 @@ mod tests {
     }
 
     #[test]
-    fn clean_bodies_and_short_fragments_are_untouched() {
-        let n = Needles::new(b"secret-value-0123456789", &[]);
-        let mut body = b"{\"login\":\"octocat\",\"hint\":\"secret-...6789\"}".to_vec();
+    fn clean_bodies_public_prefixes_and_short_fragments_are_untouched() {
+        let secret = b"sk-live-4f9a1c2e8b7d6a5f4e3d2c1b0a9f8e7d";
+        let n = Needles::new(secret, &[]);
+        assert_eq!((n.public_prefix_len(), n.fragment_len()), (8, 16));
+        let mut body = b"{\"login\":\"octocat\",\"hint\":\"sk-live-...8e7d\"}".to_vec();
         assert_eq!(n.redact(&mut body), 0);
-        assert_eq!(n.count(b"secret-valu"), 0, "11 bytes is below MIN_FRAGMENT");
-        assert_eq!(n.count(b"..et-value-0123.."), 1);
+        // The public prefix and 15 characters after it: under a window.
+        assert_eq!(n.count(b"sk-live-4f9a1c2e8b7d6a5"), 0);
+        assert_eq!(n.count(b"docs: keys start sk-live-"), 0);
+        assert_eq!(
+            n.count(b"..4f9a1c2e8b7d6a5f.."),
+            1,
+            "16 characters of the random part"
+        );
+    }
+
+    #[test]
+    fn partial_escapes_utf16_and_double_encoding_are_read_as_the_agent_would() {
+        let n = Needles::new(SECRET.as_bytes(), &[]);
+        let partial = SECRET.replace('+', "\\u002B").replace('\'', "\\u0027");
+        let go = SECRET.replace('+', "&#43;");
+        let twice = SECRET.replace('+', "%252B");
+        let le16: Vec<u8> = SECRET.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let mut bom16 = vec![0xFE, 0xFF];
+        bom16.extend(SECRET.encode_utf16().flat_map(u16::to_be_bytes));
+        for hay in [
+            partial.as_bytes(),
+            go.as_bytes(),
+            twice.as_bytes(),
+            &le16,
+            &bom16,
+        ] {
+            assert!(n.count(hay) >= 1, "{}", String::from_utf8_lossy(hay));
+        }
+        // A non-ASCII secret in UTF-16 with no BOM: found by its NULs.
+        let accented = "pässwörd-Ünïcödé-0123456789";
+        let n = Needles::new(accented.as_bytes(), &[]);
+        let be16: Vec<u8> = accented.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert!(n.count(&be16) >= 1);
+        let declared: Vec<u8> = accented.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(n.count_text(&declared, Some(Text::Utf16Le)) >= 1);
     }
 
     #[test]
@@ -550,8 +676,9 @@ mod tests {
             "tail of a long hex echo"
         );
         assert!(n.count(STANDARD.encode(&secret[5..]).as_bytes()) >= 1);
-        let stride = (secret.len() - MIN_FRAGMENT + 1).div_ceil(MAX_FRAGMENTS);
-        let slice = MIN_FRAGMENT + stride - 1;
+        let frag = n.fragment_len();
+        let stride = (secret.len() - frag + 1).div_ceil(MAX_FRAGMENTS);
+        let slice = frag + stride - 1;
         for start in [0, 1, 17, 1000, secret.len() - slice] {
             assert!(n.count(&secret[start..start + slice]) >= 1, "{start}");
         }

@@ -210,7 +210,6 @@ async fn an_operator_clears_and_budgets_a_breaker_that_outlives_its_sandboxes() 
 const DOCS: &str = "Anthropic keys look like sk-ant-api03-... (the sk-ant-api03 prefix is public).";
 
 #[tokio::test]
-#[ignore = "needs c3-scrub: with 12-byte fragments, `sk-ant-api03` (12 bytes) is itself a window of the secret"]
 async fn an_honest_agent_quoting_the_public_prefix_is_never_counted() {
     let lab = Lab::start(&RunOptions::default()).await;
     let canary = token();

@@ -4,21 +4,30 @@
 //!
 //! The attacker knows the token's public prefix (`sk-ant-api03-`) and
 //! extends its guess one character at a time: a candidate is the last
-//! `MIN_FRAGMENT - 1` characters it knows plus one more, and a hit (`probe`
-//! when the request scan sees it, `echo_withheld` when only the echo does)
-//! confirms the character. Each attack asserts that the secret's breaker
-//! trips after the budget's probe events, that every later answer is
-//! `quarantined` without `kms:Decrypt`, and how many characters were
-//! learned (printed; at most the budget plus one deduced by elimination).
+//! `window - 1` characters it knows plus one more (`window`: the broker's
+//! fragment length for this token, `Needles::fragment_len`), and a hit
+//! (`probe` when the request scan sees it, `echo_withheld` when only the
+//! echo does) confirms the character. Two starting points:
+//! * **the public prefix only**: fragment windows start after it and carry
+//!   64 bits, so no candidate of one unknown character is ever a window;
+//!   every answer is a miss, nothing is learned and the breaker never
+//!   moves (the search that remains is written down in THREAT_MODEL.md);
+//! * **a leaked head** of `window - 1` characters of the random part (a
+//!   key hint that showed too much, an earlier partial leak): now each next
+//!   character is a one-character oracle, and the breaker trips after the
+//!   budget's probe events; every later answer is `quarantined` without
+//!   `kms:Decrypt`, and the characters learned are at most the budget plus
+//!   those deduced by elimination.
+//!
 //! `breaker.rs` beside this file has the burst, the operator's controls and
 //! the honest agent.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keybroker_lambda::scrub::{Needles, MIN_FRAGMENT};
+use keybroker_lambda::scrub::Needles;
 use keybroker_tests::echo::Echo;
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions};
-use keybroker_tests::{assert_no_canary, error_type, setup, Env};
+use keybroker_tests::{assert_no_canary, assert_no_fragment, error_type, setup, Env};
 use serde_json::{json, Value};
 
 /// The deployment default (`KEYBROKER_PROBE_BUDGET` unset).
@@ -123,8 +132,9 @@ impl Lab {
         (s["probes"].as_u64().unwrap(), s["quarantined"] == true)
     }
 
-    /// No form of `canary`, and no raw window of `MIN_FRAGMENT` bytes of its
-    /// secret part, in any reply, audit record or function log line.
+    /// No form of `canary`, no fragment window of its random part and
+    /// nothing the broker's scan finds decoded, in any reply, audit record
+    /// or function log line.
     pub fn assert_clean(&self, replies: &[Value], canary: &str) {
         let all = [
             ("replies", json!(replies).to_string()),
@@ -136,11 +146,7 @@ impl Lab {
         ];
         for (what, text) in all {
             assert_no_canary(what, &text, canary);
-            let lower = text.to_ascii_lowercase();
-            for w in canary.as_bytes()[PREFIX.len() - 1..].windows(MIN_FRAGMENT) {
-                let w = String::from_utf8_lossy(w).to_ascii_lowercase();
-                assert!(!lower.contains(&w), "{what} contains a fragment {w:?}");
-            }
+            assert_no_fragment(what, &text, canary);
         }
     }
 }
@@ -192,6 +198,10 @@ struct Attacker<'a> {
     lab: &'a Lab,
     secret: &'static str,
     route: Route,
+    /// The broker's fragment length for this token.
+    window: usize,
+    /// Characters known at the start (public prefix and any leaked head).
+    start: usize,
     known: String,
     hits: u64,
     /// Characters taken because every other candidate missed.
@@ -203,7 +213,7 @@ struct Attacker<'a> {
 impl Attacker<'_> {
     /// Ask whether any of `guesses` (each a next character) is right.
     async fn ask(&mut self, guesses: &[u8]) -> Verdict {
-        let tail = &self.known[self.known.len() - (MIN_FRAGMENT - 1)..];
+        let tail = &self.known[self.known.len() - (self.window - 1)..];
         let candidates: Vec<String> = guesses
             .iter()
             .map(|&c| format!("{tail}{}", char::from(c)))
@@ -252,45 +262,71 @@ impl Attacker<'_> {
         }
     }
 
-    /// Characters beyond the prefix the attacker has right (case-folded).
+    /// Characters beyond what it started with that the attacker has right
+    /// (case-folded).
     fn learned(&self, canary: &str) -> usize {
         let canary = canary.to_ascii_lowercase();
         self.known
             .bytes()
             .zip(canary.bytes())
-            .skip(PREFIX.len())
+            .skip(self.start)
             .take_while(|(a, b)| a == b)
             .count()
     }
 }
 
-/// Run one attack on its own secret and assert what the breaker allows.
-async fn attack(lab: &Lab, secret: &'static str, route: Route, bisect: bool) -> (usize, usize) {
+/// Run one attack on its own secret, knowing the public prefix and
+/// `leaked` characters after it, and assert what the breaker allows.
+async fn attack(
+    lab: &Lab,
+    secret: &'static str,
+    route: Route,
+    bisect: bool,
+    leaked: bool,
+    max_requests: usize,
+) -> (usize, usize) {
     let canary = token();
     lab.put(secret, &canary).await;
-    // Whether this build's needles give a one-character oracle at all (a
-    // fragment rule needing more unknown characters per window leaves the
-    // attacker nothing to extend).
-    let first = &canary[PREFIX.len() - (MIN_FRAGMENT - 1)..=PREFIX.len()];
-    let oracle = Needles::new(canary.as_bytes(), &[]).count(first.as_bytes()) > 0;
+    let needles = Needles::new(canary.as_bytes(), &[]);
+    assert_eq!(
+        needles.public_prefix_len(),
+        PREFIX.len(),
+        "the prefix is public"
+    );
+    let window = needles.fragment_len();
+    let start = PREFIX.len() + if leaked { window - 1 } else { 0 };
+    // Whether a candidate of one unknown character can be a window at all.
+    let first = &canary[start - (window - 1)..=start];
+    let oracle = needles.count(first.as_bytes()) > 0;
+    assert_eq!(
+        oracle, leaked,
+        "a one-character oracle exactly when a head leaked"
+    );
     let mut a = Attacker {
         lab,
         secret,
         route,
-        known: PREFIX.to_owned(),
+        window,
+        start,
+        known: canary[..start].to_owned(),
         hits: 0,
         deduced: 0,
         requests: 0,
         replies: Vec::new(),
     };
-    a.run(bisect, 400).await;
+    a.run(bisect, max_requests).await;
     let learned = a.learned(&canary);
     eprintln!(
-        "oracle {route:?}{}: {learned} characters of {} learned beyond the public prefix \
+        "oracle {route:?}{}{}: {learned} characters of {} learned beyond what it knew \
          in {} requests, {} probe events before the breaker tripped (budget {BUDGET}), \
          {} of them deduced from misses alone",
         if bisect { " (bisection)" } else { "" },
-        canary.len() - PREFIX.len(),
+        if leaked {
+            " with a leaked head"
+        } else {
+            " from the public prefix"
+        },
+        canary.len() - start,
         a.requests,
         a.hits,
         a.deduced,
@@ -305,6 +341,13 @@ async fn attack(lab: &Lab, secret: &'static str, route: Route, bisect: bool) -> 
     );
     if !oracle {
         assert_eq!(a.hits, 0, "hits without a one-character oracle");
+        assert!(a.requests >= max_requests, "ran to its request budget");
+        assert!(
+            a.replies.iter().all(|r| verdict(r) == Verdict::Miss),
+            "every answer a miss, none quarantined"
+        );
+        assert_eq!(lab.breaker(secret).await, (0, false), "nothing was counted");
+        lab.assert_clean(&a.replies, &canary);
         return (learned, a.requests);
     }
     assert_eq!(a.hits, BUDGET, "the breaker trips after the budget's hits");
@@ -317,7 +360,7 @@ async fn attack(lab: &Lab, secret: &'static str, route: Route, bisect: bool) -> 
     // carries: the right next character, a wrong one, or nothing at all.
     let right = format!(
         "{}{}",
-        &canary[a.known.len() - (MIN_FRAGMENT - 1)..a.known.len()],
+        &canary[a.known.len() - (window - 1)..a.known.len()],
         &canary[a.known.len()..=a.known.len()]
     );
     for (i, path) in [
@@ -370,12 +413,15 @@ async fn attack(lab: &Lab, secret: &'static str, route: Route, bisect: bool) -> 
 async fn the_oracle_runs_into_the_breaker_one_character_at_a_time() {
     let lab = Lab::start(&RunOptions::default()).await;
     let mut learned = Vec::new();
-    for (secret, route, bisect) in [
-        ("single", Route::Query, false),
-        ("echoed", Route::Base64, false),
-        ("bisect", Route::Body, true),
+    for (secret, route, bisect, leaked, max) in [
+        ("prefix-single", Route::Query, false, false, 72),
+        ("prefix-echoed", Route::Base64, false, false, 72),
+        ("prefix-bisect", Route::Body, true, false, 36),
+        ("single", Route::Query, false, true, 400),
+        ("echoed", Route::Base64, false, true, 400),
+        ("bisect", Route::Body, true, true, 400),
     ] {
-        learned.push(attack(&lab, secret, route, bisect).await);
+        learned.push(attack(&lab, secret, route, bisect, leaked, max).await);
     }
     eprintln!("oracle summary (characters learned, requests): {learned:?}");
     lab.lambda.stop().await;
