@@ -95,3 +95,23 @@ resource "aws_cloudwatch_metric_alarm" "probes" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# An oauth2 secret whose identity provider refused its refresh token or
+# client (docs/OPERATIONS.md, "OAuth 2.0 credentials"): every injection of it
+# fails `reauth_required` until its customer connects it again, so a person
+# (the workspace owner) is needed from the first one.
+resource "aws_cloudwatch_metric_alarm" "reauth_required" {
+  alarm_name          = "${var.name_prefix}-inject-reauth-required"
+  alarm_description   = "keybroker inject: an oauth2 secret needs its customer to connect it again (start_oauth2 / complete_oauth2); list_secrets shows which (oauth2.state reauth_required). See docs/OPERATIONS.md."
+  namespace           = local.metrics_namespace
+  metric_name         = "ReauthRequired"
+  dimensions          = { Function = "inject" }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

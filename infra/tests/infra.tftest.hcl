@@ -149,6 +149,11 @@ run "defaults" {
   }
 
   assert {
+    condition     = [aws_cloudwatch_metric_alarm.reauth_required.metric_name, aws_cloudwatch_metric_alarm.reauth_required.dimensions.Function, aws_cloudwatch_metric_alarm.reauth_required.threshold] == ["ReauthRequired", "inject", 0]
+    error_message = "inject must alarm on the first reauth_required (metric name as lambda/src/metrics.rs writes it)"
+  }
+
+  assert {
     condition     = jsondecode(output.agent_runtime_policy_json).Statement[0].Resource == aws_lambda_function.broker["inject"].arn
     error_message = "agent runtime policy must name the inject function only"
   }
