@@ -20,6 +20,12 @@ locals {
     KEYBROKER_DEFAULT_LIMITS   = var.default_limits
     KEYBROKER_PROBE_BUDGET     = tostring(var.probe_budget)
   }
+  # inject's own settings (the in-flight bound and counter shards decide
+  # nothing in admin).
+  inject_environment = {
+    KEYBROKER_IN_FLIGHT_LIMIT = tostring(var.in_flight_limit)
+    KEYBROKER_COUNTER_SHARDS  = tostring(var.counter_shards)
+  }
 }
 
 resource "aws_lambda_function" "broker" {
@@ -35,9 +41,15 @@ resource "aws_lambda_function" "broker" {
   source_code_hash = filebase64sha256(each.value.zip)
   memory_size      = each.value.memory_mb
   timeout          = each.value.timeout_seconds
+  # Fairness (docs/OPERATIONS.md, "Concurrency"): admin's reservation is
+  # capacity inject can never take; inject's is its cap.
+  reserved_concurrent_executions = each.value.reserved
 
   environment {
-    variables = local.function_environment
+    variables = merge(
+      local.function_environment,
+      each.key == "inject" ? tomap(local.inject_environment) : tomap({}),
+    )
   }
 
   logging_config {

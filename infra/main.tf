@@ -44,6 +44,7 @@ locals {
       zip              = local.inject_zip
       memory_mb        = var.inject_memory_mb
       timeout_seconds  = var.inject_timeout_seconds
+      reserved         = var.inject_reserved_concurrency
     }
     admin = {
       name             = local.admin_name
@@ -53,6 +54,7 @@ locals {
       zip              = local.admin_zip
       memory_mb        = var.admin_memory_mb
       timeout_seconds  = var.admin_timeout_seconds
+      reserved         = var.admin_reserved_concurrency
     }
   }
 

@@ -154,6 +154,54 @@ variable "probe_budget" {
   }
 }
 
+variable "admin_reserved_concurrency" {
+  description = "Reserved concurrency of the admin function, which also runs the scheduled status check: executions no other function (inject above all) can take, so the emergency stop (set-limits --workspace-limit 0) and the check still run when agents saturate the region (docs/OPERATIONS.md, \"Concurrency\"). At least 1; it is also admin's cap."
+  type        = number
+  default     = 10
+  nullable    = false
+
+  validation {
+    condition     = var.admin_reserved_concurrency >= 1 && var.admin_reserved_concurrency <= 1000 && floor(var.admin_reserved_concurrency) == var.admin_reserved_concurrency
+    error_message = "admin_reserved_concurrency must be a whole number from 1 to 1000."
+  }
+}
+
+variable "inject_reserved_concurrency" {
+  description = "Reserved concurrency of the inject function: its cap, so agents cannot take the account's whole regional Lambda quota (1,000 by default) from admin and from other functions. Lambda keeps 100 unreserved executions per account: inject + admin reservations must leave them (raise the account quota first for more). Between tenants, KEYBROKER_IN_FLIGHT_LIMIT (in_flight_limit) shares this cap."
+  type        = number
+  default     = 800
+  nullable    = false
+
+  validation {
+    condition     = var.inject_reserved_concurrency >= 1 && floor(var.inject_reserved_concurrency) == var.inject_reserved_concurrency
+    error_message = "inject_reserved_concurrency must be a whole number of at least 1."
+  }
+}
+
+variable "in_flight_limit" {
+  description = "KEYBROKER_IN_FLIGHT_LIMIT of the inject function: injections one workspace may have in flight at once (admitted, upstream call not ended), so one tenant's slow upstream cannot hold all of inject_reserved_concurrency. 1 to 100000; refusals are throttled with limit in_flight (docs/OPERATIONS.md, \"Concurrency\")."
+  type        = number
+  default     = 50
+  nullable    = false
+
+  validation {
+    condition     = var.in_flight_limit >= 1 && var.in_flight_limit <= 100000 && floor(var.in_flight_limit) == var.in_flight_limit
+    error_message = "in_flight_limit must be a whole number from 1 to 100000 (the function refuses to start on anything else)."
+  }
+}
+
+variable "counter_shards" {
+  description = "KEYBROKER_COUNTER_SHARDS of the inject function: counter items per workspace and window, for workspaces past ~1,000 injections a second (one item's write rate). 1 to 64; 1 is the unsharded format. Error bound of the count: docs/OPERATIONS.md, \"Injection limits\"."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.counter_shards >= 1 && var.counter_shards <= 64 && floor(var.counter_shards) == var.counter_shards
+    error_message = "counter_shards must be a whole number from 1 to 64 (the function refuses to start on anything else)."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of both functions' CloudWatch log groups. The inject log group holds the audit records (which agent used which secret where), so keep it as long as your audit policy requires. 0 keeps logs forever."
   type        = number

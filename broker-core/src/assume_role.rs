@@ -20,7 +20,9 @@
 //! first read after KMS applies it (KMS is eventually consistent: usually
 //! seconds, sometimes minutes). A trust-policy revocation is seen when the
 //! session is next renewed (at most [`MAX_REUSE`]); any revoked answer evicts
-//! the workspace's sessions.
+//! the workspace's sessions. A revoked `AssumeRole` answer is then served
+//! from a 5 s negative cache on the inject path ([`denied`]), so a revoked
+//! workspace's looping agent costs one `AssumeRole` per 5 s per sandbox.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,9 @@ use crate::aws_error::{classify, Service};
 use crate::error::{BrokerError, Result};
 use crate::kms_use::{KmsUseSink, RecordKmsUse, SessionLabel};
 use crate::names::WorkspaceId;
+
+mod denied;
+pub use denied::DENIED_TTL;
 
 /// Session length requested from STS: its minimum, the least exposure.
 pub const SESSION_DURATION: Duration = Duration::from_secs(900);
@@ -120,6 +125,8 @@ pub(crate) struct RoleSessions {
     kms_base: aws_sdk_kms::Config,
     slots: Mutex<HashMap<(WorkspaceId, String, SessionPurpose), Slot>>,
     sink: Option<KmsUseSink>,
+    /// Revoked answers for the inject path ([`denied`]).
+    denied: denied::DeniedRoles,
 }
 
 impl RoleSessions {
@@ -129,6 +136,7 @@ impl RoleSessions {
             kms_base,
             slots: Mutex::new(HashMap::new()),
             sink: None,
+            denied: denied::DeniedRoles::default(),
         }
     }
 
@@ -160,7 +168,30 @@ impl RoleSessions {
             return Ok(s.kms.clone());
         }
         *cached = None;
-        let session = self.assume(ws, target).await?;
+        // Only injections are answered from the negative cache; every
+        // other purpose asks STS (module `denied`).
+        let negative = target.purpose == SessionPurpose::Inject;
+        if negative {
+            if let Some(e) = self
+                .denied
+                .get(ws, target.role_arn, std::time::Instant::now())
+            {
+                return Err(e);
+            }
+        }
+        let session = match self.assume(ws, target).await {
+            Ok(s) => s,
+            Err(e) => {
+                if negative {
+                    self.denied
+                        .record(ws, target.role_arn, &e, std::time::Instant::now());
+                }
+                return Err(e);
+            }
+        };
+        if negative {
+            self.denied.clear(ws, target.role_arn);
+        }
         let kms = session.kms.clone();
         *cached = Some(session);
         Ok(kms)

@@ -37,6 +37,13 @@ pub struct BrokerConfig {
     /// [`crate::breaker`]). A deployment setting so that a table writer
     /// cannot raise it for every secret at once.
     pub probe_budget: u32,
+    /// Injections a workspace may have in flight at once
+    /// ([`crate::limits::scale`]); `None`: no bound. A deployment setting:
+    /// it protects the other tenants, so no tenant's item may lift it.
+    pub in_flight_limit: Option<u32>,
+    /// Workspace counter items per window ([`crate::limits::scale`],
+    /// "Shards"); 1 is the unsharded format.
+    pub counter_shards: crate::limits::scale::CounterShards,
 }
 
 impl BrokerConfig {
@@ -50,6 +57,13 @@ impl BrokerConfig {
     /// The `KEYBROKER_PROBE_BUDGET` variable ([`BrokerConfig::probe_budget`]):
     /// 1 to 1000; unset means [`crate::breaker::DEFAULT_PROBE_BUDGET`].
     pub const PROBE_BUDGET_VAR: &'static str = "KEYBROKER_PROBE_BUDGET";
+    /// The `KEYBROKER_IN_FLIGHT_LIMIT` variable ([`BrokerConfig::in_flight_limit`]):
+    /// `off` or 1 to 100,000; unset means
+    /// [`crate::limits::scale::DEFAULT_IN_FLIGHT_LIMIT`].
+    pub const IN_FLIGHT_LIMIT_VAR: &'static str = "KEYBROKER_IN_FLIGHT_LIMIT";
+    /// The `KEYBROKER_COUNTER_SHARDS` variable ([`BrokerConfig::counter_shards`]):
+    /// 1 to 64; unset means 1.
+    pub const COUNTER_SHARDS_VAR: &'static str = "KEYBROKER_COUNTER_SHARDS";
 
     /// A configuration with the defaults: https only, every blob version
     /// opens, the built-in injection limits.
@@ -61,6 +75,8 @@ impl BrokerConfig {
             min_blob_version: crate::blob::VERSION_1,
             default_limits: Some(crate::limits::Limits::BUILT_IN_DEFAULT),
             probe_budget: crate::breaker::DEFAULT_PROBE_BUDGET,
+            in_flight_limit: Some(crate::limits::scale::DEFAULT_IN_FLIGHT_LIMIT),
+            counter_shards: crate::limits::scale::CounterShards::ONE,
         }
     }
 
@@ -68,7 +84,8 @@ impl BrokerConfig {
     /// `infra/` passes them to the Lambda functions), the access settings
     /// ([`AccessSettings::ALLOW_INSECURE_HTTP_VAR`]), `KEYBROKER_MIN_BLOB_VERSION`
     /// (default 1), `KEYBROKER_DEFAULT_LIMITS` ([`Self::DEFAULT_LIMITS_VAR`])
-    /// and `KEYBROKER_PROBE_BUDGET` ([`Self::PROBE_BUDGET_VAR`]).
+    /// `KEYBROKER_PROBE_BUDGET` ([`Self::PROBE_BUDGET_VAR`]),
+    /// `KEYBROKER_IN_FLIGHT_LIMIT` and `KEYBROKER_COUNTER_SHARDS`.
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| {
             std::env::var(name)
@@ -93,9 +110,19 @@ impl BrokerConfig {
             Err(_) => crate::breaker::DEFAULT_PROBE_BUDGET,
             Ok(v) => crate::breaker::parse_setting(&v)?,
         };
+        let in_flight_limit = match std::env::var(Self::IN_FLIGHT_LIMIT_VAR) {
+            Err(_) => Some(crate::limits::scale::DEFAULT_IN_FLIGHT_LIMIT),
+            Ok(v) => crate::limits::scale::parse_in_flight(&v)?,
+        };
+        let counter_shards = match std::env::var(Self::COUNTER_SHARDS_VAR) {
+            Err(_) => crate::limits::scale::CounterShards::ONE,
+            Ok(v) => crate::limits::scale::CounterShards::parse_setting(&v)?,
+        };
         Ok(Self {
             default_limits,
             probe_budget,
+            in_flight_limit,
+            counter_shards,
             access: AccessSettings {
                 allow_insecure_http: env_flag(AccessSettings::ALLOW_INSECURE_HTTP_VAR)?,
             },

@@ -138,7 +138,7 @@ pub enum BrokerError {
     /// `kms:Decrypt`: nothing was decrypted or sent. Distinct from
     /// [`BrokerError::Throttled`] (AWS throttling) so operators can tell the
     /// two apart; agents see both as `throttled`, with this one's wait.
-    #[error("{} injection limit reached ({limit} per {window_seconds} s); retry after {retry_after_ms} ms", scope.as_str())]
+    #[error("{} injection limit reached ({limit} {}); retry after {retry_after_ms} ms", scope.as_str(), scope.per(*window_seconds))]
     LimitExceeded {
         /// Which limit.
         scope: crate::limits::LimitScope,

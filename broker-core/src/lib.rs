@@ -143,10 +143,10 @@ mod store;
 
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};
 pub use arn::{KeyArn, Region, RoleArn};
-pub use assume_role::SessionPurpose;
+pub use assume_role::{SessionPurpose, DENIED_TTL};
 pub use binding::{Binding, Injection, OnEcho};
 pub use breaker::{BreakerCleared, BreakerState, BudgetChange, Probation, ProbeKind};
-pub use broker::admit::{Admitted, LimitsChange};
+pub use broker::admit::{Admitted, InFlightSlot, LimitsChange};
 pub use broker::catalog::Catalog;
 pub use broker::check::{CheckPage, CheckReport, Probe, ProbeOutcome};
 pub use broker::oauth2::OAuth2Status;

@@ -29,6 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{BrokerError, Result};
 
+pub mod scale;
+
 /// Longest window: one hour. Longer windows make a limit's retry advice
 /// useless to an agent ("come back tomorrow") and keep counters longer.
 pub const MAX_WINDOW_SECONDS: u32 = 3600;
@@ -48,6 +50,8 @@ pub enum LimitScope {
     Workspace,
     /// This agent name's count for the window.
     Agent,
+    /// The workspace's injections in flight ([`scale`], "In flight").
+    InFlight,
 }
 
 impl LimitScope {
@@ -56,6 +60,15 @@ impl LimitScope {
         match self {
             Self::Workspace => "workspace",
             Self::Agent => "agent",
+            Self::InFlight => "in_flight",
+        }
+    }
+
+    /// What the limit counts, for the refusal's message.
+    pub fn per(self, window_seconds: u32) -> String {
+        match self {
+            Self::Workspace | Self::Agent => format!("per {window_seconds} s"),
+            Self::InFlight => "in flight at once".to_owned(),
         }
     }
 }
@@ -306,6 +319,7 @@ pub fn exceeded(scope: LimitScope, limits: Limits, now_ms: u64) -> BrokerError {
     let limit = match scope {
         LimitScope::Workspace => limits.workspace,
         LimitScope::Agent => limits.agent,
+        LimitScope::InFlight => None,
     }
     .unwrap_or(0);
     BrokerError::LimitExceeded {

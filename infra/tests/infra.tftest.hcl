@@ -427,3 +427,61 @@ run "audit_export_refuses_a_bad_reader" {
 
   expect_failures = [var.audit_export_readers]
 }
+
+run "concurrency_defaults" {
+  command = apply
+
+  assert {
+    condition     = aws_lambda_function.broker["admin"].reserved_concurrent_executions == 10 && aws_lambda_function.broker["inject"].reserved_concurrent_executions == 800
+    error_message = "admin (and the scheduled check) must have 10 reserved executions, inject a cap of 800"
+  }
+
+  assert {
+    condition     = aws_lambda_function.broker["inject"].environment[0].variables.KEYBROKER_IN_FLIGHT_LIMIT == "50" && aws_lambda_function.broker["inject"].environment[0].variables.KEYBROKER_COUNTER_SHARDS == "1"
+    error_message = "inject must get the in-flight bound (50) and one counter shard by default"
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.broker["admin"].environment[0].variables), "KEYBROKER_IN_FLIGHT_LIMIT")
+    error_message = "the in-flight bound is inject's setting only"
+  }
+}
+
+run "concurrency_settings" {
+  command = apply
+
+  variables {
+    admin_reserved_concurrency  = 20
+    inject_reserved_concurrency = 300
+    in_flight_limit             = 7
+    counter_shards              = 16
+  }
+
+  assert {
+    condition     = aws_lambda_function.broker["admin"].reserved_concurrent_executions == 20 && aws_lambda_function.broker["inject"].reserved_concurrent_executions == 300
+    error_message = "the reservations must follow the variables"
+  }
+
+  assert {
+    condition     = aws_lambda_function.broker["inject"].environment[0].variables.KEYBROKER_IN_FLIGHT_LIMIT == "7" && aws_lambda_function.broker["inject"].environment[0].variables.KEYBROKER_COUNTER_SHARDS == "16"
+    error_message = "inject must get in_flight_limit and counter_shards"
+  }
+}
+
+run "concurrency_rejects_bad_settings" {
+  command = plan
+
+  variables {
+    admin_reserved_concurrency  = 0
+    inject_reserved_concurrency = 2.5
+    in_flight_limit             = 0
+    counter_shards              = 65
+  }
+
+  expect_failures = [
+    var.admin_reserved_concurrency,
+    var.inject_reserved_concurrency,
+    var.in_flight_limit,
+    var.counter_shards,
+  ]
+}

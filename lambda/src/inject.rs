@@ -190,11 +190,7 @@ impl Injector {
 
         let loaded = self.broker.load(&ws, &name).await.map_err(broker_refusal)?;
         audit.key_arn = Some(loaded.metadata().key_arn.to_string());
-        let agent_headers: Vec<(&str, &str)> = req
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let agent_headers = agent_headers(req);
         let authorized = self
             .broker
             .authorize(
@@ -216,12 +212,32 @@ impl Injector {
         upstream_budget(deadline)?;
         // The injection limits, last before the attempt record and
         // `kms:Decrypt`: a refused request decrypts and sends nothing.
-        let admitted = self
+        let mut admitted = self
             .broker
             .admit(authorized)
             .await
             .map_err(broker_refusal)?;
+        // The workspace's in-flight slot goes back however this ends.
+        let slot = admitted.take_slot();
+        let answer = self
+            .send_admitted(admitted, request_id, req, body, deadline, audit)
+            .await;
+        self.broker.release(slot).await;
+        answer
+    }
+
+    /// From the attempt record to the upstream's checked answer.
+    async fn send_admitted(
+        &self,
+        admitted: broker_core::Admitted,
+        request_id: &str,
+        req: &UpstreamRequest,
+        body: Vec<u8>,
+        deadline: Option<SystemTime>,
+        audit: &mut AuditRecord,
+    ) -> Result<InjectResponse, Refusal> {
         record_attempt(audit)?;
+        let agent_headers = agent_headers(req);
         let probation = admitted.probation().clone();
         // Static secrets decrypt; `oauth2` secrets yield their current
         // access token (crate::oauth2): either way `decrypted.value` is what
@@ -251,6 +267,14 @@ impl Injector {
         };
         exchange.run(approved, decrypted.value, body, audit).await
     }
+}
+
+/// The agent's headers as the access check and the exchange read them.
+fn agent_headers(req: &UpstreamRequest) -> Vec<(&str, &str)> {
+    req.headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 /// Write the attempt record before `kms:Decrypt`; if it cannot be written,

@@ -7,9 +7,20 @@
 use super::Broker;
 use crate::access::Authorized;
 use crate::breaker::{quarantined, Probation};
-use crate::error::Result;
-use crate::limits::{self, Limits, Precheck, StoredLimits};
+use crate::error::{BrokerError, Result};
+use crate::limits::{self, scale, LimitScope, Limits, Precheck, StoredLimits};
 use crate::names::WorkspaceId;
+use crate::store::counters::{CountPlan, Counted, SlotKey};
+
+/// 16 random bits for the shard draw (a clock-derived fallback if the
+/// system RNG fails: the draw needs spread, not secrecy).
+fn random_u16() -> u16 {
+    let mut b = [0u8; 2];
+    match aws_lc_rs::rand::fill(&mut b) {
+        Ok(()) => u16::from_le_bytes(b),
+        Err(_) => (limits::now_ms() % 65_536) as u16,
+    }
+}
 
 /// Proof that an authorized request was counted within its workspace's
 /// limits, for a secret that was not quarantined when it was loaded. Only
@@ -20,7 +31,16 @@ use crate::names::WorkspaceId;
 pub struct Admitted {
     pub(super) authorized: Authorized,
     probation: Probation,
+    slot: Option<InFlightSlot>,
 }
+
+/// A workspace's in-flight slot ([`crate::limits::scale`]), taken by
+/// [`Broker::admit`]; give it back with [`Broker::release`] once the
+/// upstream call ended, however it ended. Dropped unreleased (a crashed
+/// sandbox), it stops counting when its 30 s bucket ends.
+#[derive(Debug)]
+#[must_use = "release the slot after the upstream call (Broker::release)"]
+pub struct InFlightSlot(SlotKey);
 
 impl Admitted {
     /// The authorized request.
@@ -32,6 +52,12 @@ impl Admitted {
     /// its scans ([`crate::breaker`], "The decision point").
     pub fn probation(&self) -> &Probation {
         &self.probation
+    }
+
+    /// Take the in-flight slot out, to release after the upstream call
+    /// (`None`: no bound applies).
+    pub fn take_slot(&mut self) -> Option<InFlightSlot> {
+        self.slot.take()
     }
 }
 
@@ -69,46 +95,83 @@ impl Broker {
             name: loaded.name.clone(),
             budget: loaded.breaker.budget(self.probe_budget),
         };
-        self.count_use(&loaded.ws, authorized.agent(), loaded.limits)
-            .await?;
+        let slot = self
+            .count_use(&loaded.ws, authorized.agent(), loaded.limits, true)
+            .await?
+            .map(InFlightSlot);
         Ok(Admitted {
             authorized,
             probation,
+            slot,
         })
     }
 
+    /// Give back an in-flight slot (one `UpdateItem`; a failure is logged,
+    /// the slot then expires with its bucket).
+    pub async fn release(&self, slot: Option<InFlightSlot>) {
+        if let Some(InFlightSlot(key)) = slot {
+            self.store.release_slot(&key).await;
+        }
+    }
+
     /// Count one use by `agent` against what `stored` and the deployment
-    /// default make effective ([`StoredLimits::effective`]): an injection,
-    /// or a catalog listing (`broker::catalog`), on the same counters.
+    /// default make effective ([`StoredLimits::effective`]): an injection
+    /// (`take_slot`: also a slot under the deployment's in-flight bound), or
+    /// a catalog listing (`broker::catalog`), on the same counters. The
+    /// workspace's counts are split over the deployment's counter shards.
     pub(super) async fn count_use(
         &self,
         ws: &WorkspaceId,
         agent: &str,
         stored: StoredLimits,
-    ) -> Result<()> {
+        take_slot: bool,
+    ) -> Result<Option<SlotKey>> {
         let now_ms = limits::now_ms();
-        let Some(applied) = stored.effective(self.default_limits) else {
-            return Ok(());
-        };
-        let refused = match limits::precheck(Some(applied), now_ms) {
-            Precheck::Unlimited => None,
-            Precheck::Refuse(scope) => Some(scope),
+        let applied = stored.effective(self.default_limits);
+        let in_flight = self.in_flight_limit.filter(|_| take_slot);
+        let shards = self.counter_shards;
+        let (window, workspace, agent_limit) = match limits::precheck(applied, now_ms) {
+            Precheck::Refuse(scope) => return Err(self.refusal(ws, scope, applied, now_ms)),
+            Precheck::Unlimited if in_flight.is_none() => return Ok(None),
+            // No rate limit, but a bound in flight: its slots live on the
+            // workspace counter of a default-length window.
+            Precheck::Unlimited => (Limits::BUILT_IN_DEFAULT.window_at(now_ms), None, None),
             Precheck::Count {
                 window,
                 workspace,
-                agent: agent_limit,
-            } => {
-                self.store
-                    .count_injection(ws, agent, window, workspace, agent_limit)
-                    .await?
-            }
+                agent,
+            } => (window, workspace, agent),
         };
-        match refused {
-            None => Ok(()),
-            Some(scope) => {
-                tracing::info!(workspace = %ws, agent, scope = scope.as_str(), "injection limit reached");
-                Err(limits::exceeded(scope, applied, now_ms))
-            }
+        let plan = CountPlan {
+            window,
+            workspace: workspace.map(|l| scale::per_shard(l, shards)),
+            agent: agent_limit,
+            in_flight: in_flight.map(|l| scale::per_shard(u64::from(l), shards)),
+            shard: shards.pick(random_u16()),
+            now_ms,
+        };
+        match self.store.count_injection(ws, agent, plan).await? {
+            Counted::Admitted(slot) => Ok(slot),
+            Counted::Refused(scope) => Err(self.refusal(ws, scope, applied, now_ms)),
+        }
+    }
+
+    fn refusal(
+        &self,
+        ws: &WorkspaceId,
+        scope: LimitScope,
+        applied: Option<Limits>,
+        now_ms: u64,
+    ) -> BrokerError {
+        tracing::info!(workspace = %ws, scope = scope.as_str(), "injection limit reached");
+        match (scope, applied) {
+            (LimitScope::InFlight, _) | (_, None) => BrokerError::LimitExceeded {
+                scope: LimitScope::InFlight,
+                limit: u64::from(self.in_flight_limit.unwrap_or(0)),
+                window_seconds: 0,
+                retry_after_ms: scale::IN_FLIGHT_RETRY_AFTER_MS,
+            },
+            (scope, Some(applied)) => limits::exceeded(scope, applied, now_ms),
         }
     }
 

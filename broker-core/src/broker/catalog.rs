@@ -37,7 +37,7 @@ impl Broker {
         let (settings, limits) =
             tokio::join!(self.store.get_workspace(ws), self.store.get_limits(ws));
         let (settings, limits) = (settings?, limits?);
-        self.count_use(ws, agent, limits).await?;
+        self.count_use(ws, agent, limits, false).await?;
         let all = self.store.list_secrets(ws).await?;
         let policy = settings.as_ref().and_then(|s| s.policy.as_deref());
         let filter = CatalogFilter::new(

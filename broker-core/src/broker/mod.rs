@@ -44,6 +44,8 @@ pub struct Broker {
     min_blob_version: u8,
     default_limits: Option<crate::limits::Limits>,
     probe_budget: u32,
+    in_flight_limit: Option<u32>,
+    counter_shards: crate::limits::scale::CounterShards,
     oauth2: crate::oauth2::OAuth2Settings,
 }
 
@@ -91,6 +93,8 @@ impl Broker {
                 config.probe_budget,
                 BrokerConfig::PROBE_BUDGET_VAR,
             )?,
+            in_flight_limit: config.in_flight_limit,
+            counter_shards: config.counter_shards,
             oauth2: crate::oauth2::OAuth2Settings::default(),
         })
     }

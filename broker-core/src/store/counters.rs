@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! pk = "ws#<workspace>"   sk = "limits"                                   set_limits
-//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#workspace"         n, expires_at
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#workspace"         n, f<bucket>…, expires_at
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#workspace#<k>"     shard k > 0, same
 //! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#agent#<agent>"     n, expires_at
 //! ```
 //!
@@ -29,6 +30,14 @@
 //! unit), which bounds a workspace limit's useful range, not its safety:
 //! past it DynamoDB throttles, which also refuses before `kms:Decrypt`.
 //!
+//! The in-flight slots of `crate::limits::scale` are attributes
+//! `f<bucket>` of the workspace counter, taken in the same update as the
+//! count (so the bound costs no call to take, one to release), and with
+//! `KEYBROKER_COUNTER_SHARDS` > 1 the workspace counter is spread over
+//! `…#workspace` (shard 0, the unsharded key) and `…#workspace#<k>`. Test
+//! vectors of both: `codec/fixtures/counter_item_v1.json` and
+//! `counter_shard_item_v1.json`.
+//!
 //! The limits item parses strictly ([`parse_limits`]): an unknown
 //! attribute, a count of the wrong type or out of range, a window outside
 //! 1..=3600 s, or no count at all is not something `set_limits` could have
@@ -41,11 +50,14 @@
 //! planted item stop a workspace (which `workspace: 0` can do anyway, but
 //! only through `set_limits`, audited).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::codec::{malformed, n, pk, s, Item};
 use super::{ddb_err, is_condition_failure, Store};
 use crate::error::Result;
+use crate::limits::scale::in_flight_attribute;
 use crate::limits::{LimitScope, Limits, StoredLimits, Window};
 use crate::model::now;
 use crate::names::WorkspaceId;
@@ -63,11 +75,12 @@ const LIMITS_ATTRIBUTES: [&str; 6] = [
     "updated_at",
 ];
 
-/// The increment: `n` goes up by one if it is still under the limit (or
-/// absent: the window's first request), and the item expires a window
-/// after its window.
-const COUNT_EXPRESSION: &str = "SET expires_at = :exp ADD n :one";
-const COUNT_CONDITION: &str = "attribute_not_exists(n) OR n < :lim";
+/// The increment (`SET expires_at = :exp ADD n :one`): `n` goes up by one
+/// if it is still under the limit (or absent: the window's first
+/// request), and the item expires a window after its window.
+const COUNT_CONDITION: &str = "(attribute_not_exists(n) OR n < :lim)";
+/// An in-flight slot: this bucket's slots under the bound.
+const SLOT_CONDITION: &str = "(attribute_not_exists(#f) OR #f < :fl)";
 
 /// The item key of a workspace's limits.
 pub(crate) fn limits_key(ws: &WorkspaceId) -> Item {
@@ -142,11 +155,106 @@ pub(crate) fn stored(ws: &WorkspaceId, item: &Item) -> StoredLimits {
     }
 }
 
-/// One counter increment.
+/// One counter increment: its key, the conditional `ADD` and what a
+/// failed condition means.
 struct Increment {
     scope: LimitScope,
     key: Item,
-    limit: u64,
+    /// `(limit, per-shard in-flight bound)` checked by the condition.
+    limit: Option<u64>,
+    in_flight: Option<(u64, String)>,
+}
+
+impl Increment {
+    /// `SET expires_at ADD n :one [, #f :one]` if `n` (and the bucket's
+    /// slots `#f`) are under their limits.
+    fn expressions(&self) -> (String, String) {
+        let mut update = "SET expires_at = :exp ADD n :one".to_owned();
+        let mut conditions = Vec::new();
+        if self.limit.is_some() {
+            conditions.push(COUNT_CONDITION);
+        }
+        if self.in_flight.is_some() {
+            update.push_str(", #f :one");
+            conditions.push(SLOT_CONDITION);
+        }
+        (update, conditions.join(" AND "))
+    }
+
+    fn values(&self, window: Window) -> std::collections::HashMap<String, AttributeValue> {
+        let mut v = std::collections::HashMap::from([
+            (":one".to_owned(), n(1)),
+            (":exp".to_owned(), n(window.expires_at())),
+        ]);
+        if let Some(l) = self.limit {
+            v.insert(":lim".to_owned(), n(l));
+        }
+        if let Some((fl, _)) = &self.in_flight {
+            v.insert(":fl".to_owned(), n(*fl));
+        }
+        v
+    }
+
+    /// Which limit a failed condition hit, from the item as it was (the
+    /// count at its limit means the count; otherwise the slots).
+    fn refused_by(&self, old: Option<&Item>) -> Option<LimitScope> {
+        let num = |k: &str| -> Option<u64> {
+            match old?.get(k)? {
+                AttributeValue::N(v) => v.parse().ok(),
+                _ => None,
+            }
+        };
+        match (self.limit, &self.in_flight) {
+            (_, None) => Some(self.scope),
+            (None, Some(_)) => Some(LimitScope::InFlight),
+            (Some(lim), Some(_)) => {
+                old?;
+                Some(if num("n").is_some_and(|c| c >= lim) {
+                    self.scope
+                } else {
+                    LimitScope::InFlight
+                })
+            }
+        }
+    }
+}
+
+/// A workspace's slot in flight, to release after the upstream call: the
+/// counter item it was taken on and its bucket's attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SlotKey {
+    key: Item,
+    attribute: String,
+}
+
+/// What counting decided.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Counted {
+    /// Counted; with the slot taken, if an in-flight bound applies.
+    Admitted(Option<SlotKey>),
+    /// A limit refused it; nothing counted.
+    Refused(LimitScope),
+}
+
+/// One request's count ([`Store::count_injection`]): the limits, already
+/// split per shard, and the shard drawn.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CountPlan {
+    pub window: Window,
+    pub workspace: Option<u64>,
+    pub agent: Option<u64>,
+    pub in_flight: Option<u64>,
+    pub shard: u8,
+    pub now_ms: u64,
+}
+
+/// Sort key of shard `shard` of a workspace counter: shard 0 is the
+/// unsharded key, so a deployment with one shard writes what it always did.
+pub(crate) fn shard_sk(window: Window, shard: u8) -> String {
+    match shard {
+        0 => counter_sk(window, None),
+        k => format!("{}#{k}", counter_sk(window, None)),
+    }
 }
 
 impl Store {
@@ -198,61 +306,110 @@ impl Store {
             .and_then(|i| parse_limits(&i).ok()))
     }
 
-    /// Count one injection in `window` against the limits given; `Ok(None)`
-    /// if admitted (counted), `Ok(Some(scope))` if a limit refused it
-    /// (nothing counted). No call when both limits are `None`.
+    /// Count one request: the agent's counter first (an agent refused by
+    /// its own limit never uses up the workspace's count), then the
+    /// workspace's shard, taking the in-flight slot in the same update. One
+    /// `UpdateItem` per item; none if nothing applies.
     pub(crate) async fn count_injection(
         &self,
         ws: &WorkspaceId,
         agent: &str,
-        window: Window,
-        workspace_limit: Option<u64>,
-        agent_limit: Option<u64>,
-    ) -> Result<Option<LimitScope>> {
+        plan: CountPlan,
+    ) -> Result<Counted> {
         let key = |sk: String| Item::from([("pk".to_owned(), pk(ws)), ("sk".to_owned(), s(sk))]);
-        let increments: Vec<Increment> = [
-            agent_limit.map(|limit| Increment {
+        let slot = plan
+            .in_flight
+            .map(|fl| (fl, in_flight_attribute(plan.now_ms)));
+        let increments = [
+            plan.agent.map(|limit| Increment {
                 scope: LimitScope::Agent,
-                key: key(counter_sk(window, Some(agent))),
-                limit,
+                key: key(counter_sk(plan.window, Some(agent))),
+                limit: Some(limit),
+                in_flight: None,
             }),
-            workspace_limit.map(|limit| Increment {
+            (plan.workspace.is_some() || slot.is_some()).then(|| Increment {
                 scope: LimitScope::Workspace,
-                key: key(counter_sk(window, None)),
-                limit,
+                key: key(shard_sk(plan.window, plan.shard)),
+                limit: plan.workspace,
+                in_flight: slot.clone(),
             }),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let values = |limit: u64| {
-            std::collections::HashMap::from([
-                (":one".to_owned(), n(1)),
-                (":lim".to_owned(), n(limit)),
-                (":exp".to_owned(), n(window.expires_at())),
-            ])
-        };
-        // In order, one call each: an agent refused by its own limit never
-        // reaches (so never uses up) the workspace's count.
-        for i in &increments {
-            let sent = self
+        ];
+        for i in increments.iter().flatten() {
+            let (update, condition) = i.expressions();
+            let mut req = self
                 .ddb
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(i.key.clone()))
-                .update_expression(COUNT_EXPRESSION)
-                .condition_expression(COUNT_CONDITION)
-                .set_expression_attribute_values(Some(values(i.limit)))
-                .send()
-                .await;
-            match sent {
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(i.values(plan.window)))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            if let Some((_, attr)) = &i.in_flight {
+                req = req.expression_attribute_names("#f", attr);
+            }
+            match req.send().await {
                 Ok(_) => {}
-                Err(e) if is_condition_failure(&e) => return Ok(Some(i.scope)),
+                Err(e) if is_condition_failure(&e) => {
+                    let old = match &e {
+                        SdkError::ServiceError(se) => match se.err() {
+                            UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    let scope = match i.refused_by(old.as_ref()) {
+                        Some(scope) => scope,
+                        // An endpoint that does not return the old item:
+                        // read it to tell the count from the slots.
+                        None => i
+                            .refused_by(self.get_consistent(i.key.clone()).await?.as_ref())
+                            .unwrap_or(LimitScope::InFlight),
+                    };
+                    return Ok(Counted::Refused(scope));
+                }
                 Err(e) => return Err(ddb_err(&e)),
             }
         }
-        Ok(None)
+        Ok(Counted::Admitted(slot.map(|(_, attribute)| SlotKey {
+            key: key(shard_sk(plan.window, plan.shard)),
+            attribute,
+        })))
     }
+
+    /// Give back an in-flight slot: one `UpdateItem` (`ADD #f -1` while it
+    /// is above zero, so a late release after the item expired never
+    /// recreates it). Failures are logged, never the injection's answer:
+    /// an unreleased slot stops counting when its bucket ends.
+    pub(crate) async fn release_slot(&self, slot: &SlotKey) {
+        let sent = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(slot.key.clone()))
+            .update_expression("ADD #f :minus")
+            .condition_expression("#f > :zero")
+            .expression_attribute_names("#f", &slot.attribute)
+            .expression_attribute_values(":minus", n_signed(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(e) if is_condition_failure(&e) => {
+                tracing::debug!("in-flight slot already gone (its item expired)");
+            }
+            Err(e) => {
+                tracing::warn!(error = %ddb_err(&e), "could not release an in-flight slot; it expires with its bucket");
+            }
+        }
+    }
+}
+
+fn n_signed(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
 }
 
 #[cfg(test)]

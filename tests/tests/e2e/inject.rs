@@ -107,8 +107,9 @@ async fn credential_goes_exactly_where_bound_and_never_back_to_the_agent() {
     // limit's counter update, one KMS Decrypt, no STS (limits: e2e limits),
     // and the probe breaker's two decisions: the read after the clean
     // request scan, then, for the echo, the conditional count (a clean
-    // answer reads the count instead: e2e limits).
-    assert_eq!(a["aws_calls"], json!({"kms": 1, "sts": 0, "dynamodb": 4}));
+    // answer reads the count instead: e2e limits), and the in-flight
+    // slot's release after the call (taken with the counter: e2e fairness).
+    assert_eq!(a["aws_calls"], json!({"kms": 1, "sts": 0, "dynamodb": 5}));
     assert_eq!(
         (a["probe"].clone(), a["probes"].clone()),
         (json!("echo"), json!(1))

@@ -91,11 +91,12 @@ async fn a_looping_agent_is_refused_before_kms_and_its_siblings_go_on_until_the_
     for i in 0..3 {
         let r = lambda.invoke("inject", &event(&ws, "looper", &up)).await;
         assert_eq!(r["ok"], true, "request {i}: {r}");
-        // Admitted: one read, the agent's and the workspace's counter, one
-        // Decrypt, and the probe breaker read after each clean scan.
+        // Admitted: one read, the agent's and the workspace's counter (with
+        // the in-flight slot), one Decrypt, the probe breaker read after
+        // each clean scan, and the slot's release.
         assert_eq!(
             last_audit(&lambda)["aws_calls"],
-            json!({ "dynamodb": 5, "kms": 1, "sts": 0 })
+            json!({ "dynamodb": 6, "kms": 1, "sts": 0 })
         );
         replies.push(r);
     }
@@ -145,9 +146,10 @@ async fn the_window_resets_after_the_advised_wait() {
 
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_eq!(r["ok"], true, "{r}");
-    // Only the agent limit is set: one counter, one extra call (and the
-    // breaker read after each scan).
-    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 4);
+    // Only the agent limit is set: its counter, and the in-flight slot on
+    // the workspace counter taken and released (and the breaker read after
+    // each scan).
+    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 6);
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_limited(&r, &last_audit(&lambda), "agent", 4000);
 
@@ -195,8 +197,8 @@ async fn operators_set_and_clear_limits_through_admin_and_each_change_is_audited
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(
         last_audit(&lambda)["aws_calls"],
-        json!({ "dynamodb": 4, "kms": 1, "sts": 0 }),
-        "the default: one read, the workspace counter, one Decrypt, the breaker read after each scan"
+        json!({ "dynamodb": 5, "kms": 1, "sts": 0 }),
+        "the default: one read, the workspace counter with the in-flight slot, one Decrypt, the breaker read after each scan, the slot's release"
     );
 
     // Refused requests change nothing.
@@ -365,8 +367,8 @@ async fn under_limits_off_a_planted_item_still_counts_against_the_built_in_defau
     ok(&lambda.invoke("inject", &event(&ws, "a", &up)).await);
     assert_eq!(
         last_audit(&lambda)["aws_calls"]["dynamodb"],
-        3,
-        "off: no counter (the read, and the breaker read after each scan)"
+        5,
+        "off: no rate counter, but the in-flight slot taken and released (the read, and the breaker read after each scan)"
     );
     // A limits item with no counts: once "no limit", now the built-in
     // default, so the injection is counted (one more DynamoDB call).
@@ -380,7 +382,7 @@ async fn under_limits_off_a_planted_item_still_counts_against_the_built_in_defau
     )
     .await;
     ok(&lambda.invoke("inject", &event(&ws, "a", &up)).await);
-    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 4);
+    assert_eq!(last_audit(&lambda)["aws_calls"]["dynamodb"], 5);
     let counters = raw_sort_keys(&env, &WorkspaceId::new(ws.as_str()).unwrap(), "rate#").await;
     assert_eq!(counters.len(), 1, "{counters:?}");
     assert!(counters[0].starts_with("rate#60#"), "{counters:?}");

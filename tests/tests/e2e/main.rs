@@ -18,6 +18,7 @@ mod catalog;
 mod check_workspace;
 mod cli;
 mod edge_errors;
+mod fairness;
 mod faults;
 mod inject;
 mod integrity;

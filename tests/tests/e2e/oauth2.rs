@@ -167,7 +167,7 @@ async fn one_refresh_across_sandboxes_keeps_the_grant_and_leaks_nothing() {
         calls_of(&static_ws),
         "warm path unchanged in AWS calls"
     );
-    assert_eq!(calls_of(&ws), json!({"kms": 1, "sts": 0, "dynamodb": 4}));
+    assert_eq!(calls_of(&ws), json!({"kms": 1, "sts": 0, "dynamodb": 5}));
 
     // Expired: 200 concurrent injections over 10 sandboxes, one refresh.
     // The refreshed token lives 120 s, so the whole burst runs on it (an

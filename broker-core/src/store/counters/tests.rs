@@ -87,3 +87,47 @@ fn counter_keys_name_the_window_length_and_cannot_collide() {
     // Neither is a secret's or the settings' sort key.
     assert!(!counter_sk(w, None).starts_with(crate::store::codec::SECRET_SK_PREFIX));
 }
+
+/// A counter item's count, as a reader of either format sees it: `n`
+/// (absent: 0), failing closed on anything else.
+fn parse_count(item: &Item) -> Result<u64> {
+    match item.get("n") {
+        None => Ok(0),
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| malformed("n")),
+        Some(_) => Err(malformed("n")),
+    }
+}
+
+/// The committed counter items: the unsharded workspace counter (the
+/// format of every deployment before shards and slots, still written with
+/// one shard) and a shard item with an in-flight bucket.
+fn fixture(name: &str) -> Item {
+    crate::store::codec::tests::from_dynamodb_json(match name {
+        "v1" => include_str!("../codec/fixtures/counter_item_v1.json"),
+        _ => include_str!("../codec/fixtures/counter_shard_item_v1.json"),
+    })
+}
+
+#[test]
+fn the_committed_counter_items_read_and_their_keys_are_what_the_counter_writes() {
+    let window = Window {
+        index: 29_400_000,
+        seconds: 60,
+    };
+    let v1 = fixture("v1");
+    assert_eq!(parse_count(&v1), Ok(41));
+    assert_eq!(v1["sk"], s(shard_sk(window, 0)));
+    assert_eq!(
+        v1["sk"],
+        s(counter_sk(window, None)),
+        "shard 0 is the old key"
+    );
+    let shard = fixture("shard");
+    assert_eq!(parse_count(&shard), Ok(7));
+    assert_eq!(shard["sk"], s(shard_sk(window, 5)));
+    assert_eq!(shard["sk"], s("rate#60#29400000#workspace#5"));
+    assert_eq!(shard["f58800000"], n(2), "the slots of bucket 58800000");
+    let mut bad = v1.clone();
+    bad.insert("n".into(), s("41"));
+    assert!(parse_count(&bad).is_err(), "a count as text fails closed");
+}
