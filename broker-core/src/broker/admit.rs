@@ -90,7 +90,8 @@ impl Broker {
         let Some(applied) = stored.effective(self.default_limits) else {
             return Ok(());
         };
-        let refused = match limits::precheck(Some(applied), now_ms) {
+        let anchor_ms = stored.anchor_ms();
+        let refused = match limits::precheck(Some(applied), anchor_ms, now_ms) {
             Precheck::Unlimited => None,
             Precheck::Refuse(scope) => Some(scope),
             Precheck::Count {
@@ -107,7 +108,7 @@ impl Broker {
             None => Ok(()),
             Some(scope) => {
                 tracing::info!(workspace = %ws, agent, scope = scope.as_str(), "injection limit reached");
-                Err(limits::exceeded(scope, applied, now_ms))
+                Err(limits::exceeded(scope, applied, anchor_ms, now_ms))
             }
         }
     }
@@ -115,15 +116,16 @@ impl Broker {
     /// Set (`Some`) or clear (`None`) a workspace's injection limits; a
     /// cleared workspace falls back to the deployment default. Takes effect
     /// from the next injection (the read path reads the limits with the
-    /// secret, consistently). Counts already made in the current window
-    /// stay: lowering a limit below them refuses until the window ends.
+    /// secret, consistently), in a new window: the item records when it
+    /// was stored, and its windows start then (`crate::limits`), so counts
+    /// made under the previous setting do not carry over.
     pub async fn set_limits(
         &self,
         ws: &WorkspaceId,
         limits: Option<Limits>,
     ) -> Result<LimitsChange> {
         let limits = limits.map(Limits::validate).transpose()?;
-        let previous = self.store.set_limits(ws, limits).await?;
+        let previous = self.store.set_limits(ws, limits, limits::now_ms()).await?;
         tracing::info!(workspace = %ws, ?previous, current = ?limits, "injection limits set");
         Ok(LimitsChange {
             previous,

@@ -37,10 +37,12 @@ async fn set_limits(lambda: &LambdaEnv, ws: &str, limits: Value) -> Value {
         .await
 }
 
-/// Fixed windows are aligned to the epoch: start a test's run of requests
-/// early in a window, so that a boundary cannot fall in the middle of it
-/// (this waits; it asserts nothing about time).
-pub(crate) async fn early_in_window(seconds: u64, need: Duration) {
+/// The deployment default's windows are aligned to the epoch (there is no
+/// item to anchor them): start a run of requests counted against it early
+/// in a window, so that a boundary cannot fall in the middle of it (this
+/// waits, at most `need`; it asserts nothing about time). Limits set with
+/// `set_limits` need no such wait: their windows start when they are set.
+async fn early_in_default_window(seconds: u64, need: Duration) {
     let len = seconds * 1000;
     let into = broker_core::limits::now_ms() % len;
     if len - into < need.as_millis() as u64 {
@@ -85,7 +87,6 @@ async fn a_looping_agent_is_refused_before_kms_and_its_siblings_go_on_until_the_
         json!({ "window_seconds": 3600, "workspace": 5, "agent": 3 }),
     )
     .await;
-    early_in_window(3600, Duration::from_secs(120)).await;
 
     let mut replies = Vec::new();
     for i in 0..3 {
@@ -141,7 +142,6 @@ async fn the_window_resets_after_the_advised_wait() {
     let up = Upstream::start().await;
     let (ws, _) = workspace(&lambda, &up).await;
     set_limits(&lambda, &ws, json!({ "window_seconds": 4, "agent": 1 })).await;
-    early_in_window(4, Duration::from_millis(2500)).await;
 
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_eq!(r["ok"], true, "{r}");
@@ -274,8 +274,8 @@ async fn a_table_writer_can_reset_a_count_but_not_lift_the_default_or_smuggle_in
         json!({ "window_seconds": 3600, "workspace": 100, "agent": 1 }),
     )
     .await;
-    early_in_window(3600, Duration::from_secs(120)).await;
-    early_in_window(1800, Duration::from_secs(120)).await;
+    // Attacks 2 and 3 count against the default (no item): epoch-aligned.
+    early_in_default_window(1800, Duration::from_secs(30)).await;
 
     let ok = |r: &Value| assert_eq!(r["ok"], true, "{r}");
     ok(&lambda.invoke("inject", &event(&ws, "a", &up)).await);
