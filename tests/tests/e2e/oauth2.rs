@@ -134,8 +134,7 @@ async fn start(
 
 #[tokio::test]
 async fn one_refresh_across_sandboxes_keeps_the_grant_and_leaks_nothing() {
-    let (env, lambda, up, oauth) =
-        start(SANDBOXES, &[("KEYBROKER_OAUTH2_WAIT_MS", "15000")]).await;
+    let (env, lambda, up, oauth) = start(SANDBOXES, &[("KEYBROKER_OAUTH2_WAIT_MS", "15000")]).await;
     let account = unique("acct");
     let (ws, grant) = connect(&lambda, &oauth, &up, &account, None).await;
     let mut responses = Vec::new();
