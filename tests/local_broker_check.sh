@@ -12,6 +12,8 @@ cd "$root"
 # Beside the stack's own ports (LS_PORT+6), so parallel stacks do not clash.
 port="${KEYBROKER_LOCAL_BROKER_PORT:-$((${KEYBROKER_LS_PORT:-4566} + 6))}"
 work="$(mktemp -d)"
+# A fresh workspace each run: the stack's table outlives a run.
+ws="check-$(date +%s)-$RANDOM"
 broker=""
 cleanup() {
   if [[ -n "$broker" ]] && kill -0 "$broker" 2>/dev/null; then
@@ -27,7 +29,7 @@ fail() {
   exit 1
 }
 
-bash scripts/local-broker.sh --listen "127.0.0.1:$port" --workspace check \
+bash scripts/local-broker.sh --listen "127.0.0.1:$port" --workspace "$ws" \
   --env-file "$work/env" >"$work/out" 2>"$work/err" &
 broker=$!
 for _ in $(seq 300); do
@@ -44,11 +46,11 @@ cli() {
     "$work/env" "" target/debug/keybroker "$@"
 }
 printf 'local-check-%s' "$RANDOM" >"$work/value"
-cli prepare-byok -w check >"$work/prepare" || fail "prepare-byok"
+cli prepare-byok -w "$ws" >"$work/prepare" || fail "prepare-byok"
 grep -q '^external_id ' "$work/prepare" || fail "prepare-byok printed no external id"
-cli put-secret -w check -s api --value-file "$work/value" --host api.example.com \
+cli put-secret -w "$ws" -s api --value-file "$work/value" --host api.example.com \
   --header Authorization --template 'Bearer {secret}' >/dev/null || fail "put-secret"
-cli --json list-secrets -w check >"$work/list" || fail "list-secrets"
+cli --json list-secrets -w "$ws" >"$work/list" || fail "list-secrets"
 grep -q '"name":"api"' "$work/list" || fail "list-secrets does not list the secret: $(cat "$work/list")"
 if grep -qF "$(cat "$work/value")" "$work/list" "$work/out" "$work/err"; then
   fail "the secret's value was printed"

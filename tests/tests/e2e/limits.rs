@@ -141,6 +141,7 @@ async fn the_window_resets_after_the_advised_wait() {
     let lambda = LambdaEnv::start(&env).await;
     let up = Upstream::start().await;
     let (ws, _) = workspace(&lambda, &up).await;
+    let before_set = std::time::Instant::now();
     set_limits(&lambda, &ws, json!({ "window_seconds": 4, "agent": 1 })).await;
 
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
@@ -152,6 +153,14 @@ async fn the_window_resets_after_the_advised_wait() {
     assert_limited(&r, &last_audit(&lambda), "agent", 4000);
 
     let wait = r["error"]["retry_after_ms"].as_u64().unwrap();
+    // The window started when the limits were stored (their anchor), not
+    // at an epoch boundary: what is left of it is at least the window less
+    // the time since just before set_limits.
+    let since_set = before_set.elapsed().as_millis() as u64;
+    assert!(
+        wait + since_set >= 4000,
+        "the window starts at set_limits: {wait} ms left {since_set} ms after it"
+    );
     tokio::time::sleep(Duration::from_millis(wait + 50)).await;
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_eq!(r["ok"], true, "a new window after the advised wait: {r}");
