@@ -4,7 +4,8 @@
 # script started it (so a developer's running stack is left alone).
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-if [[ -f .stack/run/localstack.pid && -f .stack/run/moto.pid && -f .stack/run/iam-front.pid ]]; then
+run_dir="${KEYBROKER_STACK_DIR:-.stack}/run"
+if [[ -f "$run_dir/localstack.pid" && -f "$run_dir/moto.pid" && -f "$run_dir/iam-front.pid" ]]; then
   stack_was_running=1
 else
   stack_was_running=0

@@ -44,6 +44,67 @@ pub struct BrokerConfig {
     /// Workspace counter items per window ([`crate::limits::scale`],
     /// "Shards"); 1 is the unsharded format.
     pub counter_shards: crate::limits::scale::CounterShards,
+    /// Bounds on every AWS call the broker makes ([`AwsTimeouts`]).
+    pub aws_timeouts: AwsTimeouts,
+}
+
+/// How long one attempt of an AWS call, and the whole call with the SDK's
+/// retries, may take. The SDK sets neither by default, so an endpoint that
+/// accepts a connection and never answers would hold a request until the
+/// Lambda itself times out; a timeout surfaces as `Unavailable`. The
+/// defaults (3 s / 8 s: KMS, STS and DynamoDB answer in milliseconds) fit
+/// inside the inject function's 15 s budget; a deployment with another
+/// function timeout sets its own (`KEYBROKER_AWS_TIMEOUTS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    /// One attempt (connect included).
+    pub attempt: std::time::Duration,
+    /// The whole operation, retries included; at least one attempt.
+    pub operation: std::time::Duration,
+}
+
+impl Default for AwsTimeouts {
+    fn default() -> Self {
+        Self {
+            attempt: std::time::Duration::from_secs(3),
+            operation: std::time::Duration::from_secs(8),
+        }
+    }
+}
+
+impl AwsTimeouts {
+    /// Parse `attempt_ms=N,operation_ms=N` (both required, 1 to 60,000,
+    /// the attempt at most the operation).
+    pub fn parse_setting(text: &str) -> Result<Self> {
+        let bad = |why: &str| BrokerError::invalid(BrokerConfig::AWS_TIMEOUTS_VAR, why.to_owned());
+        let (mut attempt, mut operation) = (None, None);
+        for part in text.split(',') {
+            let (k, v) = part
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| bad("expected attempt_ms=N,operation_ms=N"))?;
+            let ms = v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=60_000).contains(n))
+                .ok_or_else(|| bad("a timeout must be 1 to 60000 ms"))?;
+            let slot = match k {
+                "attempt_ms" => &mut attempt,
+                "operation_ms" => &mut operation,
+                _ => return Err(bad("unknown key (expected attempt_ms, operation_ms)")),
+            };
+            if slot.replace(std::time::Duration::from_millis(ms)).is_some() {
+                return Err(bad("a key is given twice"));
+            }
+        }
+        let (Some(attempt), Some(operation)) = (attempt, operation) else {
+            return Err(bad("both attempt_ms and operation_ms are required"));
+        };
+        if attempt > operation {
+            return Err(bad("attempt_ms must be at most operation_ms"));
+        }
+        Ok(Self { attempt, operation })
+    }
 }
 
 impl BrokerConfig {
@@ -64,6 +125,9 @@ impl BrokerConfig {
     /// The `KEYBROKER_COUNTER_SHARDS` variable ([`BrokerConfig::counter_shards`]):
     /// 1 to 64; unset means 1.
     pub const COUNTER_SHARDS_VAR: &'static str = "KEYBROKER_COUNTER_SHARDS";
+    /// The `KEYBROKER_AWS_TIMEOUTS` variable ([`BrokerConfig::aws_timeouts`]):
+    /// `attempt_ms=N,operation_ms=N`; unset means [`AwsTimeouts::default`].
+    pub const AWS_TIMEOUTS_VAR: &'static str = "KEYBROKER_AWS_TIMEOUTS";
 
     /// A configuration with the defaults: https only, every blob version
     /// opens, the built-in injection limits.
@@ -77,15 +141,17 @@ impl BrokerConfig {
             probe_budget: crate::breaker::DEFAULT_PROBE_BUDGET,
             in_flight_limit: Some(crate::limits::scale::DEFAULT_IN_FLIGHT_LIMIT),
             counter_shards: crate::limits::scale::CounterShards::ONE,
+            aws_timeouts: AwsTimeouts::default(),
         }
     }
 
     /// Read `KEYBROKER_TABLE` and `KEYBROKER_PLATFORM_KEY_ARN` (required;
     /// `infra/` passes them to the Lambda functions), the access settings
     /// ([`AccessSettings::ALLOW_INSECURE_HTTP_VAR`]), `KEYBROKER_MIN_BLOB_VERSION`
-    /// (default 1), `KEYBROKER_DEFAULT_LIMITS` ([`Self::DEFAULT_LIMITS_VAR`])
+    /// (default 1), `KEYBROKER_DEFAULT_LIMITS` ([`Self::DEFAULT_LIMITS_VAR`]),
     /// `KEYBROKER_PROBE_BUDGET` ([`Self::PROBE_BUDGET_VAR`]),
-    /// `KEYBROKER_IN_FLIGHT_LIMIT` and `KEYBROKER_COUNTER_SHARDS`.
+    /// `KEYBROKER_IN_FLIGHT_LIMIT`, `KEYBROKER_COUNTER_SHARDS` and
+    /// `KEYBROKER_AWS_TIMEOUTS` ([`Self::AWS_TIMEOUTS_VAR`]).
     pub fn from_env() -> Result<Self> {
         let var = |name: &'static str| {
             std::env::var(name)
@@ -118,11 +184,16 @@ impl BrokerConfig {
             Err(_) => crate::limits::scale::CounterShards::ONE,
             Ok(v) => crate::limits::scale::CounterShards::parse_setting(&v)?,
         };
+        let aws_timeouts = match std::env::var(Self::AWS_TIMEOUTS_VAR) {
+            Err(_) => AwsTimeouts::default(),
+            Ok(v) => AwsTimeouts::parse_setting(&v)?,
+        };
         Ok(Self {
             default_limits,
             probe_budget,
             in_flight_limit,
             counter_shards,
+            aws_timeouts,
             access: AccessSettings {
                 allow_insecure_http: env_flag(AccessSettings::ALLOW_INSECURE_HTTP_VAR)?,
             },
@@ -142,5 +213,34 @@ pub fn env_flag(name: &'static str) -> Result<bool> {
             name,
             "must be 1, true, 0, false or unset",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn aws_timeouts_parse_strictly() {
+        assert_eq!(
+            AwsTimeouts::parse_setting("attempt_ms=300,operation_ms=1000"),
+            Ok(AwsTimeouts {
+                attempt: Duration::from_millis(300),
+                operation: Duration::from_secs(1),
+            })
+        );
+        for bad in [
+            "",
+            "attempt_ms=300",
+            "attempt_ms=300,operation_ms=1000,attempt_ms=1",
+            "attempt_ms=0,operation_ms=1000",
+            "attempt_ms=300,operation_ms=60001",
+            "attempt_ms=2000,operation_ms=1000",
+            "attempt_ms=x,operation_ms=1000",
+            "retries=3,operation_ms=1000",
+        ] {
+            assert!(AwsTimeouts::parse_setting(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -156,7 +156,7 @@ pub use broker::rewrap::{KeyTarget, RewrapPage, RewrapRequest, SecretFailure};
 pub use broker::verify::{VerifyReport, VerifyStep};
 pub use broker::Broker;
 pub use call_count::AwsCalls;
-pub use deployment::BrokerConfig;
+pub use deployment::{AwsTimeouts, BrokerConfig};
 pub use error::{BrokerError, Result, RevokedReason};
 pub use kms_use::{KmsUse, KmsUseSink};
 pub use limits::{LimitScope, Limits, StoredLimits};

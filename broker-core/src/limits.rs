@@ -8,9 +8,14 @@
 //!
 //! The limits are **fixed windows**: at most `workspace` injections per
 //! window for the whole workspace, and at most `agent` per window for each
-//! agent name. A window is `window_seconds` long and aligned to the Unix
-//! epoch, so every sandbox computes the same window from its clock without
-//! talking to the others. Each window has its own counter items in the table
+//! agent name. A window is `window_seconds` long and starts at a fixed
+//! **anchor**: the time `set_limits` stored the workspace's limits (the
+//! limits item's `window_anchor_ms`), or the Unix epoch for the deployment
+//! default and for items stored before anchors were. Every sandbox computes
+//! the same window from its clock and the item it read, without talking to
+//! the others, and an operator who has just set limits is at the start of a
+//! full window (so are the tests: none waits for a wall-clock boundary).
+//! Each window has its own counter items in the table
 //! (`store::counters`), keyed by the window's index: a new window starts
 //! at zero with no reset step, and an increment is one conditional `ADD`.
 //! A token bucket would need the refill `(now - last) * rate`, which a
@@ -184,9 +189,10 @@ impl Limits {
         limits.validate().map(Some)
     }
 
-    /// The window `now_ms` falls in.
-    pub fn window_at(self, now_ms: u64) -> Window {
-        Window::at(now_ms, self.window_seconds)
+    /// The window `now_ms` falls in, windows starting at `anchor_ms` (0:
+    /// the epoch).
+    pub fn window_at(self, anchor_ms: u64, now_ms: u64) -> Window {
+        Window::anchored(now_ms, self.window_seconds, anchor_ms)
     }
 }
 
@@ -196,8 +202,10 @@ pub enum StoredLimits {
     /// No item: the deployment default applies.
     #[default]
     Unset,
-    /// The operator's limits (`set_limits`).
-    Set(Limits),
+    /// The operator's limits (`set_limits`), and the anchor their windows
+    /// start from (Unix ms; 0, the epoch, for an item stored before
+    /// anchors were).
+    Set(Limits, u64),
     /// An item that does not parse to anything `set_limits` could have
     /// stored (no count, a count as text, a zero window, an unknown
     /// attribute): planted or corrupted. The deployment default applies,
@@ -212,7 +220,7 @@ impl StoredLimits {
     /// says, it never means unlimited.
     pub fn effective(self, default: Option<Limits>) -> Option<Limits> {
         match self {
-            Self::Set(l) => Some(l),
+            Self::Set(l, _) => Some(l),
             Self::Unset => default,
             Self::Unreadable => Some(default.unwrap_or(Limits::BUILT_IN_DEFAULT)),
         }
@@ -221,30 +229,56 @@ impl StoredLimits {
     /// The operator's own limits, if the item holds readable ones.
     pub fn own(self) -> Option<Limits> {
         match self {
-            Self::Set(l) => Some(l),
+            Self::Set(l, _) => Some(l),
             Self::Unset | Self::Unreadable => None,
+        }
+    }
+
+    /// Where the effective limits' windows start (Unix ms): the item's
+    /// anchor for the operator's own limits, the epoch for the deployment
+    /// default (no item, or an unreadable one).
+    pub fn anchor_ms(self) -> u64 {
+        match self {
+            Self::Set(_, anchor) => anchor,
+            Self::Unset | Self::Unreadable => 0,
         }
     }
 }
 
-/// One fixed window: its index since the epoch and its length.
+/// One fixed window: its index, its length and where windows of this
+/// length start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    /// `now / length`: the same number in every sandbox whose clock agrees
-    /// to within the window.
+    /// `(now - offset) / length`: the same number in every sandbox whose
+    /// clock agrees to within the window.
     pub index: u64,
     /// Length in seconds.
     pub seconds: u32,
+    /// Where windows start, in ms past each epoch-aligned boundary: the
+    /// anchor modulo the length (0 for epoch-aligned windows). Windows with
+    /// the same length and offset are the same spans of time, whatever
+    /// anchor they came from.
+    pub offset_ms: u64,
 }
 
 impl Window {
-    /// The window containing `now_ms` (Unix milliseconds). A zero length
-    /// is treated as one second (validated limits never have it).
+    /// The epoch-aligned window containing `now_ms` (Unix milliseconds). A
+    /// zero length is treated as one second (validated limits never have it).
     pub fn at(now_ms: u64, seconds: u32) -> Self {
+        Self::anchored(now_ms, seconds, 0)
+    }
+
+    /// The window containing `now_ms` when windows start at `anchor_ms`
+    /// (and every length after it; before it too, so a clock behind the
+    /// anchor still lands in a window of its own).
+    pub fn anchored(now_ms: u64, seconds: u32, anchor_ms: u64) -> Self {
         let seconds = seconds.max(1);
+        let length_ms = u64::from(seconds) * 1000;
+        let offset_ms = anchor_ms % length_ms;
         Self {
-            index: now_ms / (u64::from(seconds) * 1000),
+            index: now_ms.saturating_sub(offset_ms) / length_ms,
             seconds,
+            offset_ms,
         }
     }
 
@@ -257,6 +291,7 @@ impl Window {
         self.index
             .saturating_add(1)
             .saturating_mul(self.length_ms())
+            .saturating_add(self.offset_ms)
     }
 
     /// How long a refused caller should wait: until the next window, at
@@ -297,8 +332,9 @@ pub enum Precheck {
     },
 }
 
-/// Decide what a request under `limits` needs at `now_ms`.
-pub fn precheck(limits: Option<Limits>, now_ms: u64) -> Precheck {
+/// Decide what a request under `limits` (windows from `anchor_ms`) needs
+/// at `now_ms`.
+pub fn precheck(limits: Option<Limits>, anchor_ms: u64, now_ms: u64) -> Precheck {
     let Some(l) = limits else {
         return Precheck::Unlimited;
     };
@@ -307,15 +343,16 @@ pub fn precheck(limits: Option<Limits>, now_ms: u64) -> Precheck {
         (Some(0), _) => Precheck::Refuse(LimitScope::Workspace),
         (_, Some(0)) => Precheck::Refuse(LimitScope::Agent),
         (workspace, agent) => Precheck::Count {
-            window: l.window_at(now_ms),
+            window: l.window_at(anchor_ms, now_ms),
             workspace,
             agent,
         },
     }
 }
 
-/// The refusal of a request over a limit, as the library reports it.
-pub fn exceeded(scope: LimitScope, limits: Limits, now_ms: u64) -> BrokerError {
+/// The refusal of a request over a limit (windows from `anchor_ms`), as
+/// the library reports it.
+pub fn exceeded(scope: LimitScope, limits: Limits, anchor_ms: u64, now_ms: u64) -> BrokerError {
     let limit = match scope {
         LimitScope::Workspace => limits.workspace,
         LimitScope::Agent => limits.agent,
@@ -326,7 +363,7 @@ pub fn exceeded(scope: LimitScope, limits: Limits, now_ms: u64) -> BrokerError {
         scope,
         limit,
         window_seconds: limits.window_seconds,
-        retry_after_ms: limits.window_at(now_ms).retry_after_ms(now_ms),
+        retry_after_ms: limits.window_at(anchor_ms, now_ms).retry_after_ms(now_ms),
     }
 }
 

@@ -51,6 +51,12 @@ pub struct RunOptions {
     /// Function timeout: the runner gives each invocation this deadline
     /// (`Lambda-Runtime-Deadline-Ms`) and answers `Sandbox.Timedout` past it.
     pub timeout: Duration,
+    /// Where the runner serves the Invoke API (loopback; port 0: any free
+    /// one, what the tests use; the local broker uses a fixed one).
+    pub listen: SocketAddr,
+    /// Where the functions' output goes; `None`: a fresh temporary
+    /// directory.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -62,6 +68,8 @@ impl Default for RunOptions {
             env: Vec::new(),
             inject_wrapper: Vec::new(),
             timeout: Duration::from_secs(20),
+            listen: ([127, 0, 0, 1], 0).into(),
+            log_dir: None,
         }
     }
 }
@@ -225,7 +233,10 @@ impl LambdaEnv {
 
     /// Start `inject` and `admin` as `opts` says.
     pub async fn start_with(env: &Env, opts: &RunOptions) -> Self {
-        let log_dir = std::env::temp_dir().join(crate::unique("keybroker-runner"));
+        let log_dir = opts
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(crate::unique("keybroker-runner")));
         let vars = vec![
             ("KEYBROKER_TABLE".to_owned(), TABLE.to_owned()),
             (
@@ -268,7 +279,7 @@ impl LambdaEnv {
             s
         };
         let runner = Runner::start(
-            ([127, 0, 0, 1], 0).into(),
+            opts.listen,
             vec![spec("inject"), spec("admin")],
             Some(log_dir.clone()),
         )
@@ -345,6 +356,11 @@ impl LambdaEnv {
             }
         }
         out
+    }
+
+    /// Where the functions' output goes (one file per instance and stream).
+    pub fn log_dir(&self) -> &std::path::Path {
+        &self.log_dir
     }
 
     /// The runner (cold-start timings, process ids).

@@ -128,14 +128,17 @@ impl Broker {
     ) -> Result<Option<SlotKey>> {
         let now_ms = limits::now_ms();
         let applied = stored.effective(self.default_limits);
+        let anchor_ms = stored.anchor_ms();
         let in_flight = self.in_flight_limit.filter(|_| take_slot);
         let shards = self.counter_shards;
-        let (window, workspace, agent_limit) = match limits::precheck(applied, now_ms) {
-            Precheck::Refuse(scope) => return Err(self.refusal(ws, scope, applied, now_ms)),
+        let refuse = |scope| self.refusal(ws, agent, scope, applied, anchor_ms, now_ms);
+        let (window, workspace, agent_limit) = match limits::precheck(applied, anchor_ms, now_ms)
+        {
+            Precheck::Refuse(scope) => return Err(refuse(scope)),
             Precheck::Unlimited if in_flight.is_none() => return Ok(None),
             // No rate limit, but a bound in flight: its slots live on the
-            // workspace counter of a default-length window.
-            Precheck::Unlimited => (Limits::BUILT_IN_DEFAULT.window_at(now_ms), None, None),
+            // workspace counter of a default-length, epoch-aligned window.
+            Precheck::Unlimited => (Limits::BUILT_IN_DEFAULT.window_at(0, now_ms), None, None),
             Precheck::Count {
                 window,
                 workspace,
@@ -152,18 +155,20 @@ impl Broker {
         };
         match self.store.count_injection(ws, agent, plan).await? {
             Counted::Admitted(slot) => Ok(slot),
-            Counted::Refused(scope) => Err(self.refusal(ws, scope, applied, now_ms)),
+            Counted::Refused(scope) => Err(refuse(scope)),
         }
     }
 
     fn refusal(
         &self,
         ws: &WorkspaceId,
+        agent: &str,
         scope: LimitScope,
         applied: Option<Limits>,
+        anchor_ms: u64,
         now_ms: u64,
     ) -> BrokerError {
-        tracing::info!(workspace = %ws, scope = scope.as_str(), "injection limit reached");
+        tracing::info!(workspace = %ws, agent, scope = scope.as_str(), "injection limit reached");
         match (scope, applied) {
             (LimitScope::InFlight, _) | (_, None) => BrokerError::LimitExceeded {
                 scope: LimitScope::InFlight,
@@ -171,22 +176,23 @@ impl Broker {
                 window_seconds: 0,
                 retry_after_ms: scale::IN_FLIGHT_RETRY_AFTER_MS,
             },
-            (scope, Some(applied)) => limits::exceeded(scope, applied, now_ms),
+            (scope, Some(applied)) => limits::exceeded(scope, applied, anchor_ms, now_ms),
         }
     }
 
     /// Set (`Some`) or clear (`None`) a workspace's injection limits; a
     /// cleared workspace falls back to the deployment default. Takes effect
     /// from the next injection (the read path reads the limits with the
-    /// secret, consistently). Counts already made in the current window
-    /// stay: lowering a limit below them refuses until the window ends.
+    /// secret, consistently), in a new window: the item records when it
+    /// was stored, and its windows start then (`crate::limits`), so counts
+    /// made under the previous setting do not carry over.
     pub async fn set_limits(
         &self,
         ws: &WorkspaceId,
         limits: Option<Limits>,
     ) -> Result<LimitsChange> {
         let limits = limits.map(Limits::validate).transpose()?;
-        let previous = self.store.set_limits(ws, limits).await?;
+        let previous = self.store.set_limits(ws, limits, limits::now_ms()).await?;
         tracing::info!(workspace = %ws, ?previous, current = ?limits, "injection limits set");
         Ok(LimitsChange {
             previous,

@@ -66,18 +66,18 @@ impl Broker {
         let counter = |c| CountCalls::new(calls.clone(), c);
         let kms_base = aws_sdk_kms::config::Builder::from(sdk)
             .interceptor(counter(Counter::Kms))
-            .timeout_config(aws_timeouts())
+            .timeout_config(aws_timeouts(config.aws_timeouts))
             .build();
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(sdk)
                 .interceptor(counter(Counter::Sts))
-                .timeout_config(aws_timeouts())
+                .timeout_config(aws_timeouts(config.aws_timeouts))
                 .build(),
         );
         let ddb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(sdk)
                 .interceptor(counter(Counter::DynamoDb))
-                .timeout_config(aws_timeouts())
+                .timeout_config(aws_timeouts(config.aws_timeouts))
                 .build(),
         );
         Ok(Self {
@@ -176,17 +176,14 @@ impl Broker {
     }
 }
 
-/// Bounds on every AWS call. The SDK sets none by default beyond connect,
-/// so an endpoint that accepts a connection and never answers would hold a
-/// request until the Lambda itself times out. Each attempt gets 3 s (KMS,
-/// STS and DynamoDB answer in milliseconds), the whole operation with the
-/// SDK's retries 8 s, inside the inject function's 15 s budget; a timeout
-/// surfaces as `Unavailable`.
-fn aws_timeouts() -> aws_smithy_types::timeout::TimeoutConfig {
+/// Bounds on every AWS call ([`crate::deployment::AwsTimeouts`]): connect
+/// within 2 s (or the attempt's bound, if shorter), each attempt and the
+/// whole operation as the deployment says.
+fn aws_timeouts(t: crate::deployment::AwsTimeouts) -> aws_smithy_types::timeout::TimeoutConfig {
     aws_smithy_types::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .operation_attempt_timeout(std::time::Duration::from_secs(3))
-        .operation_timeout(std::time::Duration::from_secs(8))
+        .connect_timeout(t.attempt.min(std::time::Duration::from_secs(2)))
+        .operation_attempt_timeout(t.attempt)
+        .operation_timeout(t.operation)
         .build()
 }
 

@@ -137,19 +137,20 @@ fn the_deployment_setting_parses_strictly() {
 
 #[test]
 fn precheck_needs_no_call_without_limits_and_refuses_zero_without_counting() {
-    assert_eq!(precheck(None, 1), Precheck::Unlimited);
+    assert_eq!(precheck(None, 0, 1), Precheck::Unlimited);
     let none = Limits {
         window_seconds: 60,
         workspace: None,
         agent: None,
     };
-    assert_eq!(precheck(Some(none), 1), Precheck::Unlimited);
+    assert_eq!(precheck(Some(none), 0, 1), Precheck::Unlimited);
     assert_eq!(
         precheck(
             Some(Limits {
                 workspace: Some(0),
                 ..none
             }),
+            0,
             1
         ),
         Precheck::Refuse(LimitScope::Workspace)
@@ -161,16 +162,18 @@ fn precheck_needs_no_call_without_limits_and_refuses_zero_without_counting() {
                 workspace: Some(5),
                 ..none
             }),
+            0,
             1
         ),
         Precheck::Refuse(LimitScope::Agent)
     );
     assert_eq!(
-        precheck(Some(Limits::BUILT_IN_DEFAULT), 61_000),
+        precheck(Some(Limits::BUILT_IN_DEFAULT), 0, 61_000),
         Precheck::Count {
             window: Window {
                 index: 1,
-                seconds: 60
+                seconds: 60,
+                offset_ms: 0,
             },
             workspace: Some(6_000),
             agent: None
@@ -186,7 +189,7 @@ fn the_refusal_carries_the_limit_and_the_wait() {
         agent: Some(7),
     };
     assert_eq!(
-        exceeded(LimitScope::Agent, l, 12_500),
+        exceeded(LimitScope::Agent, l, 0, 12_500),
         BrokerError::LimitExceeded {
             scope: LimitScope::Agent,
             limit: 7,
@@ -194,6 +197,44 @@ fn the_refusal_carries_the_limit_and_the_wait() {
             retry_after_ms: 7_500,
         }
     );
+    // Windows anchored at 11,000: the window started 1.5 s ago.
+    assert_eq!(
+        exceeded(LimitScope::Agent, l, 11_000, 12_500),
+        BrokerError::LimitExceeded {
+            scope: LimitScope::Agent,
+            limit: 7,
+            window_seconds: 10,
+            retry_after_ms: 8_500,
+        }
+    );
+}
+
+#[test]
+fn anchored_windows_start_at_their_anchor_and_repeat_every_length() {
+    let anchor = 1_700_000_012_345;
+    let first = Window::anchored(anchor, MIN, anchor);
+    // Set just now: a full window to go.
+    assert_eq!(first.retry_after_ms(anchor), 60_000);
+    assert_eq!(first.end_ms(), anchor + 60_000);
+    assert_eq!(first, Window::anchored(anchor + 59_999, MIN, anchor));
+    let next = Window::anchored(anchor + 60_000, MIN, anchor);
+    assert_eq!(next.index, first.index + 1);
+    assert_eq!(next.end_ms(), anchor + 120_000);
+    // Only the anchor's offset into the epoch-aligned window matters: the
+    // same spans of time, whichever anchor of that offset named them.
+    assert_eq!(first, Window::anchored(anchor, MIN, anchor - 600_000));
+    assert_eq!(first.offset_ms, anchor % 60_000);
+    assert_eq!(first.offset_ms, 32_345);
+    // Anchor 0 is the epoch-aligned window.
+    assert_eq!(Window::anchored(61_000, MIN, 0), Window::at(61_000, MIN));
+    // A clock behind the anchor still gets a window and a bounded wait.
+    let behind = Window::anchored(anchor - 1, MIN, anchor);
+    assert_eq!(behind.index + 1, first.index);
+    assert_eq!(behind.retry_after_ms(anchor - 1), 1);
+    // Before the first offset after the epoch: window 0, never an underflow.
+    assert_eq!(Window::anchored(5, MIN, 12_345).index, 0);
+    // A far-future anchor saturates instead of overflowing.
+    assert!(Window::anchored(u64::MAX, MIN, u64::MAX).end_ms() >= 1);
 }
 
 #[test]
@@ -204,8 +245,12 @@ fn an_unreadable_limits_item_gets_the_default_and_never_unlimited() {
         agent: Some(3),
     };
     let default = Some(Limits::BUILT_IN_DEFAULT);
-    assert_eq!(StoredLimits::Set(own).effective(default), Some(own));
-    assert_eq!(StoredLimits::Set(own).effective(None), Some(own));
+    assert_eq!(StoredLimits::Set(own, 5).effective(default), Some(own));
+    assert_eq!(StoredLimits::Set(own, 5).effective(None), Some(own));
+    assert_eq!(StoredLimits::Set(own, 5).anchor_ms(), 5);
+    // The default's windows are epoch-aligned, whatever an item said.
+    assert_eq!(StoredLimits::Unset.anchor_ms(), 0);
+    assert_eq!(StoredLimits::Unreadable.anchor_ms(), 0);
     assert_eq!(StoredLimits::Unset.effective(default), default);
     assert_eq!(StoredLimits::Unset.effective(None), None, "off, no item");
     let planted_default = Limits {
@@ -223,5 +268,5 @@ fn an_unreadable_limits_item_gets_the_default_and_never_unlimited() {
         "under off, a planted item still never means unlimited"
     );
     assert_eq!(StoredLimits::Unreadable.own(), None);
-    assert_eq!(StoredLimits::Set(own).own(), Some(own));
+    assert_eq!(StoredLimits::Set(own, 5).own(), Some(own));
 }

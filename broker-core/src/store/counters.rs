@@ -4,10 +4,19 @@
 //!
 //! ```text
 //! pk = "ws#<workspace>"   sk = "limits"                                   set_limits
-//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#workspace"         n, f<bucket>…, expires_at
-//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#workspace#<k>"     shard k > 0, same
-//! pk = "ws#<workspace>"   sk = "rate#<seconds>#<index>#agent#<agent>"     n, expires_at
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>[+<offset>]#<index>#workspace"       n, f<bucket>…, expires_at
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>[+<offset>]#<index>#workspace#<k>"   shard k > 0, same
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>[+<offset>]#<index>#agent#<agent>"   n, expires_at
 //! ```
+//!
+//! The limits item has two versions, both read (test vectors
+//! `codec/fixtures/limits_item_v1.json` and `limits_item_v2.json`): v1
+//! (`window_seconds`, the counts, `updated_at`) has epoch-aligned windows;
+//! v2, what `set_limits` stores now, adds `window_anchor_ms`, the Unix ms
+//! its windows start from (`crate::limits`). A counter's key carries the
+//! anchor's offset into the epoch-aligned window (`+<offset>`, ms; absent
+//! when 0, so v1 counters keep their keys), so windows of different anchors
+//! never share a count.
 //!
 //! The limits item is read in the same `BatchGetItem` as the secret and
 //! its workspace, so knowing the limits costs no call. Counting costs one
@@ -66,12 +75,13 @@ use crate::names::WorkspaceId;
 pub(crate) const LIMITS_SK: &str = "limits";
 
 /// Every attribute a limits item may hold.
-const LIMITS_ATTRIBUTES: [&str; 6] = [
+const LIMITS_ATTRIBUTES: [&str; 7] = [
     "pk",
     "sk",
     "window_seconds",
     "workspace_limit",
     "agent_limit",
+    "window_anchor_ms",
     "updated_at",
 ];
 
@@ -92,17 +102,21 @@ pub(crate) fn limits_key(ws: &WorkspaceId) -> Item {
 /// length never continues another length's count. Agent names are checked
 /// by the access check (no `#`), so keys cannot collide.
 pub(crate) fn counter_sk(window: Window, agent: Option<&str>) -> String {
-    let base = format!("rate#{}#{}", window.seconds, window.index);
+    let base = match window.offset_ms {
+        0 => format!("rate#{}#{}", window.seconds, window.index),
+        o => format!("rate#{}+{o}#{}", window.seconds, window.index),
+    };
     match agent {
         None => format!("{base}#workspace"),
         Some(a) => format!("{base}#agent#{a}"),
     }
 }
 
-/// A limits item (`set_limits`).
-pub(crate) fn limits_item(ws: &WorkspaceId, l: Limits) -> Item {
+/// A limits item (`set_limits`, v2), its windows anchored at `anchor_ms`.
+pub(crate) fn limits_item(ws: &WorkspaceId, l: Limits, anchor_ms: u64) -> Item {
     let mut item = limits_key(ws);
     item.insert("window_seconds".into(), n(u64::from(l.window_seconds)));
+    item.insert("window_anchor_ms".into(), n(anchor_ms));
     if let Some(w) = l.workspace {
         item.insert("workspace_limit".into(), n(w));
     }
@@ -113,8 +127,9 @@ pub(crate) fn limits_item(ws: &WorkspaceId, l: Limits) -> Item {
     item
 }
 
-/// Parse a limits item, failing closed (module docs).
-pub(crate) fn parse_limits(item: &Item) -> Result<Limits> {
+/// Parse a limits item of either version, failing closed (module docs):
+/// the limits and their anchor (0 for v1, which has none).
+pub(crate) fn parse_limits(item: &Item) -> Result<(Limits, u64)> {
     if let Some(k) = item
         .keys()
         .find(|k| !LIMITS_ATTRIBUTES.contains(&k.as_str()))
@@ -131,19 +146,21 @@ pub(crate) fn parse_limits(item: &Item) -> Result<Limits> {
     let window = num("window_seconds")?
         .and_then(|w| u32::try_from(w).ok())
         .ok_or_else(|| malformed("window_seconds"))?;
-    Limits {
+    let anchor = num("window_anchor_ms")?.unwrap_or(0);
+    let limits = Limits {
         window_seconds: window,
         workspace: num("workspace_limit")?,
         agent: num("agent_limit")?,
     }
     .validate()
-    .map_err(|_| malformed("limits out of range"))
+    .map_err(|_| malformed("limits out of range"))?;
+    Ok((limits, anchor))
 }
 
 /// What a read limits item means (module docs), logging an unreadable one.
 pub(crate) fn stored(ws: &WorkspaceId, item: &Item) -> StoredLimits {
     match parse_limits(item) {
-        Ok(l) => StoredLimits::Set(l),
+        Ok((l, anchor)) => StoredLimits::Set(l, anchor),
         Err(e) => {
             tracing::warn!(
                 workspace = %ws,
@@ -267,20 +284,22 @@ impl Store {
             .map_or(StoredLimits::Unset, |item| stored(ws, &item)))
     }
 
-    /// Store (`Some`) or remove (`None`: the deployment default applies
-    /// again) a workspace's limits; returns what was stored before, for
-    /// the admin audit record. One call either way (`ALL_OLD`).
+    /// Store (`Some`, windows from `now_ms`) or remove (`None`: the
+    /// deployment default applies again) a workspace's limits; returns what
+    /// was stored before, for the admin audit record. One call either way
+    /// (`ALL_OLD`).
     pub(crate) async fn set_limits(
         &self,
         ws: &WorkspaceId,
         limits: Option<Limits>,
+        now_ms: u64,
     ) -> Result<Option<Limits>> {
         let old = match limits {
             Some(l) => {
                 self.ddb
                     .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(limits_item(ws, l)))
+                    .set_item(Some(limits_item(ws, l, now_ms)))
                     .return_values(ReturnValue::AllOld)
                     .send()
                     .await
@@ -303,7 +322,8 @@ impl Store {
         // and the audit record must not fail on what it replaced.
         Ok(old
             .filter(|i| !i.is_empty())
-            .and_then(|i| parse_limits(&i).ok()))
+            .and_then(|i| parse_limits(&i).ok())
+            .map(|(l, _)| l))
     }
 
     /// Count one request: the agent's counter first (an agent refused by

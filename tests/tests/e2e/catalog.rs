@@ -3,14 +3,11 @@
 //! let it use, and each listing counts against the injection limits on the
 //! injections' own counters, refused `throttled` with the window's wait.
 
-use std::time::Duration;
-
 use keybroker_tests::lambda_env::{LambdaEnv, Upstream};
 use keybroker_tests::{assert_no_canary, setup, Env};
 use serde_json::{json, Value};
 
 use crate::inject::error_type;
-use crate::limits::early_in_window;
 
 /// `agent-a` may use `github` (GET only) and `maps`; `agent-b` only `maps`;
 /// nobody `stripe` (an unconditional forbid), `expired` (a grant in the
@@ -117,7 +114,6 @@ async fn list_secrets_counts_against_the_injection_limits_and_is_throttled_past_
         .admin(json!({ "op": "set_limits", "workspace": ws,
                        "limits": { "window_seconds": 3600, "workspace": 100, "agent": 3 } }))
         .await;
-    early_in_window(3600, Duration::from_secs(120)).await;
 
     for i in 0..2 {
         let r = lambda.invoke("inject", &list(&ws, "agent-a")).await;

@@ -269,7 +269,6 @@ async fn an_operator_runs_a_byok_workspace_with_the_cli() {
 
     // Limits: one injection per hour for each agent. The next is refused
     // `throttled` (exit 15) before decrypting; clearing restores the default.
-    crate::limits::early_in_window(3600, std::time::Duration::from_secs(60)).await;
     let set = op
         .expect(
             0,

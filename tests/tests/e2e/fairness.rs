@@ -12,7 +12,18 @@ use keybroker_tests::{setup, Customer};
 use serde_json::{json, Value};
 
 use crate::inject::{bearer, bound_secret, bound_secret_in, error_type, inject_event};
-use crate::limits::early_in_window;
+
+/// In-flight slots live in epoch-aligned buckets of
+/// [`broker_core::limits::scale::IN_FLIGHT_BUCKET_SECONDS`]: start a test's
+/// run early in one, so that a bucket boundary (which starts a fresh
+/// count) cannot fall inside it. Waits at most `need`; asserts nothing.
+async fn early_in_bucket(need: Duration) {
+    let len = broker_core::limits::scale::IN_FLIGHT_BUCKET_SECONDS * 1000;
+    let into = broker_core::limits::now_ms() % len;
+    if len - into < need.as_millis() as u64 {
+        tokio::time::sleep(Duration::from_millis(len - into + 20)).await;
+    }
+}
 
 fn last_audit(lambda: &LambdaEnv, ws: &str) -> Value {
     lambda
@@ -36,7 +47,7 @@ async fn a_saturated_workspace_is_refused_in_flight_while_another_goes_on() {
     let (busy, _) = bound_secret(&lambda, &up, bearer()).await;
     let (calm, _) = bound_secret(&lambda, &up, bearer()).await;
     // Slots live in 30 s buckets: keep the run inside one.
-    early_in_window(30, Duration::from_secs(12)).await;
+    early_in_bucket(Duration::from_secs(12)).await;
 
     // Two injections against the 5 s upstream hold the busy workspace's bound.
     let slow = inject_event(&busy, &format!("{}/slow", up.base()));
@@ -107,7 +118,7 @@ async fn a_slot_comes_back_after_an_upstream_error() {
     let lambda = LambdaEnv::start_with(&env, &opts).await;
     let up = Upstream::start().await;
     let (ws, _) = bound_secret(&lambda, &up, bearer()).await;
-    early_in_window(30, Duration::from_secs(10)).await;
+    early_in_bucket(Duration::from_secs(10)).await;
     // A redirect is refused after the call (upstream_error): with a bound
     // of one, every next request is admitted only if the slot came back.
     for i in 0..3 {

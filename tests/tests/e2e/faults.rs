@@ -446,13 +446,25 @@ async fn with_the_whole_stack_gone_every_operation_is_unavailable_in_bounded_tim
 
 /// A KMS endpoint that accepts the connection but never answers (every
 /// attempt held 60 s by the front) is cut off by the broker's attempt and
-/// operation timeouts (3 s / 8 s, broker-core `aws_timeouts`) instead of
-/// holding the read until the Lambda times out. Found by this test; the SDK
-/// sets no such timeout by default.
+/// operation timeouts (`KEYBROKER_AWS_TIMEOUTS`, default 3 s / 8 s; this
+/// deployment's 0.5 s / 1.5 s) instead of holding the read until the
+/// Lambda times out. Found by this test; the SDK sets no such timeout by
+/// default.
 #[tokio::test]
 async fn kms_that_never_answers_is_cut_off_by_an_operation_timeout() {
     let env = setup().await;
     let (ws, n) = platform_secret(&env).await;
+    let broker = Broker::new(
+        &broker_sdk_config().await,
+        BrokerConfig {
+            aws_timeouts: broker_core::AwsTimeouts::parse_setting(
+                "attempt_ms=500,operation_ms=1500",
+            )
+            .unwrap(),
+            ..BrokerConfig::new(TABLE, env.platform_key_arn.clone())
+        },
+    )
+    .unwrap();
     let Some(fault) = Fault::add(json!({ "service": "kms", "operation": "Decrypt",
         "resource": env.platform_key_arn, "error": "KMSInternalException", "status": 500,
         "count": 10, "delay_ms": 60_000 }))
@@ -460,7 +472,7 @@ async fn kms_that_never_answers_is_cut_off_by_an_operation_timeout() {
     else {
         return;
     };
-    let r = tokio::time::timeout(Duration::from_secs(20), env.broker.read_plaintext(&ws, &n)).await;
+    let r = tokio::time::timeout(Duration::from_secs(20), broker.read_plaintext(&ws, &n)).await;
     fault.remove().await;
     let e = r
         .expect("the read should give up on a silent KMS well within 20 s")

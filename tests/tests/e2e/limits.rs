@@ -37,10 +37,12 @@ async fn set_limits(lambda: &LambdaEnv, ws: &str, limits: Value) -> Value {
         .await
 }
 
-/// Fixed windows are aligned to the epoch: start a test's run of requests
-/// early in a window, so that a boundary cannot fall in the middle of it
-/// (this waits; it asserts nothing about time).
-pub(crate) async fn early_in_window(seconds: u64, need: Duration) {
+/// The deployment default's windows are aligned to the epoch (there is no
+/// item to anchor them): start a run of requests counted against it early
+/// in a window, so that a boundary cannot fall in the middle of it (this
+/// waits, at most `need`; it asserts nothing about time). Limits set with
+/// `set_limits` need no such wait: their windows start when they are set.
+async fn early_in_default_window(seconds: u64, need: Duration) {
     let len = seconds * 1000;
     let into = broker_core::limits::now_ms() % len;
     if len - into < need.as_millis() as u64 {
@@ -85,7 +87,6 @@ async fn a_looping_agent_is_refused_before_kms_and_its_siblings_go_on_until_the_
         json!({ "window_seconds": 3600, "workspace": 5, "agent": 3 }),
     )
     .await;
-    early_in_window(3600, Duration::from_secs(120)).await;
 
     let mut replies = Vec::new();
     for i in 0..3 {
@@ -141,8 +142,8 @@ async fn the_window_resets_after_the_advised_wait() {
     let lambda = LambdaEnv::start(&env).await;
     let up = Upstream::start().await;
     let (ws, _) = workspace(&lambda, &up).await;
+    let before_set = std::time::Instant::now();
     set_limits(&lambda, &ws, json!({ "window_seconds": 4, "agent": 1 })).await;
-    early_in_window(4, Duration::from_millis(2500)).await;
 
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_eq!(r["ok"], true, "{r}");
@@ -154,6 +155,14 @@ async fn the_window_resets_after_the_advised_wait() {
     assert_limited(&r, &last_audit(&lambda), "agent", 4000);
 
     let wait = r["error"]["retry_after_ms"].as_u64().unwrap();
+    // The window started when the limits were stored (their anchor), not
+    // at an epoch boundary: what is left of it is at least the window less
+    // the time since just before set_limits.
+    let since_set = before_set.elapsed().as_millis() as u64;
+    assert!(
+        wait + since_set >= 4000,
+        "the window starts at set_limits: {wait} ms left {since_set} ms after it"
+    );
     tokio::time::sleep(Duration::from_millis(wait + 50)).await;
     let r = lambda.invoke("inject", &event(&ws, "a", &up)).await;
     assert_eq!(r["ok"], true, "a new window after the advised wait: {r}");
@@ -276,8 +285,8 @@ async fn a_table_writer_can_reset_a_count_but_not_lift_the_default_or_smuggle_in
         json!({ "window_seconds": 3600, "workspace": 100, "agent": 1 }),
     )
     .await;
-    early_in_window(3600, Duration::from_secs(120)).await;
-    early_in_window(1800, Duration::from_secs(120)).await;
+    // Attacks 2 and 3 count against the default (no item): epoch-aligned.
+    early_in_default_window(1800, Duration::from_secs(30)).await;
 
     let ok = |r: &Value| assert_eq!(r["ok"], true, "{r}");
     ok(&lambda.invoke("inject", &event(&ws, "a", &up)).await);

@@ -1,11 +1,14 @@
 //! The `oauth2` kind end to end: the real `inject` and `admin` binaries
 //! (lambda-runner, one process per sandbox) against the stack's real
 //! authorization server (`oidc-provider`: refresh-token rotation with reuse
-//! detection; each test account's access tokens live 8 s, set through the
-//! provider's `/_test/ttl`). The provider's own records (its token-endpoint
-//! calls and grants, per test account) are the witness.
+//! detection; each test account's access tokens live 120 s, set through
+//! the provider's `/_test/ttl`, and a test ends a cached token's life by
+//! its recorded expiry instead of waiting). The provider's own records (its
+//! token-endpoint calls and grants, per test account) are the witness.
 
 use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
 use keybroker_tests::oauth::{Grant, OAuthServer};
@@ -46,8 +49,10 @@ async fn connect(
     ws: Option<String>,
 ) -> (String, Grant) {
     let ws = ws.unwrap_or_else(|| crate::ws().to_string());
-    // This account's access tokens live 8 s, whatever the stack's default.
-    oauth.set_access_token_ttl(account, 8).await;
+    // This account's access tokens live 120 s, whatever the stack's
+    // default: none expires by itself during a test (`let_token_expire`
+    // says when one has).
+    oauth.set_access_token_ttl(account, 120).await;
     let grant = oauth.connect_account(account).await;
     let value =
         json!({ "refresh_token": grant.refresh_token, "client_secret": oauth.client_secret });
@@ -82,10 +87,23 @@ fn last_bearer(up: &Upstream) -> String {
     auth.strip_prefix("Bearer ").unwrap().to_owned()
 }
 
-/// Wait until the cached token is past its refresh point (the stack's
-/// access tokens live 8 s; refreshed a quarter of that before expiry).
-async fn let_token_expire() {
-    tokio::time::sleep(Duration::from_secs(7)).await;
+/// Put the cached access token of `ws`'s secret `api` past its refresh
+/// point without waiting for it: its recorded expiry (the state item's
+/// `oauth_expires_at`, what the broker decides by) becomes 4 ms after its
+/// issue, so the next injection refreshes as after a real expiry (the
+/// provider's own copy of the token is not consulted).
+async fn let_token_expire(env: &Env, ws: &str) {
+    env.ddb
+        .update_item()
+        .table_name(keybroker_tests::TABLE)
+        .key("pk", AttributeValue::S(format!("ws#{ws}")))
+        .key("sk", AttributeValue::S("oauth2#api".into()))
+        .update_expression("SET oauth_expires_at = oauth_issued_at + :life")
+        .condition_expression("attribute_exists(oauth_access)")
+        .expression_attribute_values(":life", AttributeValue::N("4".into()))
+        .send()
+        .await
+        .expect("a cached access token to expire");
 }
 
 /// Every secret of the test in no response, audit record or log line.
@@ -116,8 +134,7 @@ async fn start(
 
 #[tokio::test]
 async fn one_refresh_across_sandboxes_keeps_the_grant_and_leaks_nothing() {
-    let (_env, lambda, up, oauth) =
-        start(SANDBOXES, &[("KEYBROKER_OAUTH2_WAIT_MS", "15000")]).await;
+    let (env, lambda, up, oauth) = start(SANDBOXES, &[("KEYBROKER_OAUTH2_WAIT_MS", "15000")]).await;
     let account = unique("acct");
     let (ws, grant) = connect(&lambda, &oauth, &up, &account, None).await;
     let mut responses = Vec::new();
@@ -170,10 +187,8 @@ async fn one_refresh_across_sandboxes_keeps_the_grant_and_leaks_nothing() {
     assert_eq!(calls_of(&ws), json!({"kms": 1, "sts": 0, "dynamodb": 5}));
 
     // Expired: 200 concurrent injections over 10 sandboxes, one refresh.
-    // The refreshed token lives 120 s, so the whole burst runs on it (an
-    // 8 s token could legitimately expire again during a slow burst).
-    let_token_expire().await;
-    oauth.set_access_token_ttl(&account, 120).await;
+    // The refreshed token lives 120 s, so the whole burst runs on it.
+    let_token_expire(&env, &ws).await;
     let before = up.records().len();
     let started = Instant::now();
     let all = futures::future::join_all((0..CONCURRENT).map(|_| inject(&lambda, &ws, &up))).await;
@@ -251,7 +266,7 @@ async fn revocation_by_the_switch_stops_injection_and_refresh() {
             l[0]["oauth2"]["access_expires_at_ms"].clone(),
         )
     };
-    let v1 = version(
+    let v0 = version(
         lambda
             .admin(json!({"op": "list_secrets", "workspace": ws}))
             .await,
@@ -260,7 +275,12 @@ async fn revocation_by_the_switch_stops_injection_and_refresh() {
     customer.set_broker_access(BrokerAccess::Revoked).await;
     let r = inject(&lambda, &ws, &up).await;
     assert_eq!(error_type(&r), "revoked", "{r}");
-    let_token_expire().await;
+    let_token_expire(&env, &ws).await;
+    let v1 = version(
+        lambda
+            .admin(json!({"op": "list_secrets", "workspace": ws}))
+            .await,
+    );
     let r2 = inject(&lambda, &ws, &up).await;
     assert_eq!(error_type(&r2), "revoked", "{r2}");
     assert_eq!(
@@ -274,6 +294,7 @@ async fn revocation_by_the_switch_stops_injection_and_refresh() {
             .await,
     );
     assert!(v1.0.as_u64().is_some() && v1.1.as_u64().is_some(), "{v1:?}");
+    assert_eq!(v0.0, v1.0, "nothing sealed by the first revoked injection");
     assert_eq!(
         v1, v2,
         "nothing new sealed: same version, same cached token"
@@ -294,13 +315,13 @@ async fn revocation_by_the_switch_stops_injection_and_refresh() {
 
 #[tokio::test]
 async fn a_grant_revoked_at_the_provider_is_reauth_required() {
-    let (_env, lambda, up, oauth) = start(1, &[]).await;
+    let (env, lambda, up, oauth) = start(1, &[]).await;
     let account = unique("acct");
     let (ws, grant) = connect(&lambda, &oauth, &up, &account, None).await;
     let r = inject(&lambda, &ws, &up).await;
     assert_eq!(r["ok"], true, "{r}");
     oauth.revoke_grants(&account).await;
-    let_token_expire().await;
+    let_token_expire(&env, &ws).await;
     let r = inject(&lambda, &ws, &up).await;
     assert_eq!(error_type(&r), "reauth_required", "{r}");
     assert_eq!(r["error"]["retry"], "never", "{r}");

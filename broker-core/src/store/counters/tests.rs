@@ -22,14 +22,18 @@ fn limits_round_trip_through_their_item() {
             agent: Some(100_000_000),
         },
     ] {
-        assert_eq!(parse_limits(&limits_item(&ws(), l)), Ok(l));
-        assert_eq!(stored(&ws(), &limits_item(&ws(), l)), StoredLimits::Set(l));
+        let item = limits_item(&ws(), l, 1_700_000_000_123);
+        assert_eq!(parse_limits(&item), Ok((l, 1_700_000_000_123)));
+        assert_eq!(
+            stored(&ws(), &item),
+            StoredLimits::Set(l, 1_700_000_000_123)
+        );
     }
 }
 
 #[test]
 fn a_limits_item_no_operator_could_have_set_is_unreadable_never_unlimited() {
-    let good = limits_item(&ws(), Limits::BUILT_IN_DEFAULT);
+    let good = limits_item(&ws(), Limits::BUILT_IN_DEFAULT, 1_700_000_000_000);
     let with = |k: &str, v: AttributeValue| {
         let mut i = good.clone();
         i.insert(k.to_owned(), v);
@@ -50,6 +54,9 @@ fn a_limits_item_no_operator_could_have_set_is_unreadable_never_unlimited() {
         with("window_seconds", num("0")),
         with("window_seconds", num("4294967297")),
         with("window_seconds", AttributeValue::S("60".into())),
+        with("window_anchor_ms", AttributeValue::S("0".into())),
+        with("window_anchor_ms", num("-5")),
+        with("window_anchor_ms", num("1.5")),
         without("window_seconds"),
         // Planted with no counts: it would read as "no limit".
         without("workspace_limit"),
@@ -71,6 +78,7 @@ fn counter_keys_name_the_window_length_and_cannot_collide() {
     let w = Window {
         index: 29_000_000,
         seconds: 60,
+        offset_ms: 0,
     };
     assert_eq!(counter_sk(w, None), "rate#60#29000000#workspace");
     assert_eq!(
@@ -82,6 +90,16 @@ fn counter_keys_name_the_window_length_and_cannot_collide() {
         counter_sk(Window { seconds: 30, ..w }, None),
         counter_sk(w, None)
     );
+    // Windows of another anchor are other spans of time: other counters.
+    let anchored = Window {
+        offset_ms: 1_234,
+        ..w
+    };
+    assert_eq!(
+        counter_sk(anchored, None),
+        "rate#60+1234#29000000#workspace"
+    );
+    assert_ne!(counter_sk(anchored, None), counter_sk(w, None));
     // An agent named like the workspace counter's suffix stays an agent.
     assert_ne!(counter_sk(w, Some("workspace")), counter_sk(w, None));
     // Neither is a secret's or the settings' sort key.
@@ -113,6 +131,7 @@ fn the_committed_counter_items_read_and_their_keys_are_what_the_counter_writes()
     let window = Window {
         index: 29_400_000,
         seconds: 60,
+        offset_ms: 0,
     };
     let v1 = fixture("v1");
     assert_eq!(parse_count(&v1), Ok(41));
@@ -130,4 +149,38 @@ fn the_committed_counter_items_read_and_their_keys_are_what_the_counter_writes()
     let mut bad = v1.clone();
     bad.insert("n".into(), s("41"));
     assert!(parse_count(&bad).is_err(), "a count as text fails closed");
+}
+
+fn vector(text: &str) -> Item {
+    crate::store::codec::tests::from_dynamodb_json(text)
+}
+
+#[test]
+fn v1_limits_item_test_vector_reads_with_epoch_aligned_windows() {
+    let item = vector(include_str!("../codec/fixtures/limits_item_v1.json"));
+    let l = Limits {
+        window_seconds: 60,
+        workspace: Some(6000),
+        agent: Some(300),
+    };
+    assert_eq!(stored(&ws(), &item), StoredLimits::Set(l, 0));
+    assert_eq!(stored(&ws(), &item).anchor_ms(), 0);
+}
+
+#[test]
+fn v2_limits_item_test_vector_reads_with_its_anchor_and_is_what_set_limits_writes() {
+    let item = vector(include_str!("../codec/fixtures/limits_item_v2.json"));
+    let l = Limits {
+        window_seconds: 3600,
+        workspace: None,
+        agent: Some(1),
+    };
+    assert_eq!(
+        stored(&ws(), &item),
+        StoredLimits::Set(l, 1_700_000_123_456)
+    );
+    // The writer produces the vector's attributes (the time aside).
+    let mut written = limits_item(&ws(), l, 1_700_000_123_456);
+    written.insert("updated_at".into(), n(1_700_000_123));
+    assert_eq!(written, item);
 }
