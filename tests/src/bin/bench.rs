@@ -18,6 +18,7 @@
 
 use std::time::{Duration, Instant};
 
+use keybroker_tests::bench_steps::Steps;
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
 use keybroker_tests::{setup, Env};
 use serde_json::{json, Value};
@@ -464,40 +465,62 @@ async fn main() {
         println!("{}", serde_json::to_string_pretty(&warm).unwrap());
         return;
     }
-    eprintln!(
-        "bench: transport {} (KEYBROKER_STACK_TLS); cold starts ({cold_runs} fresh processes)…",
-        transport()
-    );
-    let cold = json!({
-        "warm_up_on": cold_starts(&f, cold_runs, "on").await,
-        "warm_up_off": cold_starts(&f, cold_runs, "off").await,
-    });
-    eprintln!("bench: warm injections ({warm_n})…");
-    let warm = warm(&f, warm_n).await;
-    eprintln!("bench: reconnects ({})…", warm_n / 5);
-    let reconnect = reconnects(&f, warm_n / 5).await;
-    eprintln!("bench: scaling (1, 10, 100 concurrent)…");
-    let scale = scaling(&f, &[1, 10, 100], rounds).await;
+    if args.iter().any(|a| a == "--cold-only") {
+        // The warm-up decision (docs/BENCHMARKS.md): both modes, printed.
+        let cold = json!({
+            "warm_up_on": cold_starts(&f, cold_runs, "on").await,
+            "warm_up_off": cold_starts(&f, cold_runs, "off").await,
+        });
+        println!("{}", serde_json::to_string_pretty(&cold).unwrap());
+        return;
+    }
+    let load_only = args.iter().any(|a| a == "--load-only");
+    let no_load = args.iter().any(|a| a == "--no-load");
+    eprintln!("bench: transport {} (KEYBROKER_STACK_TLS)", transport());
+    // Each step is recorded whether or not the others fail; the file is
+    // written at the end either way and names the failed steps.
+    let mut steps = Steps::default();
+    if !load_only {
+        let (on, off) = (cold_starts(&f, cold_runs, "on"), cold_starts(&f, cold_runs, "off"));
+        steps.run("cold_start_warm_up_on", on).await;
+        steps.run("cold_start_warm_up_off", off).await;
+        steps.run("warm", warm(&f, warm_n)).await;
+        steps.run("reconnect", reconnects(&f, warm_n / 5)).await;
+        steps.run("scaling", scaling(&f, &[1, 10, 100], rounds)).await;
+    }
+    if !no_load {
+        match keybroker_tests::load::Scale::from_env() {
+            Ok(scale) => steps.run("load", keybroker_tests::load::run(scale)).await,
+            Err(e) => steps.insert("load", json!({ "failed": e })),
+        }
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let results = json!({
-        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-                     "loadavg_at_end": load.trim() },
-        "transport": transport(),
-        "quick": quick,
-        "cold_start": cold,
-        "warm": warm,
-        "reconnect": reconnect,
-        "scaling": scale,
-        "binary_size_mb": { "inject": binary_size_mb("inject"), "admin": binary_size_mb("admin") },
-    });
+    steps.insert(
+        "machine",
+        json!({ "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                "loadavg_at_end": load.trim() }),
+    );
+    steps.insert("transport", json!(transport()));
+    steps.insert("quick", json!(quick));
+    steps.insert(
+        "binary_size_mb",
+        json!({ "inject": binary_size_mb("inject"), "admin": binary_size_mb("admin") }),
+    );
+    let failed = steps.failed().to_vec();
+    let results = steps.into_json();
     let dir = keybroker_tests::repo_root().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join(format!("results-{}.json", transport())),
-        serde_json::to_string_pretty(&results).unwrap(),
-    )
-    .unwrap();
+    let file = if load_only {
+        format!("load-{}.json", transport())
+    } else {
+        format!("results-{}.json", transport())
+    };
+    std::fs::write(dir.join(&file), serde_json::to_string_pretty(&results).unwrap()).unwrap();
     println!("{}", serde_json::to_string_pretty(&results).unwrap());
+    if !failed.is_empty() {
+        eprintln!("bench: failed steps: {} (the others are in target/bench/{file})", failed.join(", "));
+        std::process::exit(1);
+    }
 }
 
 /// `--compare`: the headline figures of `target/bench/results-tls.json` and
@@ -514,35 +537,35 @@ fn compare() {
     let rows: [(&str, &str); 16] = [
         (
             "cold, warm-up on: spawn → first poll p50 ms",
-            "/cold_start/warm_up_on/spawn_to_first_poll_ms/p50",
+            "/cold_start_warm_up_on/spawn_to_first_poll_ms/p50",
         ),
         (
             "cold, warm-up on: spawn → first injection p50 ms",
-            "/cold_start/warm_up_on/spawn_to_first_injection_ms/p50",
+            "/cold_start_warm_up_on/spawn_to_first_injection_ms/p50",
         ),
         (
             "cold, warm-up on: CPU to first injection p50 ms",
-            "/cold_start/warm_up_on/cpu_ms_spawn_to_first_injection/p50",
+            "/cold_start_warm_up_on/cpu_ms_spawn_to_first_injection/p50",
         ),
         (
             "cold, warm-up off: spawn → first poll p50 ms",
-            "/cold_start/warm_up_off/spawn_to_first_poll_ms/p50",
+            "/cold_start_warm_up_off/spawn_to_first_poll_ms/p50",
         ),
         (
             "cold, warm-up off: spawn → first injection p50 ms",
-            "/cold_start/warm_up_off/spawn_to_first_injection_ms/p50",
+            "/cold_start_warm_up_off/spawn_to_first_injection_ms/p50",
         ),
         (
             "cold, warm-up off: CPU to first injection p50 ms",
-            "/cold_start/warm_up_off/cpu_ms_spawn_to_first_injection/p50",
+            "/cold_start_warm_up_off/cpu_ms_spawn_to_first_injection/p50",
         ),
         (
             "2nd injection, new upstream host p50 ms",
-            "/cold_start/warm_up_on/second_injection_new_upstream_host_ms/p50",
+            "/cold_start_warm_up_on/second_injection_new_upstream_host_ms/p50",
         ),
         (
             "3rd injection, same host p50 ms",
-            "/cold_start/warm_up_on/third_injection_same_host_ms/p50",
+            "/cold_start_warm_up_on/third_injection_same_host_ms/p50",
         ),
         ("warm latency p50 ms", "/warm/latency_ms/p50"),
         ("warm latency p99 ms", "/warm/latency_ms/p99"),
