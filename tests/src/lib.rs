@@ -29,6 +29,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod assert;
+pub mod bench_report;
 pub mod bench_steps;
 pub mod broker_identity;
 pub mod canary;

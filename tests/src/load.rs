@@ -59,7 +59,11 @@ impl Scale {
         let int = |i: usize| -> Result<usize, String> {
             parts
                 .get(i)
-                .ok_or_else(|| format!("KEYBROKER_LOAD={v}: expected sandboxes,workspaces,injections[,byok share]"))?
+                .ok_or_else(|| {
+                    format!(
+                        "KEYBROKER_LOAD={v}: expected sandboxes,workspaces,injections[,byok share]"
+                    )
+                })?
                 .parse()
                 .map_err(|e| format!("KEYBROKER_LOAD={v}: {e}"))
         };
@@ -76,7 +80,9 @@ impl Scale {
             byok_share,
         };
         if scale.sandboxes == 0 || scale.workspaces == 0 || !(0.0..=1.0).contains(&byok_share) {
-            return Err(format!("KEYBROKER_LOAD={v}: sizes must be > 0, the share in [0, 1]"));
+            return Err(format!(
+                "KEYBROKER_LOAD={v}: sizes must be > 0, the share in [0, 1]"
+            ));
         }
         Ok(scale)
     }
@@ -113,8 +119,8 @@ async fn workspaces(env: &Env, up: &Upstream, scale: Scale) -> Vec<String> {
             "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" }
         }))
         .unwrap();
-        let value = broker_core::SecretValue::from_string(format!("sk-load-{i:06}-0123456789"))
-            .unwrap();
+        let value =
+            broker_core::SecretValue::from_string(format!("sk-load-{i:06}-0123456789")).unwrap();
         let name = broker_core::SecretName::new("api").unwrap();
         env.broker
             .put_bound_secret(&ws, &name, &value, &binding)
@@ -165,7 +171,9 @@ async fn invoke(lambda: &LambdaEnv, ev: &Value) -> Value {
         .send()
         .await;
     match sent {
-        Err(e) => json!({ "ok": false, "error": { "type": "invoke_error", "detail": e.to_string() } }),
+        Err(e) => {
+            json!({ "ok": false, "error": { "type": "invoke_error", "detail": e.to_string() } })
+        }
         Ok(out) if out.function_error().is_some() => {
             json!({ "ok": false, "error": { "type": "function_error" } })
         }
@@ -193,9 +201,7 @@ pub async fn run(scale: Scale) -> Value {
     let lambda = LambdaEnv::start_with(&env, &opts).await;
     let trail_start = trail::trail_events().len();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let picks: Vec<usize> = (0..scale.injections)
-        .map(|_| rng.below(ws.len()))
-        .collect();
+    let picks: Vec<usize> = (0..scale.injections).map(|_| rng.below(ws.len())).collect();
     let url = format!("{}/data", up.base());
     let t0 = Instant::now();
     let answers: Vec<Value> = futures::stream::iter(picks)
