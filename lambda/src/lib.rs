@@ -104,8 +104,11 @@ pub async fn broker_from_env() -> Result<broker_core::Broker, lambda_runtime::Er
             }
         }))
         .with_oauth2_settings(oauth2::settings_from_env()?);
-    // `KEYBROKER_WARM_UP=off` skips it (benchmarks measure both ways).
-    if std::env::var("KEYBROKER_WARM_UP").as_deref() != Ok("off") {
+    // Off by default: measured, it makes a cold start slower (two more
+    // round trips in init, the same handshakes either way), and Lambda bills
+    // and powers init like the invocation (docs/BENCHMARKS.md, "The warm-up
+    // decision"). `KEYBROKER_WARM_UP=on` turns it on; the bench measures both.
+    if std::env::var("KEYBROKER_WARM_UP").as_deref() == Ok("on") {
         broker.warm_up().await;
     }
     Ok(broker)

@@ -29,6 +29,8 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod assert;
+pub mod bench_report;
+pub mod bench_steps;
 pub mod broker_identity;
 pub mod canary;
 pub mod customer;
@@ -36,6 +38,7 @@ pub mod echo;
 pub mod hostile;
 pub mod items;
 pub mod lambda_env;
+pub mod load;
 pub mod oauth;
 pub mod policy;
 pub mod readiness;

@@ -9,89 +9,28 @@
 //! `results-plain.json`; `--compare` prints the two side by side.
 //!
 //! `--quick` shrinks the repetitions for a smoke run; `--warm-only` prints
-//! the warm figures alone (for A/B runs of one setting). `--callgrind` instead
-//! counts instructions per warm injection under valgrind (the `profiling`
-//! build) and prints where they go.
+//! the warm figures alone (for A/B runs of one setting), `--cold-only` the
+//! cold starts with the warm-up on and off. `--callgrind` instead counts
+//! instructions per warm injection under valgrind (the `profiling` build)
+//! and prints where they go. The load test (`keybroker_tests::load`, scale
+//! from `KEYBROKER_LOAD`) runs last; `--no-load` skips it, `--load-only`
+//! runs it alone and writes `target/bench/load-<transport>.json`. Each step
+//! is recorded whatever happens to the others (`bench_steps`).
 
 // Bench driver: a panic is how it reports a broken setup.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use keybroker_tests::bench_report::{
+    callgrind, compare, cpu_ns, ms, peak_rss_mb, summary, user_system_ms,
+};
+use keybroker_tests::bench_steps::Steps;
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
 use keybroker_tests::{setup, Env};
 use serde_json::{json, Value};
 
 const AGENT: &str = "bench-agent";
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn summary(mut v: Vec<f64>) -> Value {
-    v.sort_by(|a, b| a.total_cmp(b));
-    json!({ "n": v.len(), "p50": percentile(&v, 0.5), "p90": percentile(&v, 0.9),
-            "p99": percentile(&v, 0.99), "max": v.last().copied().unwrap_or(f64::NAN) })
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Total on-CPU time of a process, all threads, in nanoseconds
-/// (`/proc/<pid>/task/*/schedstat`, first field: ns resolution).
-fn cpu_ns(pid: u32) -> u64 {
-    let mut total = 0;
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-            total += s
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
-}
-
-/// User and system CPU time of a process so far, in ms (`/proc/<pid>/stat`
-/// utime and stime: clock ticks of 10 ms, so only sums over many calls say
-/// anything).
-fn user_system_ms(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the whole line.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .map(|v| v.parse::<f64>().unwrap_or(f64::NAN) * 10.0)
-        .collect();
-    (
-        f.first().copied().unwrap_or(f64::NAN),
-        f.get(1).copied().unwrap_or(f64::NAN),
-    )
-}
-
-/// Peak resident set size in MB (`VmHWM`).
-fn peak_rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 struct Fixture {
     env: Env,
@@ -362,80 +301,6 @@ async fn scaling(f: &Fixture, levels: &[usize], rounds: usize) -> Value {
     Value::Object(out)
 }
 
-/// Instructions per warm injection, counted by callgrind over `n`
-/// injections of the `profiling` build (release with symbols). Counting is
-/// switched on only after the sandbox is warm, so init and the first
-/// AssumeRole are excluded. Writes `target/bench/callgrind.out.*` and
-/// prints the top functions by inclusive cost.
-async fn callgrind(f: &Fixture, n: usize) {
-    let dir = keybroker_tests::repo_root().join("target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join("callgrind.out.%p");
-    let mut o = opts(1);
-    o.profile = "profiling";
-    o.inject_wrapper = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        &format!("--callgrind-out-file={}", out.display()),
-    ]
-    .map(String::from)
-    .to_vec();
-    let lambda = LambdaEnv::start_with(&f.env, &o).await;
-    let ev = event(f);
-    for _ in 0..20 {
-        assert_eq!(lambda.invoke("inject", &ev).await["ok"], true);
-    }
-    let pid = lambda.runner().pids_of("inject")[0].to_string();
-    let control = |args: &[&str]| {
-        let ok = std::process::Command::new("callgrind_control")
-            .args(args)
-            .arg(&pid)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "callgrind_control {args:?} failed");
-    };
-    control(&["--instr=on"]);
-    for _ in 0..n {
-        assert_eq!(lambda.invoke("inject", &ev).await["ok"], true);
-    }
-    control(&["--dump"]);
-    lambda.stop().await;
-    let dump = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("callgrind.out.{pid}")))
-        })
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-        .expect("callgrind wrote a dump");
-    let text = std::fs::read_to_string(&dump).unwrap();
-    let total: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("summary:").or(l.strip_prefix("totals:")))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap();
-    println!(
-        "callgrind: {:.0} instructions per warm injection (n = {n}); dump: {}",
-        total / n as f64,
-        dump.display()
-    );
-    let annotate = std::process::Command::new("callgrind_annotate")
-        .args(["--inclusive=yes", "--threshold=99"])
-        .arg(&dump)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&annotate.stdout);
-    for line in report.lines().take(80) {
-        println!("{line}");
-    }
-}
-
 fn binary_size_mb(name: &str) -> f64 {
     let path = keybroker_tests::lambda_env::workspace_bin(name, "release");
     std::fs::metadata(path)
@@ -454,7 +319,7 @@ async fn main() {
     }
     let f = fixture().await;
     if args.iter().any(|a| a == "--callgrind") {
-        callgrind(&f, if quick { 20 } else { 200 }).await;
+        callgrind(&f.env, opts(1), &event(&f), if quick { 20 } else { 200 }).await;
         return;
     }
     if args.iter().any(|a| a == "--warm-only") {
@@ -464,123 +329,72 @@ async fn main() {
         println!("{}", serde_json::to_string_pretty(&warm).unwrap());
         return;
     }
-    eprintln!(
-        "bench: transport {} (KEYBROKER_STACK_TLS); cold starts ({cold_runs} fresh processes)…",
-        transport()
-    );
-    let cold = json!({
-        "warm_up_on": cold_starts(&f, cold_runs, "on").await,
-        "warm_up_off": cold_starts(&f, cold_runs, "off").await,
-    });
-    eprintln!("bench: warm injections ({warm_n})…");
-    let warm = warm(&f, warm_n).await;
-    eprintln!("bench: reconnects ({})…", warm_n / 5);
-    let reconnect = reconnects(&f, warm_n / 5).await;
-    eprintln!("bench: scaling (1, 10, 100 concurrent)…");
-    let scale = scaling(&f, &[1, 10, 100], rounds).await;
+    if args.iter().any(|a| a == "--cold-only") {
+        // The warm-up decision (docs/BENCHMARKS.md): both modes, printed.
+        let cold = json!({
+            "warm_up_on": cold_starts(&f, cold_runs, "on").await,
+            "warm_up_off": cold_starts(&f, cold_runs, "off").await,
+        });
+        println!("{}", serde_json::to_string_pretty(&cold).unwrap());
+        return;
+    }
+    let load_only = args.iter().any(|a| a == "--load-only");
+    let no_load = args.iter().any(|a| a == "--no-load");
+    eprintln!("bench: transport {} (KEYBROKER_STACK_TLS)", transport());
+    // Each step is recorded whether or not the others fail; the file is
+    // written at the end either way and names the failed steps.
+    let mut steps = Steps::default();
+    if !load_only {
+        let (on, off) = (
+            cold_starts(&f, cold_runs, "on"),
+            cold_starts(&f, cold_runs, "off"),
+        );
+        steps.run("cold_start_warm_up_on", on).await;
+        steps.run("cold_start_warm_up_off", off).await;
+        steps.run("warm", warm(&f, warm_n)).await;
+        steps.run("reconnect", reconnects(&f, warm_n / 5)).await;
+        steps
+            .run("scaling", scaling(&f, &[1, 10, 100], rounds))
+            .await;
+    }
+    if !no_load {
+        match keybroker_tests::load::Scale::from_env() {
+            Ok(scale) => steps.run("load", keybroker_tests::load::run(scale)).await,
+            Err(e) => steps.insert("load", json!({ "failed": e })),
+        }
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let results = json!({
-        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-                     "loadavg_at_end": load.trim() },
-        "transport": transport(),
-        "quick": quick,
-        "cold_start": cold,
-        "warm": warm,
-        "reconnect": reconnect,
-        "scaling": scale,
-        "binary_size_mb": { "inject": binary_size_mb("inject"), "admin": binary_size_mb("admin") },
-    });
+    steps.insert(
+        "machine",
+        json!({ "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                "loadavg_at_end": load.trim() }),
+    );
+    steps.insert("transport", json!(transport()));
+    steps.insert("quick", json!(quick));
+    steps.insert(
+        "binary_size_mb",
+        json!({ "inject": binary_size_mb("inject"), "admin": binary_size_mb("admin") }),
+    );
+    let failed = steps.failed().to_vec();
+    let results = steps.into_json();
     let dir = keybroker_tests::repo_root().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
+    let file = if load_only {
+        format!("load-{}.json", transport())
+    } else {
+        format!("results-{}.json", transport())
+    };
     std::fs::write(
-        dir.join(format!("results-{}.json", transport())),
+        dir.join(&file),
         serde_json::to_string_pretty(&results).unwrap(),
     )
     .unwrap();
     println!("{}", serde_json::to_string_pretty(&results).unwrap());
-}
-
-/// `--compare`: the headline figures of `target/bench/results-tls.json` and
-/// `results-plain.json` side by side (bench.sh runs both transports first).
-fn compare() {
-    let dir = keybroker_tests::repo_root().join("target/bench");
-    let load = |t: &str| -> Value {
-        std::fs::read_to_string(dir.join(format!("results-{t}.json")))
-            .ok()
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(Value::Null)
-    };
-    let (tls, plain) = (load("tls"), load("plain"));
-    let rows: [(&str, &str); 16] = [
-        (
-            "cold, warm-up on: spawn → first poll p50 ms",
-            "/cold_start/warm_up_on/spawn_to_first_poll_ms/p50",
-        ),
-        (
-            "cold, warm-up on: spawn → first injection p50 ms",
-            "/cold_start/warm_up_on/spawn_to_first_injection_ms/p50",
-        ),
-        (
-            "cold, warm-up on: CPU to first injection p50 ms",
-            "/cold_start/warm_up_on/cpu_ms_spawn_to_first_injection/p50",
-        ),
-        (
-            "cold, warm-up off: spawn → first poll p50 ms",
-            "/cold_start/warm_up_off/spawn_to_first_poll_ms/p50",
-        ),
-        (
-            "cold, warm-up off: spawn → first injection p50 ms",
-            "/cold_start/warm_up_off/spawn_to_first_injection_ms/p50",
-        ),
-        (
-            "cold, warm-up off: CPU to first injection p50 ms",
-            "/cold_start/warm_up_off/cpu_ms_spawn_to_first_injection/p50",
-        ),
-        (
-            "2nd injection, new upstream host p50 ms",
-            "/cold_start/warm_up_on/second_injection_new_upstream_host_ms/p50",
-        ),
-        (
-            "3rd injection, same host p50 ms",
-            "/cold_start/warm_up_on/third_injection_same_host_ms/p50",
-        ),
-        ("warm latency p50 ms", "/warm/latency_ms/p50"),
-        ("warm latency p99 ms", "/warm/latency_ms/p99"),
-        (
-            "warm CPU per injection p50 ms",
-            "/warm/cpu_ms_per_injection/p50",
-        ),
-        (
-            "warm CPU per injection p99 ms",
-            "/warm/cpu_ms_per_injection/p99",
-        ),
-        (
-            "reconnect CPU per injection p50 ms",
-            "/reconnect/cpu_ms_per_injection/p50",
-        ),
-        (
-            "reconnect: resumed / full upstream handshakes",
-            "/reconnect/upstream_handshakes_resumed",
-        ),
-        ("peak RSS MB", "/warm/peak_rss_mb"),
-        ("100 concurrent p50 ms", "/scaling/100/latency_ms/p50"),
-    ];
-    let fmt = |v: Option<&Value>| match v.and_then(Value::as_f64) {
-        Some(x) => format!("{x:.2}"),
-        None => "-".to_owned(),
-    };
-    println!("{:<52} {:>10} {:>10}", "figure", "TLS", "plain");
-    for (label, ptr) in rows {
-        let (a, b) = (fmt(tls.pointer(ptr)), fmt(plain.pointer(ptr)));
-        let (a, b) = if ptr.ends_with("resumed") {
-            let full = |r: &Value| fmt(r.pointer("/reconnect/upstream_handshakes_full"));
-            (
-                format!("{a}/{}", full(&tls)),
-                format!("{b}/{}", full(&plain)),
-            )
-        } else {
-            (a, b)
-        };
-        println!("{label:<52} {a:>10} {b:>10}");
+    if !failed.is_empty() {
+        eprintln!(
+            "bench: failed steps: {} (the others are in target/bench/{file})",
+            failed.join(", ")
+        );
+        std::process::exit(1);
     }
 }

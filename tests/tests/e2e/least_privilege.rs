@@ -6,7 +6,7 @@
 //! roles under `role/keybroker/`.
 
 use broker_core::{BrokerError, RevokedReason};
-use keybroker_tests::lambda_env::LambdaEnv;
+use keybroker_tests::lambda_env::{LambdaEnv, RunOptions};
 use keybroker_tests::{
     account_sdk_config, front_denials, key_policy, random_account, setup, trust_policy,
     BrokerAccess,
@@ -27,7 +27,13 @@ async fn denials_on(resource: &str) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn functions_start_and_serve_without_a_single_denied_call() {
     let env = setup().await;
-    let lambda = LambdaEnv::start(&env).await;
+    // The warm-up is off by default; turned on, its init-time calls must be
+    // granted too (it is a supported setting).
+    let opts = RunOptions {
+        env: vec![("KEYBROKER_WARM_UP".into(), "on".into())],
+        ..RunOptions::default()
+    };
+    let lambda = LambdaEnv::start_with(&env, &opts).await;
     // One call each: both have finished init (warm-up included) once they answer.
     let ws = ws().to_string();
     lambda
