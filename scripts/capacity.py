@@ -11,7 +11,6 @@ Python standard library only; runs in well under a second.
 
     python3 scripts/capacity.py                  # the two reference workloads
     python3 scripts/capacity.py --rate 5000 --workspaces 50
-    python3 scripts/capacity.py --scale-design   # issue 26 items 1-3 merged
     python3 scripts/capacity.py --check target/bench/load-tls.json
 
 --check compares the counts of a load test (tests/bench.sh --load-only,
@@ -44,8 +43,10 @@ LOGS_PER_GB = 0.50  # CloudWatch Logs standard ingestion, first tier
 
 # --- The broker, measured on main (docs/CAPACITY.md, "Calls per injection") ---
 # A clean warm injection: one BatchGetItem of 5 keys (secret, workspace,
-# limits, breaker, oauth2 state), one counter UpdateItem, two consistent
-# GetItem of the breaker (after each scan): 4 calls, audit `aws_calls`.
+# limits, breaker, oauth2 state), one counter UpdateItem (which also takes
+# the in-flight slot), two consistent GetItem of the breaker (after each
+# scan): 4 calls, plus the slot's release when the in-flight bound is on
+# (`calls`), as the audit's `aws_calls` counts them.
 DDB_CALLS = 4
 BATCH_KEYS = 5  # strongly consistent: 1 RRU each (missing items included)
 BREAKER_READS = 3  # the breaker item: in the batch, and after each scan
@@ -68,16 +69,15 @@ def args_parser():
     a("--memory-mb", type=int, default=512)
     a("--byok-share", type=float, default=1.0, help="share of workspaces with their own key")
     a("--session-s", type=float, default=SESSION_REUSE_S, help="session reuse time")
-    a("--negative-cache-s", type=float, default=0.0, help="revoked answer cached (scale: 5)")
+    a("--negative-cache-s", type=float, default=5.0, help="revoked answer cached per sandbox (REVOKED_TTL)")
     a("--revoked-rate", type=float, default=0.0, help="attempts/s against revoked workspaces")
-    a("--counter-shards", type=int, default=1, help="limit counter shards (scale: 1-64)")
-    a("--ws-concurrency-cap", type=int, default=0, help="per-workspace in-flight bound, 0 none (scale: 50)")
-    a("--inject-reserved", type=int, default=0, help="reserved concurrency of inject, 0 none (scale: 800)")
+    a("--counter-shards", type=int, default=1, help="KEYBROKER_COUNTER_SHARDS (1-64)")
+    a("--ws-concurrency-cap", type=int, default=50, help="KEYBROKER_IN_FLIGHT_LIMIT, 0 off")
+    a("--inject-reserved", type=int, default=800, help="inject_reserved_concurrency (infra), 0 none")
     a("--region-concurrency", type=int, default=LAMBDA_REGION_CONCURRENCY)
     a("--kms-quota", type=float, default=KMS_CRYPTO_PER_S)
     a("--sts-budget", type=float, default=STS_BUDGET_PER_S)
     a("--log-bytes", type=float, default=1500.0, help="log bytes per injection (measured: CAPACITY.md)")
-    a("--scale-design", action="store_true", help="issue 26 items 1-3 as designed")
     a("--check", metavar="RESULT_JSON", help="compare a load-test result with the model")
     a("--json", action="store_true", help="print the model as JSON")
     return p
@@ -253,11 +253,6 @@ def check(o, path):
 
 def main():
     o = args_parser().parse_args()
-    if o.scale_design:
-        o.negative_cache_s = o.negative_cache_s or 5.0
-        o.ws_concurrency_cap = o.ws_concurrency_cap or 50
-        o.inject_reserved = o.inject_reserved or 800
-        o.counter_shards = o.counter_shards if o.counter_shards > 1 else 16
     if o.check:
         return check(o, o.check)
     runs = []
