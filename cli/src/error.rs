@@ -2,6 +2,8 @@
 //! contain a secret value: input errors name the source, not the content,
 //! and broker errors carry the broker's own message (which never holds one).
 
+use keybroker_contract::client::{ClientError, TransportError};
+
 use crate::exit;
 
 /// A failed command.
@@ -32,6 +34,13 @@ pub enum CliError {
         function: String,
         /// The SDK's error, with its code when AWS sent one.
         detail: String,
+    },
+    /// The AWS configuration cannot work (no credentials, no region):
+    /// one line naming the fix, never an SDK dump.
+    #[error("{fix}")]
+    NotConfigured {
+        /// What to set.
+        fix: String,
     },
     /// The function raised an error or did not answer the broker's JSON.
     #[error("{function} answered something unexpected: {detail}")]
@@ -64,10 +73,40 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Input { .. } | Self::Argument { .. } => exit::LOCAL_INPUT,
-            Self::Invoke { .. } => exit::INVOKE_FAILED,
+            Self::Invoke { .. } | Self::NotConfigured { .. } => exit::INVOKE_FAILED,
             Self::BadReply { .. } => exit::BAD_REPLY,
             Self::Broker { kind, .. } => exit::for_type(kind),
             Self::Interrupted { cause, .. } => cause.exit_code(),
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Refused { body, .. } => Self::Broker {
+                kind: body.kind.as_str().to_owned(),
+                message: body.message,
+            },
+            ClientError::Transport {
+                source: TransportError::NotConfigured { fix },
+                ..
+            } => Self::NotConfigured { fix },
+            ClientError::Transport { function, source } => Self::Invoke {
+                function,
+                detail: source.to_string(),
+            },
+            // Name the error kind only: a function error's message is not
+            // the broker's vetted reply.
+            ClientError::FunctionFailed { function, kind } => Self::BadReply {
+                function,
+                detail: format!("function error {kind}"),
+            },
+            ClientError::BadReply { function, detail } => Self::BadReply { function, detail },
+            ClientError::Unserialisable => Self::Argument {
+                flag: "request",
+                reason: "cannot be serialized".to_owned(),
+            },
         }
     }
 }

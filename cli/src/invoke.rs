@@ -3,22 +3,16 @@
 //! `lambda:InvokeFunction` on the admin (or inject) function and nothing
 //! else, so IAM on the function stays the only gate.
 
-use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
+pub use keybroker_contract::client::Function;
+use keybroker_contract::client::{Client, Invoked, Transport, TransportError};
+use keybroker_contract::{ErrorBody, ErrorType};
 use serde::Serialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
-
-/// Which of the two functions a request goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    /// The control plane.
-    Admin,
-    /// The agent-facing injection.
-    Inject,
-}
 
 /// Where the functions are and how to reach them.
 #[derive(Debug, Clone)]
@@ -105,30 +99,45 @@ pub struct Reply {
 
 impl Reply {
     /// `Err(Broker)` when the reply is `ok: false`: both functions answer
-    /// `{"ok": false, "error": {"type", "message"}}` on failure.
+    /// with the contract's error body on failure (an unknown type is kept).
     pub fn error(&self) -> Option<CliError> {
         if self.json["ok"] == Value::Bool(true) {
             return None;
         }
-        let e = &self.json["error"];
+        let body = serde_json::from_value::<ErrorBody>(self.json["error"].clone())
+            .unwrap_or_else(|_| ErrorBody::new(ErrorType::Other(String::new()), "(no error body)"));
         Some(CliError::Broker {
-            kind: e["type"].as_str().unwrap_or("").to_owned(),
-            message: e["message"].as_str().unwrap_or("(no message)").to_owned(),
+            kind: body.kind.as_str().to_owned(),
+            message: body.message,
+        })
+    }
+
+    /// The `result` read as `T` (the contract's reply for the operation).
+    pub fn result<T: serde::de::DeserializeOwned>(&self, function: &str) -> Result<T, CliError> {
+        serde_json::from_value(self.json["result"].clone()).map_err(|e| CliError::BadReply {
+            function: function.to_owned(),
+            detail: format!(
+                "the result does not read as expected ({})",
+                e.classify_name()
+            ),
         })
     }
 }
 
-/// The two functions behind one Lambda client.
+/// aws-sdk-lambda as the contract client's transport.
 #[derive(Debug, Clone)]
-pub struct Broker {
+pub struct LambdaTransport {
     client: aws_sdk_lambda::Client,
     admin: String,
     inject: String,
+    /// Set when the configuration cannot work (no credentials or region):
+    /// every call answers with it instead of an SDK error dump.
+    unusable: Option<String>,
 }
 
-impl Broker {
+impl LambdaTransport {
     /// Load AWS configuration the usual way (env, profile, SSO, instance
-    /// role), with the target's overrides.
+    /// role), with the target's overrides, and check that it can sign.
     pub async fn connect(target: &Target) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(r) = &target.region {
@@ -138,6 +147,7 @@ impl Broker {
             loader = loader.profile_name(p);
         }
         let sdk = loader.load().await;
+        let unusable = unusable(&sdk).await;
         let mut conf = aws_sdk_lambda::config::Builder::from(&sdk);
         if let Some(url) = &target.endpoint_url {
             conf = conf.endpoint_url(url);
@@ -146,7 +156,104 @@ impl Broker {
             client: aws_sdk_lambda::Client::from_conf(conf.build()),
             admin: target.admin.clone(),
             inject: target.inject.clone(),
+            unusable,
         }
+    }
+}
+
+/// Why `sdk` cannot sign a request, in one line naming the fix; `None`:
+/// it has a region and its credentials resolve.
+pub async fn unusable(sdk: &aws_config::SdkConfig) -> Option<String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    if sdk.region().is_none() {
+        return Some(
+            "no AWS region: set AWS_REGION (or --region, or a profile with a region)".to_owned(),
+        );
+    }
+    let Some(provider) = sdk.credentials_provider() else {
+        return Some(NO_CREDENTIALS.to_owned());
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => None,
+        Err(_) => Some(NO_CREDENTIALS.to_owned()),
+    }
+}
+
+/// The fix for missing credentials, in one line.
+pub const NO_CREDENTIALS: &str = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (aws configure / aws sso login)";
+
+impl Transport for LambdaTransport {
+    fn function_name(&self, function: Function) -> &str {
+        match function {
+            Function::Admin => &self.admin,
+            Function::Inject => &self.inject,
+        }
+    }
+
+    async fn invoke(&self, function: Function, payload: &[u8]) -> Result<Invoked, TransportError> {
+        if let Some(fix) = &self.unusable {
+            return Err(TransportError::NotConfigured { fix: fix.clone() });
+        }
+        let out = self
+            .client
+            .invoke()
+            .function_name(self.function_name(function))
+            .payload(Blob::new(payload.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                let detail = match (e.code(), e.message()) {
+                    (Some(c), Some(m)) => format!("{c}: {m}"),
+                    (Some(c), None) => c.to_owned(),
+                    // No AWS answer: name the failure's kind, never the
+                    // SDK's nested Debug.
+                    _ => match &e {
+                        SdkError::TimeoutError(_) => "timed out".to_owned(),
+                        SdkError::DispatchFailure(_) => {
+                            "could not reach the Lambda endpoint".to_owned()
+                        }
+                        _ => "the request could not be made".to_owned(),
+                    },
+                };
+                match e.code() {
+                    Some(
+                        "AccessDeniedException"
+                        | "ResourceNotFoundException"
+                        | "InvalidRequestContentException"
+                        | "RequestTooLargeException"
+                        | "UnrecognizedClientException"
+                        | "InvalidSignatureException",
+                    ) => TransportError::Misconfigured { detail },
+                    _ => TransportError::Unavailable { detail },
+                }
+            })?;
+        Ok(Invoked {
+            payload: out
+                .payload()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default(),
+            function_error: out.function_error().map(str::to_owned),
+        })
+    }
+}
+
+/// The two functions behind one contract client.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    client: Client<LambdaTransport>,
+}
+
+impl Broker {
+    /// Connect (see [`LambdaTransport::connect`]).
+    pub async fn connect(target: &Target) -> Self {
+        Self {
+            client: Client::new(LambdaTransport::connect(target).await),
+        }
+    }
+
+    /// The function's name, for messages.
+    pub fn name(&self, function: Function) -> &str {
+        self.client.transport().function_name(function)
     }
 
     /// Invoke `function` synchronously with `payload`.
@@ -154,50 +261,21 @@ impl Broker {
     /// The SDK takes its own copy of the bytes to sign and send, which it
     /// does not wipe; the CLI's buffer is wiped when `payload` drops.
     pub async fn invoke(&self, function: Function, payload: &Payload) -> Result<Reply, CliError> {
-        let name = match function {
-            Function::Admin => &self.admin,
-            Function::Inject => &self.inject,
-        };
-        let out = self
+        let answer = self
             .client
-            .invoke()
-            .function_name(name)
-            .payload(Blob::new(payload.0.to_vec()))
-            .send()
+            .invoke_raw::<Value>(function, &payload.0)
             .await
-            .map_err(|e| CliError::Invoke {
-                function: name.clone(),
-                detail: match (e.code(), e.message()) {
-                    (Some(c), Some(m)) => format!("{c}: {m}"),
-                    (Some(c), None) => c.to_owned(),
-                    _ => aws_sdk_lambda::error::DisplayErrorContext(&e).to_string(),
-                },
-            })?;
-        let bad = |detail: String| CliError::BadReply {
-            function: name.clone(),
-            detail,
-        };
-        let raw = out
-            .payload()
-            .map(|b| b.as_ref().to_vec())
-            .unwrap_or_default();
-        if let Some(kind) = out.function_error() {
-            // Name the error type only: a function error's message is not
-            // the broker's vetted reply.
-            let parsed: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-            return Err(bad(format!(
-                "function error {kind} ({})",
-                parsed["errorType"].as_str().unwrap_or("no errorType")
-            )));
+            .map_err(CliError::from)?;
+        if !answer.value["ok"].is_boolean() {
+            return Err(CliError::BadReply {
+                function: self.name(function).to_owned(),
+                detail: "no boolean `ok`: is this a keybroker function?".to_owned(),
+            });
         }
-        let json: Value = serde_json::from_slice(&raw)
-            .map_err(|e| bad(format!("not JSON ({})", e.classify_name())))?;
-        if !json["ok"].is_boolean() {
-            return Err(bad(
-                "no boolean `ok`: is this a keybroker function?".to_owned()
-            ));
-        }
-        Ok(Reply { raw, json })
+        Ok(Reply {
+            raw: answer.raw,
+            json: answer.value,
+        })
     }
 }
 

@@ -64,7 +64,7 @@ async fn execute(cli: &Cli) -> Result<u8, CliError> {
         return Err(e);
     }
     if cli.json {
-        return Ok(verify_code(plan.view, &reply.json["result"]));
+        return verify_code(plan.view, &reply);
     }
     let text = match plan.view {
         View::Record | View::Verify => render::record(&reply.json["result"]),
@@ -72,19 +72,24 @@ async fn execute(cli: &Cli) -> Result<u8, CliError> {
         View::Injection => render::injection(&reply.json),
     };
     print(text.as_bytes());
-    Ok(verify_code(plan.view, &reply.json["result"]))
+    verify_code(plan.view, &reply)
 }
 
 /// `verify-byok` reports a broken link as a successful reply; its exit code
 /// is that link's error type's, so scripts can alert on it.
-fn verify_code(view: View, result: &serde_json::Value) -> u8 {
-    if view != View::Verify || result["failed_step"].is_null() {
-        return exit::OK;
+fn verify_code(view: View, reply: &invoke::Reply) -> Result<u8, CliError> {
+    if view != View::Verify {
+        return Ok(exit::OK);
     }
-    let kind = result["error_kind"].as_str().unwrap_or("");
-    let step = result["failed_step"].as_str().unwrap_or("?");
+    let report: keybroker_contract::reply::VerifyReport = reply.result("admin")?;
+    let Some(step) = report.failed_step else {
+        return Ok(exit::OK);
+    };
+    let kind = report
+        .error_kind
+        .unwrap_or(keybroker_contract::ErrorType::Other(String::new()));
     eprintln!("keybroker: BYOK verification failed at {step}: {kind}");
-    exit::for_type(kind)
+    Ok(exit::for_type(kind.as_str()))
 }
 
 pub(crate) fn print(bytes: &[u8]) {

@@ -5,11 +5,12 @@
 //! handles; the broker returns neither token.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::args::{CompleteOAuth2, StartOAuth2};
 use crate::error::CliError;
 use crate::input::{read_value, Source};
+use keybroker_contract::{Binding, OAuth2Binding};
+
 use crate::ops::{binding, Plan, View};
 
 #[derive(Serialize)]
@@ -17,7 +18,7 @@ struct StartRequest<'a> {
     op: &'static str,
     workspace: &'a str,
     secret: &'a str,
-    binding: &'a Value,
+    binding: &'a Binding,
     authorization_endpoint: &'a str,
     redirect_uri: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,19 +44,16 @@ pub fn start_plan(a: &StartOAuth2) -> Result<Plan, CliError> {
         flag: "--binding-file",
         reason: reason.to_owned(),
     };
-    let obj = b.as_object_mut().ok_or_else(|| bad("not a JSON object"))?;
-    if obj.contains_key("oauth2") {
+    if b.oauth2.is_some() {
         return Err(bad(
             "give the oauth2 member with --token-endpoint and --client-id, not in the file",
         ));
     }
-    let mut o = serde_json::Map::new();
-    o.insert("token_endpoint".into(), a.token_endpoint.clone().into());
-    o.insert("client_id".into(), a.client_id.clone().into());
-    if let Some(s) = &a.scope {
-        o.insert("scope".into(), s.clone().into());
-    }
-    obj.insert("oauth2".into(), Value::Object(o));
+    b.oauth2 = Some(OAuth2Binding {
+        token_endpoint: a.token_endpoint.clone(),
+        client_id: a.client_id.clone(),
+        scope: a.scope.clone(),
+    });
     let secret = Source::from_flags(a.client_secret_file.clone(), a.client_secret_stdin)
         .map(|s| read_value(&s))
         .transpose()?;

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use keybroker_contract::{Binding, Injection, OnEcho as WireOnEcho};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::args::{BindingArgs, Command, Inject, OnEcho};
 use crate::error::CliError;
@@ -57,7 +58,7 @@ struct WithValue<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     value: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    binding: Option<&'a Value>,
+    binding: Option<&'a Binding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected_version: Option<u64>,
 }
@@ -168,51 +169,48 @@ pub fn plan(command: &Command) -> Result<Plan, CliError> {
     }
 }
 
-/// The binding JSON: the file as given, or built from the flags.
-pub(crate) fn binding(a: &BindingArgs) -> Result<Value, CliError> {
+/// The binding: the file read as the contract's [`Binding`] (strictly: an
+/// unknown field is refused here, before anything is sent), or built from
+/// the flags.
+pub(crate) fn binding(a: &BindingArgs) -> Result<Binding, CliError> {
     let bad = |reason: String| CliError::Argument {
         flag: "binding",
         reason,
     };
     if let Some(path) = &a.binding_file {
         let text = read_file(path, "--binding-file")?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("{} is not JSON: {e}", path.display())))?;
-        return if v.is_object() {
-            Ok(v)
-        } else {
-            Err(bad(format!("{} is not a JSON object", path.display())))
-        };
+        return serde_json::from_str::<Binding>(&text)
+            .map_err(|e| bad(format!("{} is not a binding: {e}", path.display())));
     }
     if a.host.is_empty() {
         return Err(bad("give --host (repeatable) or --binding-file".to_owned()));
     }
     let inject = match (&a.header, &a.basic_auth, &a.query_param) {
-        (Some(name), None, None) => {
-            json!({ "type": "header", "name": name, "template": a.template })
-        }
-        (None, Some(user), None) => json!({ "type": "basic_auth", "username": user }),
-        (None, None, Some(param)) => json!({ "type": "query", "param": param }),
+        (Some(name), None, None) => Injection::Header {
+            name: name.clone(),
+            template: a.template.clone(),
+        },
+        (None, Some(user), None) => Injection::BasicAuth {
+            username: user.clone(),
+        },
+        (None, None, Some(param)) => Injection::Query {
+            param: param.clone(),
+        },
         _ => {
             return Err(bad(
                 "give exactly one of --header, --basic-auth, --query-param".to_owned(),
             ))
         }
     };
-    let mut b = Map::new();
-    b.insert("hosts".into(), json!(a.host));
-    b.insert("inject".into(), inject);
+    let mut b = Binding::new(a.host.clone(), inject);
     if !a.agent_header.is_empty() {
-        b.insert("agent_headers".into(), json!(a.agent_header));
+        b.agent_headers = Some(a.agent_header.clone());
     }
-    if let Some(on_echo) = a.on_echo {
-        let v = match on_echo {
-            OnEcho::Withhold => "withhold",
-            OnEcho::Redact => "redact",
-        };
-        b.insert("on_echo".into(), json!(v));
-    }
-    Ok(Value::Object(b))
+    b.on_echo = match a.on_echo {
+        Some(OnEcho::Redact) => WireOnEcho::Redact,
+        Some(OnEcho::Withhold) | None => WireOnEcho::Withhold,
+    };
+    Ok(b)
 }
 
 fn inject_event(a: &Inject) -> Result<Value, CliError> {

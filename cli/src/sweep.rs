@@ -7,6 +7,8 @@
 
 use serde_json::{json, Value};
 
+use keybroker_contract::reply;
+
 use crate::args::{CheckWorkspace, Command, Rewrap};
 use crate::error::CliError;
 use crate::exit;
@@ -101,31 +103,26 @@ async fn rewrap(a: &Rewrap, broker: &Broker, json_out: bool) -> Result<u8, CliEr
     };
     let bar = progress_bar("rewrap", json_out);
     let replies = drive(&mut source, resume_token(a.resume.as_deref())?, &bar).await?;
-    let results: Vec<&Value> = replies.iter().map(|r| &r["result"]).collect();
-    let sum = |k: &str| results.iter().map(|r| count(r, k)).sum::<u64>();
-    let failures: Vec<&Value> = results
-        .iter()
-        .flat_map(|r| r["failures"].as_array().into_iter().flatten())
-        .collect();
+    let results: Vec<reply::RewrapPage> = typed(&replies)?;
+    let sum = |f: fn(&reply::RewrapPage) -> u64| results.iter().map(f).sum::<u64>();
+    let failures: Vec<&reply::SecretFailure> = results.iter().flat_map(|r| &r.failures).collect();
     if json_out {
         print_lines(&replies);
     } else {
         let target = results
             .first()
-            .map(|r| &r["target"])
-            .unwrap_or(&Value::Null);
+            .map(|r| format!("{} {}", r.target.key_mode, r.target.key_arn))
+            .unwrap_or_else(|| "(no page)".to_owned());
         let mut text = format!(
-            "target     {} {}\nmoved      {}\nskipped    {}\nfailed     {}\n",
-            target["key_mode"].as_str().unwrap_or("?"),
-            target["key_arn"].as_str().unwrap_or("?"),
-            sum("moved"),
-            sum("skipped"),
-            sum("failed"),
+            "target     {target}\nmoved      {}\nskipped    {}\nfailed     {}\n",
+            sum(|r| r.moved),
+            sum(|r| r.skipped),
+            sum(|r| r.failed),
         );
-        if sum("left_customer_key") > 0 {
+        if sum(|r| r.left_customer_key) > 0 {
             text.push_str(&format!(
                 "left the customer's key  {}\n",
-                sum("left_customer_key")
+                sum(|r| r.left_customer_key)
             ));
         }
         text.push_str(&failure_lines(&failures));
@@ -151,17 +148,15 @@ async fn check(a: &CheckWorkspace, broker: &Broker, json_out: bool) -> Result<u8
     };
     let bar = progress_bar("check", json_out);
     let replies = drive(&mut source, resume_token(a.resume.as_deref())?, &bar).await?;
-    let reports: Vec<&Value> = replies
-        .iter()
-        .flat_map(|r| match r["result"]["workspaces"].as_array() {
-            Some(list) => list.iter().collect::<Vec<_>>(),
-            None => vec![&r["result"]],
-        })
-        .collect();
-    let failures: Vec<&Value> = reports
-        .iter()
-        .flat_map(|r| r["failures"].as_array().into_iter().flatten())
-        .collect();
+    let mut reports: Vec<reply::CheckReport> = Vec::new();
+    for r in &replies {
+        // A workspace's check, or one page of the all-workspaces check.
+        match serde_json::from_value::<reply::CheckPage>(r["result"].clone()) {
+            Ok(page) => reports.extend(page.workspaces),
+            Err(_) => reports.push(result_of(r)?),
+        }
+    }
+    let failures: Vec<&reply::SecretFailure> = reports.iter().flat_map(|r| &r.failures).collect();
     if json_out {
         print_lines(&replies);
     } else {
@@ -169,12 +164,7 @@ async fn check(a: &CheckWorkspace, broker: &Broker, json_out: bool) -> Result<u8
         for r in &reports {
             text.push_str(&format!(
                 "{}  {}  {}  {}  {}  {}\n",
-                r["workspace"].as_str().unwrap_or("?"),
-                count(r, "secrets"),
-                count(r, "active"),
-                count(r, "revoked"),
-                count(r, "unknown"),
-                count(r, "changed"),
+                r.workspace, r.secrets, r.active, r.revoked, r.unknown, r.changed,
             ));
         }
         text.push_str(&failure_lines(&failures));
@@ -192,26 +182,31 @@ fn print_lines(replies: &[Value]) {
     crate::print(out.as_bytes());
 }
 
-fn failure_lines(failures: &[&Value]) -> String {
+fn failure_lines(failures: &[&reply::SecretFailure]) -> String {
     failures
         .iter()
-        .map(|f| {
-            format!(
-                "  {}: {}: {}\n",
-                f["secret"].as_str().unwrap_or("?"),
-                f["error"]["type"].as_str().unwrap_or("?"),
-                f["error"]["message"].as_str().unwrap_or(""),
-            )
-        })
+        .map(|f| format!("  {}: {}\n", f.secret, f.error))
         .collect()
 }
 
 /// Exit code: OK when nothing failed, else the first failure's type's (a
 /// `conflict` means a rotation won: rerun).
-fn failures_code(failures: &[&Value]) -> u8 {
-    failures.first().map_or(exit::OK, |f| {
-        exit::for_type(f["error"]["type"].as_str().unwrap_or(""))
+fn failures_code(failures: &[&reply::SecretFailure]) -> u8 {
+    failures
+        .first()
+        .map_or(exit::OK, |f| exit::for_type(f.error.kind.as_str()))
+}
+
+/// A reply's `result` as the contract's type.
+fn result_of<T: serde::de::DeserializeOwned>(reply: &Value) -> Result<T, CliError> {
+    serde_json::from_value(reply["result"].clone()).map_err(|_| CliError::BadReply {
+        function: "admin".to_owned(),
+        detail: "a page's result does not read as the contract's reply".to_owned(),
     })
+}
+
+fn typed<T: serde::de::DeserializeOwned>(replies: &[Value]) -> Result<Vec<T>, CliError> {
+    replies.iter().map(result_of).collect()
 }
 
 #[cfg(test)]

@@ -5,10 +5,13 @@
 use broker_core::{
     Broker, BrokerError, Limits, RewrapRequest, SecretName, SecretValue, WorkspaceId,
 };
+use keybroker_contract::admin as wire;
+use keybroker_contract::reply;
 use serde_json::{json, Value};
 
 use crate::admin_audit::{sha256_hex, AdminRecord, Caller, Changes};
 use crate::admin_breaker;
+use crate::admin_request;
 pub use crate::admin_request::{AdminRequest, OPERATIONS};
 use crate::admin_sweep;
 use crate::edge_error::{ErrorBody, ErrorType};
@@ -17,7 +20,7 @@ use crate::edge_error::{ErrorBody, ErrorType};
 /// admin request, or this function failed after the library answered.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    /// The library's error, mapped like inject's ([`ErrorType::of`]).
+    /// The library's error, mapped like inject's ([`crate::edge_error::type_of`]).
     #[error(transparent)]
     Broker(#[from] BrokerError),
     /// The event is not valid JSON or not a known operation with its
@@ -35,7 +38,7 @@ impl AdminError {
     /// The edge's error type for this failure.
     pub fn kind(&self) -> ErrorType {
         match self {
-            Self::Broker(e) => ErrorType::of(e),
+            Self::Broker(e) => crate::edge_error::type_of(e),
             Self::Malformed(_) => ErrorType::InvalidRequest,
             Self::Unserialisable => ErrorType::Internal,
         }
@@ -72,79 +75,51 @@ pub async fn handle(broker: &Broker, event: &str, request_id: &str, caller: Call
 /// (an invalid one is what was refused, and could be anything), and what
 /// the call asks to change, never a value or a policy's text.
 fn describe(req: &AdminRequest, audit: &mut AdminRecord) {
+    use AdminRequest as R;
     audit.operation = Some(req.operation());
     audit.workspace = req.workspace().and_then(valid_workspace);
     let secret = |s: &str| SecretName::new(s).ok().map(|n| n.to_string());
     let changes = &mut audit.changes;
     audit.target = match req {
-        AdminRequest::PrepareByok { .. }
-        | AdminRequest::VerifyByok { .. }
-        | AdminRequest::DisableByok { .. } => Some("byok".to_owned()),
-        AdminRequest::EnableByok {
-            role_arn,
-            key_arn,
-            region,
-            ..
-        } => {
-            changes.role_arn = Some(role_arn.clone());
-            changes.byok_key_arn = Some(key_arn.clone());
-            changes.region = region.clone();
+        R::PrepareByok(_) | R::VerifyByok(_) | R::DisableByok(_) => Some("byok".to_owned()),
+        R::EnableByok(r) => {
+            changes.role_arn = Some(r.role_arn.clone());
+            changes.byok_key_arn = Some(r.key_arn.clone());
+            changes.region = r.region.clone();
             Some("byok".to_owned())
         }
-        AdminRequest::PutSecret {
-            secret: name,
-            binding,
-            ..
-        } => {
-            let json = serde_json::to_value(binding).unwrap_or_default();
-            changes.binding_hosts = json["hosts"].as_array().map(|hosts| {
-                hosts
-                    .iter()
-                    .filter_map(|h| h.as_str().map(str::to_owned))
-                    .collect()
-            });
-            changes.binding_sha256 = serde_json::to_vec(binding).ok().map(|b| sha256_hex(&b));
-            secret(name)
+        R::PutSecret(r) => {
+            changes.binding_hosts = Some(r.binding.hosts.clone());
+            secret(&r.secret)
         }
-        AdminRequest::RotateSecret {
-            secret: name,
-            value,
-            ..
-        } => {
-            changes.value_replaced = Some(value.is_some());
-            secret(name)
+        R::RotateSecret(r) => {
+            changes.value_replaced = Some(r.value.is_some());
+            secret(&r.secret)
         }
-        AdminRequest::DeleteSecret { secret: name, .. } => secret(name),
-        AdminRequest::ListSecrets { .. } => None,
-        AdminRequest::SetPolicy { policy, .. } => {
-            changes.policy_sha256 = Some(sha256_hex(policy.as_bytes()));
-            changes.policy_bytes = Some(policy.len());
+        R::DeleteSecret(r) => secret(&r.secret),
+        R::ListSecrets(_) => None,
+        R::SetPolicy(r) => {
+            changes.policy_sha256 = Some(sha256_hex(r.policy.as_bytes()));
+            changes.policy_bytes = Some(r.policy.len());
             Some("policy".to_owned())
         }
-        AdminRequest::Rewrap {
-            allow_leaving_customer_key,
-            ..
-        } => {
+        R::Rewrap(r) => {
             // Asked for, recorded even when the call is refused.
-            changes.allow_leaving_customer_key = Some(*allow_leaving_customer_key);
+            changes.allow_leaving_customer_key = Some(r.allow_leaving_customer_key);
             Some("secrets".to_owned())
         }
-        AdminRequest::CheckWorkspace { .. } => Some("statuses".to_owned()),
-        AdminRequest::CheckAllWorkspaces { .. } => Some("workspaces".to_owned()),
-        AdminRequest::SetLimits { limits, .. } => {
-            changes.limits_to = Some(limits_json(*limits));
+        R::CheckWorkspace(_) => Some("statuses".to_owned()),
+        R::CheckAllWorkspaces(_) => Some("workspaces".to_owned()),
+        R::SetLimits(r) => {
+            changes.limits_to = Some(limits_json(r.limits.map(admin_request::limits)));
             Some("limits".to_owned())
         }
-        AdminRequest::ClearBreaker { secret: name, .. } => secret(name),
-        AdminRequest::StartOauth2 { secret: name, .. }
-        | AdminRequest::CompleteOauth2 { secret: name, .. } => secret(name),
-        AdminRequest::SetProbeBudget {
-            secret: name,
-            budget,
-            ..
-        } => {
-            changes.probe_budget_to = budget.map(|b| json!(b));
-            secret(name)
+        R::ClearBreaker(r) => secret(&r.secret),
+        R::StartOauth2(r) => secret(&r.secret),
+        R::CompleteOauth2(r) => secret(&r.secret),
+        R::SetProbeBudget(r) => {
+            changes.probe_budget_to = r.budget.map(|b| json!(b));
+            secret(&r.secret)
         }
     };
 }
@@ -185,176 +160,162 @@ fn limits_json(l: Option<Limits>) -> Value {
     serde_json::to_value(l).unwrap_or_default()
 }
 
+/// One handler per operation: each takes its typed request.
 async fn run(
     broker: &Broker,
     req: AdminRequest,
     changes: &mut Changes,
 ) -> Result<Value, AdminError> {
-    let ws = |s: &str| WorkspaceId::new(s);
-    let name = |s: &str| SecretName::new(s);
+    use AdminRequest as R;
     match req {
-        AdminRequest::PrepareByok { workspace } => {
-            to_json(broker.prepare_byok(&ws(&workspace)?).await?)
-        }
-        AdminRequest::EnableByok {
-            workspace,
-            role_arn,
-            key_arn,
-            region,
-        } => to_json(
+        R::PrepareByok(r) => to_json(broker.prepare_byok(&ws(&r.workspace)?).await?),
+        R::EnableByok(r) => to_json(
             broker
-                .enable_byok(&ws(&workspace)?, &role_arn, &key_arn, region.as_deref())
+                .enable_byok(
+                    &ws(&r.workspace)?,
+                    &r.role_arn,
+                    &r.key_arn,
+                    r.region.as_deref(),
+                )
                 .await?,
         ),
-        AdminRequest::VerifyByok { workspace } => {
-            to_json(broker.verify_byok(&ws(&workspace)?).await?)
-        }
-        AdminRequest::DisableByok { workspace } => {
-            to_json(broker.disable_byok(&ws(&workspace)?).await?)
-        }
-        AdminRequest::PutSecret {
-            workspace,
-            secret,
-            value,
-            binding,
-        } => {
-            let value = SecretValue::from_string(value)?;
-            let meta = to_json(
-                broker
-                    .put_bound_secret(&ws(&workspace)?, &name(&secret)?, &value, &binding)
-                    .await?,
-            )?;
-            record_secret(changes, &meta, false);
-            Ok(meta)
-        }
-        AdminRequest::RotateSecret {
-            workspace,
-            secret,
-            value,
-            expected_version,
-        } => {
-            let value = value.map(SecretValue::from_string).transpose()?;
-            let meta = to_json(
-                broker
-                    .rotate_secret(
-                        &ws(&workspace)?,
-                        &name(&secret)?,
-                        value.as_ref(),
-                        expected_version,
-                    )
-                    .await?,
-            )?;
-            record_secret(changes, &meta, true);
-            Ok(meta)
-        }
-        AdminRequest::DeleteSecret { workspace, secret } => {
+        R::VerifyByok(r) => to_json(broker.verify_byok(&ws(&r.workspace)?).await?),
+        R::DisableByok(r) => to_json(broker.disable_byok(&ws(&r.workspace)?).await?),
+        R::PutSecret(r) => put_secret(broker, r, changes).await,
+        R::RotateSecret(r) => rotate_secret(broker, r, changes).await,
+        R::DeleteSecret(r) => {
             broker
-                .delete_secret(&ws(&workspace)?, &name(&secret)?)
+                .delete_secret(&ws(&r.workspace)?, &name(&r.secret)?)
                 .await?;
             changes.deleted = Some(true);
-            Ok(json!({ "deleted": secret }))
+            to_json(reply::Deleted { deleted: r.secret })
         }
-        AdminRequest::ListSecrets { workspace } => {
-            admin_breaker::list_secrets(broker, &ws(&workspace)?).await
+        R::ListSecrets(r) => admin_breaker::list_secrets(broker, &ws(&r.workspace)?).await,
+        R::SetPolicy(r) => {
+            broker.set_policy(&ws(&r.workspace)?, &r.policy).await?;
+            to_json(reply::PolicySet {
+                policy_set: r.workspace,
+            })
         }
-        AdminRequest::SetPolicy { workspace, policy } => {
-            broker.set_policy(&ws(&workspace)?, &policy).await?;
-            Ok(json!({ "policy_set": workspace }))
-        }
-        AdminRequest::Rewrap {
-            workspace,
-            after,
-            limit,
-            allow_leaving_customer_key,
-        } => {
-            let ws = ws(&workspace)?;
+        R::Rewrap(r) => {
+            let ws = ws(&r.workspace)?;
             let req = RewrapRequest {
-                after: after.as_deref().map(name).transpose()?,
-                limit,
-                allow_leaving_customer_key,
+                after: r.after.as_deref().map(name).transpose()?,
+                limit: r.limit,
+                allow_leaving_customer_key: r.allow_leaving_customer_key,
             };
             let page = broker.rewrap(&ws, &req).await?;
             Ok(admin_sweep::rewrap_result(
                 &ws,
                 &page,
-                allow_leaving_customer_key,
+                r.allow_leaving_customer_key,
                 changes,
             ))
         }
-        AdminRequest::CheckWorkspace { workspace } => {
-            let report = broker.check_workspace(&ws(&workspace)?).await?;
+        R::CheckWorkspace(r) => {
+            let report = broker.check_workspace(&ws(&r.workspace)?).await?;
             Ok(admin_sweep::check_result(&report, changes))
         }
-        AdminRequest::CheckAllWorkspaces {
-            after,
-            limit,
-            scheduled,
-        } => {
-            let after = after.as_deref().map(ws).transpose()?;
+        R::CheckAllWorkspaces(r) => {
+            let after = r.after.as_deref().map(ws).transpose()?;
             let page = broker
-                .check_workspaces(after.as_ref(), limit, scheduled)
+                .check_workspaces(after.as_ref(), r.limit, r.scheduled)
                 .await?;
             Ok(admin_sweep::check_page_result(&page, changes))
         }
-        AdminRequest::SetLimits {
-            workspace,
-            limits,
-            clear,
-        } => {
-            if limits.is_some() == clear {
-                return Err(BrokerError::InvalidInput {
-                    field: "limits",
-                    reason: "give exactly one of limits and clear: true".into(),
-                }
-                .into());
-            }
-            let change = broker.set_limits(&ws(&workspace)?, limits).await?;
-            changes.limits_from = Some(limits_json(change.previous));
-            changes.limits_to = Some(limits_json(change.current));
-            to_json(change)
+        R::SetLimits(r) => set_limits(broker, r, changes).await,
+        R::ClearBreaker(r) => {
+            admin_breaker::clear(broker, &ws(&r.workspace)?, &name(&r.secret)?, changes).await
         }
-        AdminRequest::ClearBreaker { workspace, secret } => {
-            admin_breaker::clear(broker, &ws(&workspace)?, &name(&secret)?, changes).await
-        }
-        AdminRequest::StartOauth2 {
-            workspace,
-            secret,
-            binding,
-            authorization_endpoint,
-            redirect_uri,
-            scope,
-            client_secret,
-        } => {
-            let args = crate::admin_oauth2::StartArgs {
-                workspace,
-                secret,
-                binding,
-                authorization_endpoint,
-                redirect_uri,
-                scope,
-                client_secret,
-            };
-            crate::admin_oauth2::start(broker, args, changes).await
-        }
-        AdminRequest::CompleteOauth2 {
-            workspace,
-            secret,
-            code,
-            state,
-        } => {
-            crate::admin_oauth2::complete(broker, &workspace, &secret, &code, &state, changes).await
-        }
-        AdminRequest::SetProbeBudget {
-            workspace,
-            secret,
-            budget,
-        } => {
-            let budget = budget.ok_or_else(|| BrokerError::InvalidInput {
+        R::StartOauth2(r) => crate::admin_oauth2::start(broker, r, changes).await,
+        R::CompleteOauth2(r) => crate::admin_oauth2::complete(broker, r, changes).await,
+        R::SetProbeBudget(r) => {
+            let budget = r.budget.ok_or_else(|| BrokerError::InvalidInput {
                 field: "budget",
                 reason: "give a budget from 1 to 1000, or null for the deployment's".into(),
             })?;
-            let (ws, name) = (ws(&workspace)?, name(&secret)?);
+            let (ws, name) = (ws(&r.workspace)?, name(&r.secret)?);
             admin_breaker::set_budget(broker, &ws, &name, budget, changes).await
         }
     }
+}
+
+fn ws(s: &str) -> Result<WorkspaceId, BrokerError> {
+    WorkspaceId::new(s)
+}
+
+fn name(s: &str) -> Result<SecretName, BrokerError> {
+    SecretName::new(s)
+}
+
+async fn put_secret(
+    broker: &Broker,
+    r: wire::PutSecret,
+    changes: &mut Changes,
+) -> Result<Value, AdminError> {
+    let (ws, name) = (ws(&r.workspace)?, name(&r.secret)?);
+    let binding = admin_request::binding(r.binding);
+    let value = SecretValue::from_string(r.value.into_inner())?;
+    let meta = broker
+        .put_bound_secret(&ws, &name, &value, &binding)
+        .await?;
+    // The digest sealed in the blob's header, so the audit record and the
+    // stored secret can be matched.
+    changes.binding_sha256 = Some(binding_digest_hex(&binding));
+    let meta = to_json(meta)?;
+    record_secret(changes, &meta, false);
+    Ok(meta)
+}
+
+async fn rotate_secret(
+    broker: &Broker,
+    r: wire::RotateSecret,
+    changes: &mut Changes,
+) -> Result<Value, AdminError> {
+    let value = r
+        .value
+        .map(|v| SecretValue::from_string(v.into_inner()))
+        .transpose()?;
+    let meta = to_json(
+        broker
+            .rotate_secret(
+                &ws(&r.workspace)?,
+                &name(&r.secret)?,
+                value.as_ref(),
+                r.expected_version,
+            )
+            .await?,
+    )?;
+    record_secret(changes, &meta, true);
+    Ok(meta)
+}
+
+async fn set_limits(
+    broker: &Broker,
+    r: wire::SetLimits,
+    changes: &mut Changes,
+) -> Result<Value, AdminError> {
+    if r.limits.is_some() == r.clear {
+        return Err(BrokerError::InvalidInput {
+            field: "limits",
+            reason: "give exactly one of limits and clear: true".into(),
+        }
+        .into());
+    }
+    let change = broker
+        .set_limits(&ws(&r.workspace)?, r.limits.map(admin_request::limits))
+        .await?;
+    changes.limits_from = Some(limits_json(change.previous));
+    changes.limits_to = Some(limits_json(change.current));
+    to_json(change)
+}
+
+/// The binding's [`broker_core::context::BindingDigest`] in hex: the very
+/// digest the blob's v2 header seals, so an audit record matches a secret.
+pub(crate) fn binding_digest_hex(binding: &broker_core::Binding) -> String {
+    broker_core::context::BindingDigest::of(Some(binding))
+        .0
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -135,7 +135,7 @@ pub struct AdminRecord {
     /// Secret name, `policy`, or `byok`: what the operation acts on.
     pub target: Option<String>,
     /// `ok` or the error type (docs/INVOCATION.md, "Errors").
-    pub outcome: &'static str,
+    pub outcome: String,
     /// The caller, as Lambda sees it.
     pub caller: Caller,
     /// What changed; on failure, what the call asked to change (the role,
@@ -157,7 +157,7 @@ impl AdminRecord {
             operation: None,
             workspace: None,
             target: None,
-            outcome: "ok",
+            outcome: "ok".to_owned(),
             caller,
             changes: Changes::default(),
             error: None,
@@ -166,14 +166,17 @@ impl AdminRecord {
 
     /// Record how the call ended.
     pub fn finish(&mut self, error: Option<ErrorType>) {
+        self.outcome = error.as_ref().map_or("ok", ErrorType::as_str).to_owned();
         self.error = error;
-        self.outcome = error.map_or("ok", ErrorType::as_str);
     }
 
     /// Serialize as one line, with its CloudWatch metrics (EMF).
     pub fn to_line(&self) -> String {
-        crate::metrics::line(self, Metrics::of(Function::Admin, self.time_ms, self.error))
-            .unwrap_or_else(|_| format!("{{\"schema\":\"{SCHEMA}\",\"error\":\"unserializable\"}}"))
+        crate::metrics::line(
+            self,
+            Metrics::of(Function::Admin, self.time_ms, self.error.as_ref()),
+        )
+        .unwrap_or_else(|_| format!("{{\"schema\":\"{SCHEMA}\",\"error\":\"unserializable\"}}"))
     }
 }
 

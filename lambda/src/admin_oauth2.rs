@@ -8,49 +8,34 @@
 
 use std::sync::OnceLock;
 
-use broker_core::{Binding, Broker, SecretName, SecretValue, StartOAuth2, WorkspaceId};
-use serde_json::{json, Value};
+use broker_core::{Broker, SecretName, SecretValue, StartOAuth2, WorkspaceId};
+use keybroker_contract::{admin as wire, reply};
+use serde_json::Value;
 
 use crate::admin::AdminError;
 use crate::admin_audit::Changes;
 use crate::destination::Destinations;
 use crate::upstream::{self, Limits};
 
-/// The wire fields of `start_oauth2`.
-pub struct StartArgs {
-    /// Workspace.
-    pub workspace: String,
-    /// Secret name.
-    pub secret: String,
-    /// The binding the secret will get (`oauth2` member required).
-    pub binding: Binding,
-    /// The provider's authorization endpoint.
-    pub authorization_endpoint: String,
-    /// The redirect URI registered with the provider.
-    pub redirect_uri: String,
-    /// Scope to ask for.
-    pub scope: Option<String>,
-    /// The client secret, where the OAuth client is per customer.
-    pub client_secret: Option<String>,
-}
-
 /// `start_oauth2`: `{authorization_url, state, expires_at}`.
 pub async fn start(
     broker: &Broker,
-    a: StartArgs,
+    a: wire::StartOauth2,
     changes: &mut Changes,
 ) -> Result<Value, AdminError> {
     let (ws, name) = (WorkspaceId::new(&a.workspace)?, SecretName::new(&a.secret)?);
-    let client_secret = a.client_secret.map(SecretValue::from_string).transpose()?;
-    changes.binding_sha256 = serde_json::to_vec(&a.binding)
-        .ok()
-        .map(|b| crate::admin_audit::sha256_hex(&b));
+    let client_secret = a
+        .client_secret
+        .map(|s| SecretValue::from_string(s.into_inner()))
+        .transpose()?;
+    let binding = crate::admin_request::binding(a.binding);
+    changes.binding_sha256 = Some(crate::admin::binding_digest_hex(&binding));
     let started = broker
         .start_oauth2(
             &ws,
             &name,
             StartOAuth2 {
-                binding: &a.binding,
+                binding: &binding,
                 authorization_endpoint: &a.authorization_endpoint,
                 redirect_uri: &a.redirect_uri,
                 scope: a.scope.as_deref(),
@@ -58,23 +43,21 @@ pub async fn start(
             },
         )
         .await?;
-    Ok(json!({
-        "authorization_url": started.authorization_url,
-        "state": started.state,
-        "expires_at": started.expires_at,
-    }))
+    serde_json::to_value(reply::OAuth2Started {
+        authorization_url: started.authorization_url,
+        state: started.state,
+        expires_at: started.expires_at,
+    })
+    .map_err(|_| AdminError::Unserialisable)
 }
 
 /// `complete_oauth2`: the stored secret's metadata (never a token).
 pub async fn complete(
     broker: &Broker,
-    workspace: &str,
-    secret: &str,
-    code: &str,
-    state: &str,
+    r: wire::CompleteOauth2,
     changes: &mut Changes,
 ) -> Result<Value, AdminError> {
-    let (ws, name) = (WorkspaceId::new(workspace)?, SecretName::new(secret)?);
+    let (ws, name) = (WorkspaceId::new(&r.workspace)?, SecretName::new(&r.secret)?);
     let (http, limits) = token_http()?;
     let tokens = crate::oauth2::TokenClient::new(
         http,
@@ -83,7 +66,7 @@ pub async fn complete(
         broker.access_settings().allow_insecure_http,
     );
     let meta = broker
-        .complete_oauth2(&ws, &name, code, state, &tokens)
+        .complete_oauth2(&ws, &name, r.code.expose(), &r.state, &tokens)
         .await?;
     let meta = serde_json::to_value(meta).map_err(|_| AdminError::Unserialisable)?;
     changes.version_to = meta["version"].as_u64();

@@ -7,13 +7,12 @@ use broker_core::{CheckPage, CheckReport, RewrapPage, SecretFailure, WorkspaceId
 use serde_json::{json, Value};
 
 use crate::admin_audit::Changes;
-use crate::edge_error::ErrorBody;
 
 /// A per-secret failure: the secret's name and the shared error body
 /// (`type`, `message`, `retry`): `conflict` means a rotation won the race,
 /// and a rerun moves the rotated version.
 fn failure(f: &SecretFailure) -> Value {
-    json!({ "secret": f.secret, "error": ErrorBody::from(&f.error) })
+    json!({ "secret": f.secret, "error": crate::edge_error::body_of(&f.error) })
 }
 
 /// One `rewrap` page as returned, and recorded in the audit record's
@@ -70,7 +69,7 @@ pub fn check_page_result(page: &CheckPage, changes: &mut Changes) -> Value {
         "checked": page.reports.len(),
         "workspaces": reports,
         "failed_workspaces": page.failed.iter().map(|(ws, e)| json!({
-            "workspace": ws, "error": ErrorBody::from(e),
+            "workspace": ws, "error": crate::edge_error::body_of(e),
         })).collect::<Vec<_>>(),
         "next": page.next,
     })

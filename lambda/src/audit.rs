@@ -196,7 +196,7 @@ impl AuditRecord {
 
     /// Serialize as one line, with its CloudWatch metrics (EMF).
     pub fn to_line(&self) -> String {
-        let mut metrics = Metrics::of(Function::Inject, self.time_ms, self.outcome);
+        let mut metrics = Metrics::of(Function::Inject, self.time_ms, self.outcome.as_ref());
         if self.limit.is_some() {
             metrics = metrics.rate_limited();
         }

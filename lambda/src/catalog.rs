@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use broker_core::{Broker, BrokerError, Injection, LimitScope, SecretStatus, WorkspaceId};
 
-use crate::contract::{ErrorBody, ErrorType, InjectResponse};
+use crate::contract::{ErrorBody, ErrorType, InjectReply};
 
 /// Schema identifier of the catalog audit record.
 pub const SCHEMA: &str = "keybroker.audit.catalog.v1";
@@ -51,70 +51,18 @@ pub fn is_catalog_event(event: &str) -> bool {
     serde_json::from_str::<Probe>(event).is_ok_and(|p| p.op.is_some())
 }
 
-/// A catalog request.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-enum CatalogRequest {
-    /// Metadata of every secret in `workspace`.
-    ListSecrets {
-        /// Workspace, asserted by the agent runtime.
-        workspace: String,
-        /// The agent asking: the policy is asked for it, its limit counts
-        /// the listing, and the audit line names it.
-        agent: String,
-    },
-}
+pub use keybroker_contract::{CatalogEntry as SecretEntry, CatalogRequest, InjectionKind};
 
-/// What an agent may know about one secret.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct SecretEntry {
-    /// Secret name, as `inject` takes it.
-    pub name: String,
-    /// Hosts the secret may be sent to (never empty: a secret without a
-    /// binding cannot be used, so it is not listed).
-    pub hosts: Vec<String>,
-    /// Where the broker puts it in the request.
-    pub injection: Option<InjectionKind>,
-    /// `active`, or `revoked` as last seen by the broker.
-    pub status: &'static str,
-}
-
-/// An injection point without its template or user name.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum InjectionKind {
-    /// A header of this name.
-    Header {
-        /// Header name.
-        name: String,
-    },
-    /// `Authorization: Basic ...`.
-    BasicAuth,
-    /// A query parameter of this name.
-    Query {
-        /// Parameter name.
-        param: String,
-    },
-}
-
-impl From<&Injection> for InjectionKind {
-    fn from(i: &Injection) -> Self {
-        match i {
-            Injection::Header { name, .. } => Self::Header { name: name.clone() },
-            Injection::BasicAuth { .. } => Self::BasicAuth,
-            Injection::Query { param } => Self::Query {
-                param: param.clone(),
-            },
-        }
+/// The injection point an agent may see: the header's or parameter's
+/// name, never a template or user name.
+pub fn injection_kind(i: &Injection) -> InjectionKind {
+    match i {
+        Injection::Header { name, .. } => InjectionKind::Header { name: name.clone() },
+        Injection::BasicAuth { .. } => InjectionKind::BasicAuth,
+        Injection::Query { param } => InjectionKind::Query {
+            param: param.clone(),
+        },
     }
-}
-
-/// A successful answer.
-#[derive(Debug, Serialize)]
-struct CatalogResponse {
-    request_id: String,
-    ok: bool,
-    secrets: Vec<SecretEntry>,
 }
 
 /// One catalog audit line: who listed which workspace, and the outcome.
@@ -191,14 +139,14 @@ pub async fn handle(
         }
     }
     let value = match result {
-        Ok(listed) => serde_json::to_value(CatalogResponse {
+        Ok(listed) => serde_json::to_value(keybroker_contract::CatalogReply {
             request_id: request_id.to_owned(),
             ok: true,
             secrets: listed.secrets,
         }),
         Err((body, _)) => {
             // The inject shape, with the body's own wait (a limit's window).
-            let mut response = InjectResponse::error(request_id, body.kind, "");
+            let mut response = InjectReply::error(request_id, body.kind.clone(), "");
             response.error = Some(body);
             serde_json::to_value(response)
         }
@@ -214,7 +162,7 @@ fn broker_refusal(e: &BrokerError) -> Refused {
         BrokerError::LimitExceeded { scope, .. } => Some(*scope),
         _ => None,
     };
-    (ErrorBody::from(e), limit)
+    (crate::edge_error::body_of(e), limit)
 }
 
 async fn list(
@@ -244,11 +192,12 @@ async fn list(
                 .as_ref()
                 .map(|b| b.hosts.clone())
                 .unwrap_or_default(),
-            injection: m.binding.as_ref().map(|b| InjectionKind::from(&b.inject)),
+            injection: m.binding.as_ref().map(|b| injection_kind(&b.inject)),
             status: match m.status {
                 SecretStatus::Active => "active",
                 _ => "revoked",
-            },
+            }
+            .to_owned(),
         })
         .collect();
     Ok(Listed {
@@ -287,8 +236,7 @@ mod tests {
             username: "svc-user".into(),
         };
         let text =
-            serde_json::to_string(&[InjectionKind::from(&header), InjectionKind::from(&basic)])
-                .unwrap();
+            serde_json::to_string(&[injection_kind(&header), injection_kind(&basic)]).unwrap();
         assert_eq!(
             text,
             r#"[{"type":"header","name":"Authorization"},{"type":"basic_auth"}]"#

@@ -12,7 +12,7 @@ use broker_core::{ApprovedRequest, Broker, Probation, ProbeKind, SecretValue};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::audit::AuditRecord;
-use crate::contract::{ErrorType, InjectResponse, Withheld};
+use crate::contract::{ErrorType, InjectReply, Withheld};
 use crate::inject::{broker_refusal, refuse, upstream_budget, Refusal};
 use crate::probe;
 use crate::response;
@@ -57,7 +57,7 @@ impl Exchange<'_> {
         secret: SecretValue,
         body: Vec<u8>,
         audit: &mut AuditRecord,
-    ) -> Result<InjectResponse, Refusal> {
+    ) -> Result<InjectReply, Refusal> {
         let (planned, found) = self.plan(approved, secret, body, audit).await;
         audit.probe = found;
         // A refusal before anything was sent (a probe, or the breaker
@@ -89,7 +89,7 @@ impl Exchange<'_> {
         secret: SecretValue,
         body: Vec<u8>,
         audit: &mut AuditRecord,
-    ) -> (Result<InjectResponse, Refusal>, Option<ProbeKind>) {
+    ) -> (Result<InjectReply, Refusal>, Option<ProbeKind>) {
         let (agent, request_id, deadline) = (&self.agent, self.request_id, self.deadline);
         let binding = approved.binding().clone();
         let needles = probe::needles(&binding.inject, &secret);
@@ -165,10 +165,10 @@ impl Exchange<'_> {
         let found = shaped.echo.map(|_| ProbeKind::Echo);
         let Some((headers, body)) = shaped.content else {
             return (
-                Ok(InjectResponse {
+                Ok(InjectReply {
                     status: Some(shaped.status),
                     withheld: Some(Withheld::EchoWithheld),
-                    ..InjectResponse::ok(request_id)
+                    ..InjectReply::ok(request_id)
                 }),
                 found,
             );
@@ -178,12 +178,12 @@ impl Exchange<'_> {
             Err(e) => (None, Some(STANDARD.encode(e.as_bytes()))),
         };
         (
-            Ok(InjectResponse {
+            Ok(InjectReply {
                 status: Some(shaped.status),
                 headers: Some(headers),
                 body,
                 body_base64,
-                ..InjectResponse::ok(request_id)
+                ..InjectReply::ok(request_id)
             }),
             found,
         )

@@ -27,7 +27,7 @@ use base64::Engine;
 use broker_core::{AccessError, AccessRequest, Broker, SecretName, WorkspaceId};
 
 use crate::audit::{AuditRecord, Decision};
-use crate::contract::{ErrorType, InjectEvent, InjectResponse, UpstreamRequest};
+use crate::contract::{ErrorType, InjectEvent, InjectReply, UpstreamRequest};
 use crate::destination;
 use crate::exchange::{AgentRequest, Exchange};
 use crate::upstream::{self, Limits};
@@ -103,8 +103,8 @@ impl Injector {
     }
 
     /// Handle one invocation, given the event as raw JSON text. Always
-    /// answers with an [`InjectResponse`] and always prints one audit record.
-    pub async fn handle(&self, event: &str, request_id: &str) -> InjectResponse {
+    /// answers with an [`InjectReply`] and always prints one audit record.
+    pub async fn handle(&self, event: &str, request_id: &str) -> InjectReply {
         self.handle_until(event, request_id, None).await
     }
 
@@ -116,7 +116,7 @@ impl Injector {
         event: &str,
         request_id: &str,
         deadline: Option<SystemTime>,
-    ) -> InjectResponse {
+    ) -> InjectReply {
         let (mut audit, started) = AuditRecord::start(request_id);
         let calls_before = self.broker.aws_calls();
         let response = match self.run(event, request_id, &mut audit, deadline).await {
@@ -127,14 +127,14 @@ impl Injector {
             }
             Err(r) => {
                 audit.reason = r.kind.as_str().to_owned();
-                audit.outcome = Some(r.kind);
+                audit.outcome = Some(r.kind.clone());
                 audit.limit = r.limit.map(|(scope, _)| scope);
                 audit.probes = r.probes.or(audit.probes);
                 if !r.kind.is_refusal() && r.limit.is_none() {
                     audit.decision = Decision::Error;
                 }
                 audit.detail = Some(r.message.clone());
-                let mut response = InjectResponse::error(request_id, r.kind, r.message);
+                let mut response = InjectReply::error(request_id, r.kind, r.message);
                 response.error = response.error.map(|mut e| {
                     if r.sent && e.retry != crate::edge_error::Retry::Never {
                         // The upstream was called: repeating it is only
@@ -161,7 +161,7 @@ impl Injector {
         request_id: &str,
         audit: &mut AuditRecord,
         deadline: Option<SystemTime>,
-    ) -> Result<InjectResponse, Refusal> {
+    ) -> Result<InjectReply, Refusal> {
         let event: InjectEvent = serde_json::from_str(event).map_err(|e| {
             refuse(
                 ErrorType::InvalidRequest,
@@ -325,7 +325,7 @@ pub(crate) fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
     Refusal {
         limit,
         probes,
-        ..refuse(ErrorType::of(&e), e.to_string())
+        ..refuse(crate::edge_error::type_of(&e), e.to_string())
     }
 }
 

@@ -86,7 +86,7 @@ pub struct Metrics {
     #[serde(rename = "Function")]
     function: &'static str,
     #[serde(rename = "Outcome")]
-    outcome: &'static str,
+    outcome: String,
     #[serde(flatten)]
     values: BTreeMap<&'static str, u8>,
 }
@@ -122,16 +122,16 @@ impl Metrics {
     /// `outcome` (`None`: success). Every metric of the function is present
     /// with 0 or 1, so a sum over a period is a count and an alarm sees 0,
     /// not missing data, when nothing went wrong.
-    pub fn of(function: Function, time_ms: u64, outcome: Option<ErrorType>) -> Self {
+    pub fn of(function: Function, time_ms: u64, outcome: Option<&ErrorType>) -> Self {
         let flag = |b: bool| u8::from(b);
-        let revoked = outcome == Some(ErrorType::Revoked);
-        let error = outcome.is_some_and(ErrorType::is_error);
+        let revoked = outcome == Some(&ErrorType::Revoked);
+        let error = outcome.is_some_and(|t| t.is_error());
         let values: BTreeMap<&'static str, u8> = match function {
             Function::Inject => [
                 (names::INJECTIONS, 1),
                 (
                     names::DENIALS,
-                    flag(outcome.is_some_and(ErrorType::is_refusal)),
+                    flag(outcome.is_some_and(|t| t.is_refusal())),
                 ),
                 (names::REVOCATIONS, flag(revoked)),
                 (names::ERRORS, flag(error)),
@@ -140,11 +140,11 @@ impl Metrics {
                 (names::ECHO_WITHHELD, 0),
                 (
                     names::QUARANTINED,
-                    flag(outcome == Some(ErrorType::Quarantined)),
+                    flag(outcome == Some(&ErrorType::Quarantined)),
                 ),
                 (
                     names::REAUTH_REQUIRED,
-                    flag(outcome == Some(ErrorType::ReauthRequired)),
+                    flag(outcome == Some(&ErrorType::ReauthRequired)),
                 ),
             ]
             .into(),
@@ -171,7 +171,7 @@ impl Metrics {
                 }],
             },
             function: function.as_str(),
-            outcome: outcome.map_or("ok", ErrorType::as_str),
+            outcome: outcome.map_or("ok", |t| t.as_str()).to_owned(),
             values,
         }
     }
@@ -229,7 +229,7 @@ mod tests {
     fn emf(function: Function, outcome: Option<ErrorType>) -> Value {
         let l = line(
             &json!({ "schema": "s", "workspace": "acme" }),
-            Metrics::of(function, 7, outcome),
+            Metrics::of(function, 7, outcome.as_ref()),
         )
         .unwrap();
         serde_json::from_str(&l).unwrap()
@@ -296,9 +296,9 @@ mod tests {
     fn a_keybroker_limit_is_told_apart_from_aws_throttling() {
         let line_of =
             |m: Metrics| -> Value { serde_json::from_str(&line(&json!({}), m).unwrap()).unwrap() };
-        let aws = line_of(Metrics::of(Function::Inject, 7, Some(ErrorType::Throttled)));
+        let aws = line_of(Metrics::of(Function::Inject, 7, Some(&ErrorType::Throttled)));
         let ours =
-            line_of(Metrics::of(Function::Inject, 7, Some(ErrorType::Throttled)).rate_limited());
+            line_of(Metrics::of(Function::Inject, 7, Some(&ErrorType::Throttled)).rate_limited());
         assert_valid_emf(&ours);
         assert_eq!(
             (aws["Outcome"].clone(), ours["Outcome"].clone()),
@@ -327,7 +327,7 @@ mod tests {
             assert_eq!(clean[m], 0, "{m} is present as 0: {clean}");
         }
         let probe = line_of(
-            Metrics::of(Function::Inject, 7, Some(ErrorType::Probe)).probe(ProbeKind::Request),
+            Metrics::of(Function::Inject, 7, Some(&ErrorType::Probe)).probe(ProbeKind::Request),
         );
         assert_valid_emf(&probe);
         assert_eq!(
@@ -344,7 +344,7 @@ mod tests {
         );
         // An echo over the budget: the event is counted, and the refusal.
         let tripped = line_of(
-            Metrics::of(Function::Inject, 7, Some(ErrorType::Quarantined)).probe(ProbeKind::Echo),
+            Metrics::of(Function::Inject, 7, Some(&ErrorType::Quarantined)).probe(ProbeKind::Echo),
         );
         assert_eq!(
             (

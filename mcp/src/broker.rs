@@ -2,12 +2,12 @@
 //! the inject function (docs/INVOCATION.md). Every event carries the
 //! configured workspace and agent, never anything a tool call names.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use keybroker_contract::client::{
+    Client, ClientError, Function, Invoked, Transport, TransportError,
+};
+use keybroker_contract::{CatalogRequest, InjectEvent, InjectReply};
 
 /// Why a call did not produce an answer.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -46,57 +46,106 @@ pub enum BrokerFailure {
     },
 }
 
-/// The upstream request a tool call asks for.
-#[derive(Debug, Serialize)]
-pub struct UpstreamRequest<'a> {
-    /// HTTP method.
-    pub method: &'a str,
-    /// Absolute URL.
-    pub url: &'a str,
-    /// Extra headers.
-    pub headers: &'a BTreeMap<String, String>,
-    /// UTF-8 body.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<&'a str>,
-}
+pub use keybroker_contract::{CatalogEntry as SecretEntry, UpstreamRequest};
 
-/// One entry of the `list_secrets` catalog (lambda/src/catalog.rs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretEntry {
-    /// Secret name.
-    pub name: String,
-    /// Hosts it may be sent to.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// Where it is injected: `{"type": "header", "name"}`, `{"type":
-    /// "basic_auth"}` or `{"type": "query", "param"}`; `None`: unbound.
-    #[serde(default)]
-    pub injection: Option<Value>,
-    /// `active` or `revoked`.
-    #[serde(default)]
-    pub status: String,
-}
-
-/// A Lambda client bound to one function, workspace and agent.
+/// aws-sdk-lambda as the contract client's transport, bound to the one
+/// function this server invokes.
 #[derive(Debug, Clone)]
-pub struct Broker {
+pub struct LambdaTransport {
     lambda: aws_sdk_lambda::Client,
     function: String,
+    /// Set when the AWS configuration cannot sign (no region or
+    /// credentials): every call answers with this one line.
+    unusable: Option<String>,
+}
+
+impl LambdaTransport {
+    /// Bind `lambda` to `function`; `unusable` from [`unusable`].
+    pub fn new(lambda: aws_sdk_lambda::Client, function: String, unusable: Option<String>) -> Self {
+        Self {
+            lambda,
+            function,
+            unusable,
+        }
+    }
+}
+
+/// Why `sdk` cannot sign a request, in one line naming the fix.
+pub async fn unusable(sdk: &aws_config::SdkConfig) -> Option<String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    if sdk.region().is_none() {
+        return Some("no AWS region: set AWS_REGION for the MCP server".to_owned());
+    }
+    let ok = match sdk.credentials_provider() {
+        Some(p) => p.provide_credentials().await.is_ok(),
+        None => false,
+    };
+    (!ok).then(|| {
+        "no AWS credentials: give the MCP server AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE".to_owned()
+    })
+}
+
+impl Transport for LambdaTransport {
+    fn function_name(&self, _: Function) -> &str {
+        &self.function
+    }
+
+    async fn invoke(&self, _: Function, payload: &[u8]) -> Result<Invoked, TransportError> {
+        if let Some(fix) = &self.unusable {
+            return Err(TransportError::NotConfigured { fix: fix.clone() });
+        }
+        let out = self
+            .lambda
+            .invoke()
+            .function_name(&self.function)
+            .payload(Blob::new(payload.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                let detail = match e.code() {
+                    Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
+                    None => match &e {
+                        SdkError::TimeoutError(_) => "timed out".to_owned(),
+                        SdkError::DispatchFailure(_) => {
+                            "could not reach the Lambda endpoint".to_owned()
+                        }
+                        _ => "the request could not be made".to_owned(),
+                    },
+                };
+                match e.code() {
+                    Some(
+                        "AccessDeniedException"
+                        | "ResourceNotFoundException"
+                        | "InvalidRequestContentException"
+                        | "RequestTooLargeException"
+                        | "UnrecognizedClientException",
+                    ) => TransportError::Misconfigured { detail },
+                    _ => TransportError::Unavailable { detail },
+                }
+            })?;
+        Ok(Invoked {
+            payload: out
+                .payload()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default(),
+            function_error: out.function_error().map(str::to_owned),
+        })
+    }
+}
+
+/// A contract client bound to one function, workspace and agent.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    client: Client<LambdaTransport>,
     workspace: String,
     agent: String,
 }
 
 impl Broker {
-    /// Bind `lambda` to the configured identity.
-    pub fn new(
-        lambda: aws_sdk_lambda::Client,
-        function: String,
-        workspace: String,
-        agent: String,
-    ) -> Self {
+    /// Bind `transport` to the configured identity.
+    pub fn new(transport: LambdaTransport, workspace: String, agent: String) -> Self {
         Self {
-            lambda,
-            function,
+            client: Client::new(transport),
             workspace,
             agent,
         }
@@ -108,92 +157,75 @@ impl Broker {
     }
 
     /// Make one upstream request with `secret` injected; returns the
-    /// broker's `ok: true` answer (status, headers, body or body_base64,
-    /// withheld, request_id).
+    /// broker's `ok: true` answer.
     pub async fn inject(
         &self,
         secret: &str,
-        request: &UpstreamRequest<'_>,
-    ) -> Result<Value, BrokerFailure> {
-        self.invoke(&json!({
-            "workspace": self.workspace,
-            "secret": secret,
-            "agent": self.agent,
-            "request": request,
-        }))
-        .await
+        request: UpstreamRequest,
+    ) -> Result<InjectReply, BrokerFailure> {
+        let event = InjectEvent {
+            workspace: self.workspace.clone(),
+            secret: secret.to_owned(),
+            agent: self.agent.clone(),
+            request,
+        };
+        let answer = self.client.inject(&event).await.map_err(failure)?;
+        Ok(answer.value)
     }
 
     /// The workspace's secrets: names, hosts, injection kinds.
     pub async fn list_secrets(&self) -> Result<Vec<SecretEntry>, BrokerFailure> {
-        let answer = self
-            .invoke(&json!({
-                "op": "list_secrets",
-                "workspace": self.workspace,
-                "agent": self.agent,
-            }))
-            .await?;
-        serde_json::from_value(answer["secrets"].clone())
-            .map_err(|e| self.failure("broker_failure", e.to_string()))
-    }
-
-    fn failure(&self, kind: &'static str, detail: String) -> BrokerFailure {
-        BrokerFailure::Invocation {
-            kind,
-            function: self.function.clone(),
-            detail,
-        }
-    }
-
-    async fn invoke(&self, event: &Value) -> Result<Value, BrokerFailure> {
-        let payload =
-            serde_json::to_vec(event).map_err(|e| self.failure("unavailable", e.to_string()))?;
-        let out = self
-            .lambda
-            .invoke()
-            .function_name(&self.function)
-            .payload(Blob::new(payload))
-            .send()
+        let request = CatalogRequest::ListSecrets {
+            workspace: self.workspace.clone(),
+            agent: self.agent.clone(),
+        };
+        Ok(self
+            .client
+            .catalog(&request)
             .await
-            .map_err(|e| {
-                let kind = match e.code() {
-                    Some(
-                        "AccessDeniedException"
-                        | "ResourceNotFoundException"
-                        | "InvalidRequestContentException"
-                        | "RequestTooLargeException",
-                    ) => "misconfigured",
-                    _ => "unavailable",
-                };
-                let detail = match e.code() {
-                    Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
-                    None => DisplayErrorContext(&e).to_string(),
-                };
-                self.failure(kind, detail)
-            })?;
-        if let Some(kind) = out.function_error() {
-            // A crash or timeout, not a broker answer: its payload is the
-            // runtime's error report, not passed on.
-            return Err(self.failure("broker_failure", format!("the function failed ({kind})")));
+            .map_err(failure)?
+            .secrets)
+    }
+}
+
+/// The contract client's error as a tool failure.
+fn failure(e: ClientError) -> BrokerFailure {
+    let invocation = |kind, function: String, detail: String| BrokerFailure::Invocation {
+        kind,
+        function,
+        detail,
+    };
+    match e {
+        ClientError::Refused { body, request_id } => BrokerFailure::Refused {
+            kind: body.kind.as_str().to_owned(),
+            retry: serde_json::to_value(body.retry)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            retry_after_ms: body.retry_after_ms,
+            message: body.message,
+            request_id,
+        },
+        ClientError::Transport { function, source } => {
+            let kind = match source {
+                TransportError::NotConfigured { .. } | TransportError::Misconfigured { .. } => {
+                    "misconfigured"
+                }
+                TransportError::Unavailable { .. } => "unavailable",
+            };
+            invocation(kind, function, source.to_string())
         }
-        let bytes = out.payload().map(|b| b.as_ref()).unwrap_or_default();
-        let answer: Value = serde_json::from_slice(bytes)
-            .map_err(|_| self.failure("broker_failure", "the answer is not JSON".to_owned()))?;
-        if answer["ok"] == Value::Bool(true) {
-            return Ok(answer);
+        ClientError::FunctionFailed { function, kind } => invocation(
+            "broker_failure",
+            function,
+            format!("the function failed ({kind})"),
+        ),
+        ClientError::BadReply { function, detail } => {
+            invocation("broker_failure", function, detail)
         }
-        Err(BrokerFailure::Refused {
-            kind: answer["error"]["type"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_owned(),
-            message: answer["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            request_id: answer["request_id"].as_str().map(str::to_owned),
-            retry: answer["error"]["retry"].as_str().map(str::to_owned),
-            retry_after_ms: answer["error"]["retry_after_ms"].as_u64(),
-        })
+        ClientError::Unserialisable => invocation(
+            "unavailable",
+            String::new(),
+            "the request cannot be serialised".to_owned(),
+        ),
     }
 }

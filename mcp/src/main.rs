@@ -83,12 +83,17 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let broker = broker::Broker::new(
+    let unusable = broker::unusable(&sdk).await;
+    if let Some(fix) = &unusable {
+        // One line naming the fix; the tools answer `misconfigured` with it.
+        tracing::error!("{fix}");
+    }
+    let transport = broker::LambdaTransport::new(
         aws_sdk_lambda::Client::new(&sdk),
         config.function.clone(),
-        config.workspace.clone(),
-        config.agent.clone(),
+        unusable,
     );
+    let broker = broker::Broker::new(transport, config.workspace.clone(), config.agent.clone());
     let state = server::State::new(broker);
     // The tool descriptions list the secrets; without the list they point
     // the model at list_secrets instead. A broker that is down now may be

@@ -66,15 +66,16 @@ impl KeybrokerMcp {
 
     async fn http_request(&self, args: HttpRequestArgs) -> rmcp::model::CallToolResult {
         let request = UpstreamRequest {
-            method: &args.method,
-            url: &args.url,
-            headers: &args.headers,
-            body: args.body.as_deref(),
+            method: args.method.clone(),
+            url: args.url.clone(),
+            headers: args.headers.clone(),
+            body: args.body.clone(),
+            ..UpstreamRequest::default()
         };
-        let result = self.state.broker.inject(&args.secret, &request).await;
+        let result = self.state.broker.inject(&args.secret, request).await;
         match result {
             Ok(answer) => {
-                tracing::info!(tool = tools::HTTP_REQUEST, secret = %args.secret, method = %args.method, status = ?answer["status"].as_u64(), request_id = ?answer["request_id"].as_str(), "ok");
+                tracing::info!(tool = tools::HTTP_REQUEST, secret = %args.secret, method = %args.method, status = ?answer.status, request_id = %answer.request_id, "ok");
                 tools::ok_result(tools::http_response(&answer))
             }
             Err(f) => {

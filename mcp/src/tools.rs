@@ -13,6 +13,8 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotation
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use keybroker_contract::{InjectReply, InjectionKind};
+
 use crate::broker::{BrokerFailure, SecretEntry};
 
 /// Tool name: one upstream request with a secret injected.
@@ -132,23 +134,11 @@ fn entry_summary(s: &SecretEntry) -> String {
     } else {
         s.hosts.join(", ")
     };
-    let how = match s.injection.as_ref().and_then(|i| i["type"].as_str()) {
-        Some("header") => format!(
-            " (as header {})",
-            s.injection
-                .as_ref()
-                .and_then(|i| i["name"].as_str())
-                .unwrap_or("?")
-        ),
-        Some("basic_auth") => " (as HTTP basic auth)".to_owned(),
-        Some("query") => format!(
-            " (as query parameter {})",
-            s.injection
-                .as_ref()
-                .and_then(|i| i["param"].as_str())
-                .unwrap_or("?")
-        ),
-        _ => String::new(),
+    let how = match &s.injection {
+        Some(InjectionKind::Header { name }) => format!(" (as header {name})"),
+        Some(InjectionKind::BasicAuth) => " (as HTTP basic auth)".to_owned(),
+        Some(InjectionKind::Query { param }) => format!(" (as query parameter {param})"),
+        Some(InjectionKind::Other) | None => String::new(),
     };
     let status = if s.status == "revoked" {
         " [revoked by the key owner]"
@@ -261,7 +251,8 @@ pub fn ok_result(value: Value) -> CallToolResult {
 /// What `http_request` returns from the broker's answer: status, headers,
 /// body (or body_base64), the withheld marker, request_id. `ok` is dropped
 /// (an `isError: false` result says it).
-pub fn http_response(answer: &Value) -> Value {
+pub fn http_response(answer: &InjectReply) -> Value {
+    let answer = serde_json::to_value(answer).unwrap_or_default();
     let mut out = serde_json::Map::new();
     for k in [
         "status",
@@ -286,7 +277,7 @@ mod tests {
         SecretEntry {
             name: name.into(),
             hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
-            injection: Some(injection),
+            injection: Some(serde_json::from_value(injection).unwrap()),
             status: status.into(),
         }
     }
@@ -390,10 +381,13 @@ mod tests {
 
     #[test]
     fn the_http_response_keeps_only_the_upstream_answer() {
-        let v = http_response(&json!({
-            "ok": true, "request_id": "r", "status": 200,
-            "headers": {"a": "b"}, "body": "x", "extra": 1
-        }));
+        let v = http_response(
+            &serde_json::from_value(json!({
+                "ok": true, "request_id": "r", "status": 200,
+                "headers": {"a": "b"}, "body": "x", "extra": 1
+            }))
+            .unwrap(),
+        );
         assert_eq!(
             v,
             json!({"request_id": "r", "status": 200, "headers": {"a": "b"}, "body": "x"})

@@ -106,7 +106,7 @@ fn bindings_from_flags() {
     assert_eq!(p["value"], "tok");
     assert_eq!(
         p["binding"],
-        json!({ "hosts": ["api.github.com"], "on_echo": "redact",
+        json!({ "hosts": ["api.github.com"], "on_echo": "redact", "allow_insecure_http": false,
                 "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" } })
     );
     let p = payload(&[
@@ -127,7 +127,7 @@ fn bindings_from_flags() {
     ]);
     assert_eq!(
         p["binding"],
-        json!({ "hosts": ["h"], "agent_headers": ["accept"], "inject": { "type": "query", "param": "key" } })
+        json!({ "hosts": ["h"], "agent_headers": ["accept"], "allow_insecure_http": false, "inject": { "type": "query", "param": "key" } })
     );
     // No injection point: refused before anything is read or sent.
     let cli = Cli::try_parse_from([
