@@ -235,7 +235,7 @@ impl Injector {
         body: Vec<u8>,
         deadline: Option<SystemTime>,
         audit: &mut AuditRecord,
-    ) -> Result<InjectResponse, Refusal> {
+    ) -> Result<InjectReply, Refusal> {
         record_attempt(audit)?;
         let agent_headers = agent_headers(req);
         let probation = admitted.probation().clone();
