@@ -296,7 +296,11 @@ mod tests {
     fn a_keybroker_limit_is_told_apart_from_aws_throttling() {
         let line_of =
             |m: Metrics| -> Value { serde_json::from_str(&line(&json!({}), m).unwrap()).unwrap() };
-        let aws = line_of(Metrics::of(Function::Inject, 7, Some(&ErrorType::Throttled)));
+        let aws = line_of(Metrics::of(
+            Function::Inject,
+            7,
+            Some(&ErrorType::Throttled),
+        ));
         let ours =
             line_of(Metrics::of(Function::Inject, 7, Some(&ErrorType::Throttled)).rate_limited());
         assert_valid_emf(&ours);

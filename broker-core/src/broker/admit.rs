@@ -132,8 +132,7 @@ impl Broker {
         let in_flight = self.in_flight_limit.filter(|_| take_slot);
         let shards = self.counter_shards;
         let refuse = |scope| self.refusal(ws, agent, scope, applied, anchor_ms, now_ms);
-        let (window, workspace, agent_limit) = match limits::precheck(applied, anchor_ms, now_ms)
-        {
+        let (window, workspace, agent_limit) = match limits::precheck(applied, anchor_ms, now_ms) {
             Precheck::Refuse(scope) => return Err(refuse(scope)),
             Precheck::Unlimited if in_flight.is_none() => return Ok(None),
             // No rate limit, but a bound in flight: its slots live on the
