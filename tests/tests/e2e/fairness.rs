@@ -119,16 +119,15 @@ async fn a_slot_comes_back_after_an_upstream_error() {
     let up = Upstream::start().await;
     let (ws, _) = bound_secret(&lambda, &up, bearer()).await;
     early_in_bucket(Duration::from_secs(10)).await;
-    // A redirect is refused after the call (upstream_error): with a bound
-    // of one, every next request is admitted only if the slot came back.
+    // The 5 s upstream against a 300 ms timeout fails after Decrypt: with
+    // a bound of one, every next request is admitted only if the slot
+    // came back.
+    let mut failing = inject_event(&ws, &format!("{}/slow", up.base()));
+    failing["request"]["timeout_ms"] = json!(300);
     for i in 0..3 {
-        let r = lambda
-            .invoke(
-                "inject",
-                &inject_event(&ws, &format!("{}/redirect", up.base())),
-            )
-            .await;
-        assert_eq!(error_type(&r), "upstream_error", "request {i}: {r}");
+        let r = lambda.invoke("inject", &failing).await;
+        assert_ne!(r["ok"], true, "request {i}: {r}");
+        assert_ne!(error_type(&r), "throttled", "request {i}: {r}");
         assert_eq!(
             last_audit(&lambda, &ws)["aws_calls"]["kms"],
             1,
