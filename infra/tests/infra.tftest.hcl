@@ -96,13 +96,18 @@ run "defaults" {
       KEYBROKER_MIN_BLOB_VERSION = "1"
       KEYBROKER_DEFAULT_LIMITS   = var.default_limits
       KEYBROKER_PROBE_BUDGET     = "3"
+      KEYBROKER_IN_FLIGHT_LIMIT  = "50"
+      KEYBROKER_COUNTER_SHARDS   = "1"
     })
-    error_message = "inject environment must name the table, the active platform key, RUST_LOG, the minimum blob version, the default limits and the probe budget"
+    error_message = "inject environment must name the table, the active platform key, RUST_LOG, the minimum blob version, the default limits, the probe budget, the in-flight bound and the counter shards"
   }
 
   assert {
-    condition     = aws_lambda_function.broker["admin"].environment[0].variables == aws_lambda_function.broker["inject"].environment[0].variables
-    error_message = "both functions must see the same table and key"
+    condition = aws_lambda_function.broker["admin"].environment[0].variables == tomap({
+      for k, v in aws_lambda_function.broker["inject"].environment[0].variables : k => v
+      if !contains(["KEYBROKER_IN_FLIGHT_LIMIT", "KEYBROKER_COUNTER_SHARDS"], k)
+    })
+    error_message = "both functions must see the same table and key (only inject counts in-flight slots)"
   }
 
   assert {
@@ -132,7 +137,7 @@ run "defaults" {
 
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.broker["inject"].policy).Statement : s.Action])) == toset([
-      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey", "sts:AssumeRole", "sts:SetSourceIdentity", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Query", "dynamodb:GetItem",
+      "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "sts:AssumeRole", "sts:SetSourceIdentity", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Query", "dynamodb:GetItem",
     ])
     error_message = "inject role actions changed (tests/tests/policies.rs has the full check)"
   }

@@ -158,6 +158,9 @@ const INJECT_UPDATE_ATTRIBUTES: &[&str] = &[
     "oauth_lease_until",
     "oauth_lease_owner",
     "oauth_reauth_since",
+    // The in-flight slots of a workspace counter, one attribute per 30 s
+    // bucket (`limits::scale::in_flight_attribute`): the one pattern.
+    "slots_*",
 ];
 
 // ---------------------------------------------------------------------------
@@ -464,13 +467,13 @@ fn inject_restriction_problems(doc: &Value) -> Vec<String> {
         }
         let cond = &s["Condition"];
         let attrs: BTreeSet<String> =
-            strings(&cond["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+            strings(&cond["ForAllValues:StringLike"]["dynamodb:Attributes"])
                 .into_iter()
                 .collect();
         let only_that = cond.as_object().map(|o| o.len()) == Some(1);
         if attrs != want_attrs || !only_that {
             problems.push(format!(
-                "inject's UpdateItem must be limited to attributes {want_attrs:?} (ForAllValues:StringEquals on dynamodb:Attributes), found {cond}"
+                "inject's UpdateItem must be limited to attributes {want_attrs:?} (ForAllValues:StringLike on dynamodb:Attributes), found {cond}"
             ));
         }
         if strings(&s["Action"]).len() != 1 {
@@ -591,6 +594,51 @@ fn inject_role_may_do_exactly_what_its_code_calls() {
         // refresh seals under the key its secret was sealed with.
         &identity_policy_problems(&doc, INJECT_ACTIONS, INJECT_LOGS, &[KEY_V1, KEY_V2]),
     );
+}
+
+/// IAM's `StringLike` on one value: `*` matches any run, `?` one character.
+fn string_like(pattern: &str, value: &str) -> bool {
+    match pattern.split_once('*') {
+        None => {
+            pattern.len() == value.len()
+                && pattern
+                    .chars()
+                    .zip(value.chars())
+                    .all(|(p, v)| p == '?' || p == v)
+        }
+        Some((head, rest)) => {
+            value.len() >= head.len()
+                && string_like(head, &value[..head.len()])
+                && (head.len()..=value.len()).any(|i| string_like(rest, &value[i..]))
+        }
+    }
+}
+
+/// The in-flight slot attribute the code writes is allowed by the shipped
+/// policy's one pattern, and by no literal name; no literal name falls
+/// under the pattern (so it cannot widen what inject may write). Moto
+/// relays DynamoDB without IAM, so this is the check that stands in for
+/// AWS's evaluation of `dynamodb:Attributes`.
+#[test]
+fn inject_may_write_the_in_flight_slot_attributes_the_code_names() {
+    let doc = inject_policy();
+    let allowed = strings(
+        &doc["Statement"][1]["Condition"]["ForAllValues:StringLike"]["dynamodb:Attributes"],
+    );
+    assert!(!allowed.is_empty(), "{doc}");
+    for now_ms in [0, 29_999, 1_764_000_000_000, u64::MAX / 2] {
+        let attr = broker_core::limits::scale::in_flight_attribute(now_ms);
+        let matching: Vec<&String> = allowed.iter().filter(|p| string_like(p, &attr)).collect();
+        assert_eq!(matching, [&"slots_*".to_owned()], "{attr}");
+    }
+    for literal in allowed.iter().filter(|p| !p.contains(['*', '?'])) {
+        assert!(
+            !string_like("slots_*", literal),
+            "{literal} falls under slots_*"
+        );
+    }
+    assert!(!allowed.iter().any(|p| string_like(p, "probe_budget")));
+    assert!(!allowed.iter().any(|p| string_like(p, "binding")));
 }
 
 #[test]
@@ -780,7 +828,7 @@ fn checks_catch_a_widened_resource_or_dropped_condition() {
     assert!(!identity_policy_problems(&doc, ADMIN_ACTIONS, ADMIN_LOGS, &[KEY_V2]).is_empty());
 
     let mut doc = inject_policy();
-    doc["Statement"][1]["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] = json!([
+    doc["Statement"][1]["Condition"]["ForAllValues:StringLike"]["dynamodb:Attributes"] = json!([
         "pk",
         "sk",
         "version",

@@ -12,10 +12,10 @@
 //! concurrent executions, which is the region's whole Lambda quota at the
 //! default limit, and every other tenant is throttled by Lambda.
 //!
-//! A slot is an attribute `f<bucket>` of the workspace's counter item
+//! A slot is an attribute `slots_<bucket>` of the workspace's counter item
 //! (`store::counters`), taken by the same conditional `UpdateItem` that
-//! counts the injection (`ADD n :one, f<bucket> :one` if both are under
-//! their limits), and released by one more `UpdateItem` (`ADD f<bucket>
+//! counts the injection (`ADD n :one, slots_<bucket> :one` if both are under
+//! their limits), and released by one more `UpdateItem` (`ADD slots_<bucket>
 //! :minus`) after the upstream call, on success and on every error. The
 //! bucket is the [`IN_FLIGHT_BUCKET_SECONDS`]-long slice of time the slot
 //! was taken in: a sandbox that dies between taking and releasing (killed
@@ -80,9 +80,12 @@ pub const MAX_COUNTER_SHARDS: u8 = 64;
 pub const IN_FLIGHT_RETRY_AFTER_MS: u64 = 1000;
 
 /// The in-flight bucket `now_ms` falls in, and the counter attribute
-/// that holds its slots (`f<index>`).
+/// that holds its slots (`slots_<index>`). The prefix is what inject's
+/// role policy allows beside the fixed attributes (`dynamodb:Attributes`
+/// with `StringLike` `slots_*`, infra/policies): no other attribute of the
+/// table starts with it.
 pub fn in_flight_attribute(now_ms: u64) -> String {
-    format!("f{}", now_ms / (IN_FLIGHT_BUCKET_SECONDS * 1000))
+    format!("slots_{}", now_ms / (IN_FLIGHT_BUCKET_SECONDS * 1000))
 }
 
 /// Parse `KEYBROKER_IN_FLIGHT_LIMIT`: `off`, or 1 to
@@ -216,9 +219,9 @@ mod tests {
 
     #[test]
     fn in_flight_buckets_are_30_seconds_and_named_by_index() {
-        assert_eq!(in_flight_attribute(0), "f0");
-        assert_eq!(in_flight_attribute(29_999), "f0");
-        assert_eq!(in_flight_attribute(30_000), "f1");
-        assert_eq!(in_flight_attribute(1_764_000_000_000), "f58800000");
+        assert_eq!(in_flight_attribute(0), "slots_0");
+        assert_eq!(in_flight_attribute(29_999), "slots_0");
+        assert_eq!(in_flight_attribute(30_000), "slots_1");
+        assert_eq!(in_flight_attribute(1_764_000_000_000), "slots_58800000");
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! pk = "ws#<workspace>"   sk = "limits"                                   set_limits
-//! pk = "ws#<workspace>"   sk = "rate#<seconds>[+<offset>]#<index>#workspace"       n, f<bucket>…, expires_at
+//! pk = "ws#<workspace>"   sk = "rate#<seconds>[+<offset>]#<index>#workspace"       n, slots_<bucket>…, expires_at
 //! pk = "ws#<workspace>"   sk = "rate#<seconds>[+<offset>]#<index>#workspace#<k>"   shard k > 0, same
 //! pk = "ws#<workspace>"   sk = "rate#<seconds>[+<offset>]#<index>#agent#<agent>"   n, expires_at
 //! ```
@@ -40,7 +40,7 @@
 //! past it DynamoDB throttles, which also refuses before `kms:Decrypt`.
 //!
 //! The in-flight slots of `crate::limits::scale` are attributes
-//! `f<bucket>` of the workspace counter, taken in the same update as the
+//! `slots_<bucket>` of the workspace counter, taken in the same update as the
 //! count (so the bound costs no call to take, one to release), and with
 //! `KEYBROKER_COUNTER_SHARDS` > 1 the workspace counter is spread over
 //! `…#workspace` (shard 0, the unsharded key) and `…#workspace#<k>`. Test

@@ -145,7 +145,11 @@ fn the_committed_counter_items_read_and_their_keys_are_what_the_counter_writes()
     assert_eq!(parse_count(&shard), Ok(7));
     assert_eq!(shard["sk"], s(shard_sk(window, 5)));
     assert_eq!(shard["sk"], s("rate#60#29400000#workspace#5"));
-    assert_eq!(shard["f58800000"], n(2), "the slots of bucket 58800000");
+    assert_eq!(
+        shard["slots_58800000"],
+        n(2),
+        "the slots of bucket 58800000"
+    );
     let mut bad = v1.clone();
     bad.insert("n".into(), s("41"));
     assert!(parse_count(&bad).is_err(), "a count as text fails closed");
