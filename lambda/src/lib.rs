@@ -13,8 +13,10 @@
 //!   A request that carries credential material is not sent (`probe`), and
 //!   each such request or echo counts against the secret's probe breaker,
 //!   which quarantines the secret past a small budget ([`probe`]).
-//! * `admin` (control plane only): prepare/enable/verify/disable BYOK,
-//!   put/rotate/delete/list secrets, set the workspace policy.
+//! * `admin` (control plane only): the operations of
+//!   [`keybroker_contract::OPERATIONS`] (BYOK set-up and checks, secrets and
+//!   their OAuth 2.0 connection, policies, limits, the probe breaker,
+//!   rewraps and sweeps), one typed request each ([`admin::handle`]).
 //!
 //! The binaries in `src/bin/` are thin: they build the AWS clients and the
 //! HTTP client once per sandbox and hand each event to [`Injector::handle`]
