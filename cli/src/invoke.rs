@@ -182,6 +182,16 @@ pub async fn unusable(sdk: &aws_config::SdkConfig) -> Option<String> {
 /// The fix for missing credentials, in one line.
 pub const NO_CREDENTIALS: &str = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (aws configure / aws sso login)";
 
+/// What failed when AWS gave no answer: the failure's kind, for
+/// [`TransportError::invoke_failed`].
+fn no_answer<E, R>(e: &SdkError<E, R>) -> &'static str {
+    match e {
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::DispatchFailure(_) => "could not reach the Lambda endpoint",
+        _ => "the request could not be made",
+    }
+}
+
 impl Transport for LambdaTransport {
     fn function_name(&self, function: Function) -> &str {
         match function {
@@ -201,32 +211,7 @@ impl Transport for LambdaTransport {
             .payload(Blob::new(payload.to_vec()))
             .send()
             .await
-            .map_err(|e| {
-                let detail = match (e.code(), e.message()) {
-                    (Some(c), Some(m)) => format!("{c}: {m}"),
-                    (Some(c), None) => c.to_owned(),
-                    // No AWS answer: name the failure's kind, never the
-                    // SDK's nested Debug.
-                    _ => match &e {
-                        SdkError::TimeoutError(_) => "timed out".to_owned(),
-                        SdkError::DispatchFailure(_) => {
-                            "could not reach the Lambda endpoint".to_owned()
-                        }
-                        _ => "the request could not be made".to_owned(),
-                    },
-                };
-                match e.code() {
-                    Some(
-                        "AccessDeniedException"
-                        | "ResourceNotFoundException"
-                        | "InvalidRequestContentException"
-                        | "RequestTooLargeException"
-                        | "UnrecognizedClientException"
-                        | "InvalidSignatureException",
-                    ) => TransportError::Misconfigured { detail },
-                    _ => TransportError::Unavailable { detail },
-                }
-            })?;
+            .map_err(|e| TransportError::invoke_failed(e.code(), e.message(), no_answer(&e)))?;
         Ok(Invoked {
             payload: out
                 .payload()

@@ -58,6 +58,36 @@ pub enum TransportError {
     },
 }
 
+/// Lambda `Invoke` error codes that retrying will not mend: the caller's
+/// configuration is wrong (permission, function name, payload, signature).
+const MISCONFIGURED_CODES: [&str; 6] = [
+    "AccessDeniedException",
+    "ResourceNotFoundException",
+    "InvalidRequestContentException",
+    "RequestTooLargeException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+];
+
+impl TransportError {
+    /// A failed `Invoke`, as every aws-sdk-lambda transport reports it: the
+    /// AWS error `code` and `message` when AWS answered, else `no_answer`
+    /// (the kind of failure, named by the transport: never the SDK's nested
+    /// `Debug`); [`TransportError::Misconfigured`] for the codes retrying
+    /// will not mend, [`TransportError::Unavailable`] for the rest.
+    pub fn invoke_failed(code: Option<&str>, message: Option<&str>, no_answer: &str) -> Self {
+        let detail = match (code, message) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_owned(),
+            (None, _) => no_answer.to_owned(),
+        };
+        match code {
+            Some(c) if MISCONFIGURED_CODES.contains(&c) => Self::Misconfigured { detail },
+            _ => Self::Unavailable { detail },
+        }
+    }
+}
+
 /// Something that can invoke a function synchronously.
 pub trait Transport {
     /// Invoke `function` with `payload`.
@@ -277,4 +307,37 @@ impl<T: Transport> Client<T> {
 
 fn to_vec<T: Serialize>(v: &T) -> Result<Vec<u8>, ClientError> {
     serde_json::to_vec(v).map_err(|_| ClientError::Unserialisable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TransportError;
+
+    #[test]
+    fn an_invoke_failure_names_the_aws_code_or_the_kind_and_sorts_by_whether_retry_helps() {
+        assert_eq!(
+            TransportError::invoke_failed(Some("AccessDeniedException"), Some("no"), "x"),
+            TransportError::Misconfigured {
+                detail: "AccessDeniedException: no".into()
+            }
+        );
+        assert_eq!(
+            TransportError::invoke_failed(Some("InvalidSignatureException"), None, "x"),
+            TransportError::Misconfigured {
+                detail: "InvalidSignatureException".into()
+            }
+        );
+        assert_eq!(
+            TransportError::invoke_failed(Some("TooManyRequestsException"), Some("slow"), "x"),
+            TransportError::Unavailable {
+                detail: "TooManyRequestsException: slow".into()
+            }
+        );
+        assert_eq!(
+            TransportError::invoke_failed(None, None, "timed out"),
+            TransportError::Unavailable {
+                detail: "timed out".into()
+            }
+        );
+    }
 }

@@ -85,6 +85,16 @@ pub async fn unusable(sdk: &aws_config::SdkConfig) -> Option<String> {
     })
 }
 
+/// What failed when AWS gave no answer: the failure's kind, for
+/// [`TransportError::invoke_failed`].
+fn no_answer<E, R>(e: &SdkError<E, R>) -> &'static str {
+    match e {
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::DispatchFailure(_) => "could not reach the Lambda endpoint",
+        _ => "the request could not be made",
+    }
+}
+
 impl Transport for LambdaTransport {
     fn function_name(&self, _: Function) -> &str {
         &self.function
@@ -101,28 +111,7 @@ impl Transport for LambdaTransport {
             .payload(Blob::new(payload.to_vec()))
             .send()
             .await
-            .map_err(|e| {
-                let detail = match e.code() {
-                    Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
-                    None => match &e {
-                        SdkError::TimeoutError(_) => "timed out".to_owned(),
-                        SdkError::DispatchFailure(_) => {
-                            "could not reach the Lambda endpoint".to_owned()
-                        }
-                        _ => "the request could not be made".to_owned(),
-                    },
-                };
-                match e.code() {
-                    Some(
-                        "AccessDeniedException"
-                        | "ResourceNotFoundException"
-                        | "InvalidRequestContentException"
-                        | "RequestTooLargeException"
-                        | "UnrecognizedClientException",
-                    ) => TransportError::Misconfigured { detail },
-                    _ => TransportError::Unavailable { detail },
-                }
-            })?;
+            .map_err(|e| TransportError::invoke_failed(e.code(), e.message(), no_answer(&e)))?;
         Ok(Invoked {
             payload: out
                 .payload()

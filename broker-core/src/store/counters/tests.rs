@@ -155,13 +155,11 @@ fn the_committed_counter_items_read_and_their_keys_are_what_the_counter_writes()
     assert!(parse_count(&bad).is_err(), "a count as text fails closed");
 }
 
-fn vector(text: &str) -> Item {
-    crate::store::codec::tests::from_dynamodb_json(text)
-}
-
 #[test]
 fn v1_limits_item_test_vector_reads_with_epoch_aligned_windows() {
-    let item = vector(include_str!("../codec/fixtures/limits_item_v1.json"));
+    let item = crate::store::codec::tests::from_dynamodb_json(include_str!(
+        "../codec/fixtures/limits_item_v1.json"
+    ));
     let l = Limits {
         window_seconds: 60,
         workspace: Some(6000),
@@ -173,7 +171,9 @@ fn v1_limits_item_test_vector_reads_with_epoch_aligned_windows() {
 
 #[test]
 fn v2_limits_item_test_vector_reads_with_its_anchor_and_is_what_set_limits_writes() {
-    let item = vector(include_str!("../codec/fixtures/limits_item_v2.json"));
+    let item = crate::store::codec::tests::from_dynamodb_json(include_str!(
+        "../codec/fixtures/limits_item_v2.json"
+    ));
     let l = Limits {
         window_seconds: 3600,
         workspace: None,
