@@ -2,7 +2,8 @@
 //! each with its reply type ([`AdminOp::Reply`]), and [`AdminRequest`], the
 //! enum the `admin` function parses. All of it comes from the one list in
 //! [`admin_ops!`]: adding an operation is one line there, its request
-//! struct, its reply type, and one handler in lambda's `admin` module.
+//! struct, its reply type, and one handler in lambda's `admin` module
+//! (which `with_admin_ops!` makes the compiler ask for).
 //! Parsed strictly: unknown fields are refused.
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -61,7 +62,16 @@ impl std::fmt::Debug for SecretText {
 
 /// The one list of admin operations: wire name, request struct, reply.
 macro_rules! admin_ops {
-    ($( $name:literal => $Variant:ident -> $Reply:ty, )*) => {
+    ($d:tt $( $name:literal => $Variant:ident -> $Reply:ty, )*) => {
+        /// Calls `callback! { Variant ... }` with every operation's variant,
+        /// so a consumer can write one exhaustive dispatch without a list
+        /// of its own (lambda's admin handler does): an operation added
+        /// here without its handler there does not compile.
+        #[macro_export]
+        macro_rules! with_admin_ops {
+            ($d callback:ident) => { $d callback! { $($Variant)* } };
+        }
+
         /// One admin operation (`"op"` selects it).
         #[derive(Clone, Serialize, Deserialize)]
         #[serde(tag = "op", deny_unknown_fields)]
@@ -116,7 +126,7 @@ macro_rules! workspace_of {
     };
 }
 
-admin_ops! {
+admin_ops! { $
     "prepare_byok" => PrepareByok -> reply::WorkspaceSettings,
     "enable_byok" => EnableByok -> reply::WorkspaceSettings,
     "verify_byok" => VerifyByok -> reply::VerifyReport,

@@ -7,7 +7,7 @@
 //! (`cargo bench -p keybroker-lambda`; docs/BENCHMARKS.md).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use keybroker_lambda::scrub::Needles;
+use keybroker_lambda::inject::scrub::Needles;
 
 /// A typical API key, and a long one (an OAuth refresh token, a JWT).
 const SECRETS: [(&str, &[u8]); 2] = [

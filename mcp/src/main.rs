@@ -29,34 +29,8 @@ use std::process::ExitCode;
 use config::{Config, Transport};
 use rmcp::ServiceExt;
 
-/// The most verbose level a log target may use: this crate up to `debug`,
-/// everything else (the SDK, the AWS SDK, hyper) `info`, because their
-/// `debug`/`trace` output includes whole messages and tool results.
-fn log_ceiling(target: &str) -> tracing::Level {
-    if target == "keybroker_mcp" || target.starts_with("keybroker_mcp::") {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::INFO
-    }
-}
-
-/// JSON logs to stderr (stdout is the stdio transport), level from
-/// `RUST_LOG` (default `info`) under [`log_ceiling`].
-fn init_logging() {
-    use tracing_subscriber::filter::{filter_fn, FilterExt};
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
-    let from_env = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ceiling = filter_fn(|meta| *meta.level() <= log_ceiling(meta.target()));
-    let layer = tracing_subscriber::fmt::layer()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_current_span(false)
-        .with_filter(from_env.and(ceiling));
-    tracing_subscriber::registry().with(layer).init();
-}
+/// The targets that may log at `debug` (keybroker-logging): this crate's.
+const OWN_TARGETS: &[&str] = &["keybroker_mcp"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -71,7 +45,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging();
+    // The one log set-up (keybroker-logging): only this crate may debug.
+    keybroker_logging::init(OWN_TARGETS);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -128,17 +103,21 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 
 #[cfg(test)]
 mod tests {
+    use keybroker_logging::{ceiling, LevelFilter};
+
     #[test]
     fn only_this_crate_may_log_below_info() {
-        use super::log_ceiling;
-        assert_eq!(log_ceiling("keybroker_mcp::server"), tracing::Level::DEBUG);
+        assert_eq!(
+            ceiling(super::OWN_TARGETS, "keybroker_mcp::server"),
+            LevelFilter::DEBUG
+        );
         for t in [
             "rmcp::service",
             "aws_smithy_runtime",
             "hyper",
             "keybroker_mcpx",
         ] {
-            assert_eq!(log_ceiling(t), tracing::Level::INFO, "{t}");
+            assert_eq!(ceiling(super::OWN_TARGETS, t), LevelFilter::INFO, "{t}");
         }
     }
 }

@@ -93,12 +93,12 @@ pub fn assert_no_canary_bytes(what: &str, bytes: &[u8], canary: &str) {
 
 /// Panic if `text` holds a piece of `canary` the broker would recognise: a
 /// fragment window of its random part (after the public prefix, as long as
-/// the broker's windows: keybroker_lambda::scrub), raw and case-folded; or
+/// the broker's windows: keybroker_lambda::inject::scrub), raw and case-folded; or
 /// any form of it the broker's scan finds, read as an agent would (decoded
 /// charsets and escapes). [`assert_no_canary`] checks the whole value in
 /// forms enumerated independently of the broker.
 pub fn assert_no_fragment(what: &str, text: &str, canary: &str) {
-    let needles = keybroker_lambda::scrub::Needles::new(canary.as_bytes(), &[]);
+    let needles = keybroker_lambda::inject::scrub::Needles::new(canary.as_bytes(), &[]);
     let lower = text.to_ascii_lowercase();
     let random = &canary.as_bytes()[needles.public_prefix_len()..];
     for w in random.windows(needles.fragment_len()) {

@@ -247,7 +247,7 @@ impl LambdaEnv {
             // The local upstreams listen on 127.0.0.1: this deployment
             // allows private destinations (`opts.env` may turn it off).
             (
-                keybroker_lambda::destination::ALLOW_PRIVATE_ENV.to_owned(),
+                keybroker_lambda::edge::destination::ALLOW_PRIVATE_ENV.to_owned(),
                 "1".to_owned(),
             ),
         ]
@@ -351,7 +351,7 @@ impl LambdaEnv {
                 out.extend(
                     text.lines()
                         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                        .filter(|v| v["schema"] == keybroker_lambda::audit::SCHEMA),
+                        .filter(|v| v["schema"] == keybroker_lambda::inject::audit::SCHEMA),
                 );
             }
         }

@@ -8,13 +8,13 @@ use serde_json::value::RawValue;
 // most of the CPU per injection (docs/BENCHMARKS.md, "Profiling").
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    keybroker_lambda::init_logging();
-    let broker = keybroker_lambda::broker_from_env().await?;
+    keybroker_lambda::edge::init::logging();
+    let broker = keybroker_lambda::edge::init::broker_from_env().await?;
     let broker = &broker;
     // Raw JSON in, parsed by the handler (see bin/inject.rs).
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
-            let caller = keybroker_lambda::admin_audit::Caller::from_context(&event.context);
+            let caller = keybroker_lambda::admin::audit::Caller::from_context(&event.context);
             Ok::<_, Error>(
                 keybroker_lambda::admin::handle(
                     broker,

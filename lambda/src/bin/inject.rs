@@ -1,7 +1,8 @@
 //! The `inject` Lambda function: see the crate docs.
 
-use keybroker_lambda::destination::Destinations;
-use keybroker_lambda::{catalog, upstream::Limits, Injector};
+use keybroker_lambda::edge::{destination::Destinations, init, upstream::Limits};
+use keybroker_lambda::inject::catalog;
+use keybroker_lambda::Injector;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
@@ -10,14 +11,14 @@ use serde_json::value::RawValue;
 // most of the CPU per injection (docs/BENCHMARKS.md, "Profiling").
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    keybroker_lambda::init_logging();
+    init::logging();
     // A deployment setting, read once: never something a stored secret sets.
     let limits = Limits {
         destinations: Destinations::from_env()?,
         ..Limits::default()
     };
-    let mut injector = Injector::new(keybroker_lambda::broker_from_env().await?, limits)?;
-    let served = keybroker_lambda::allowed_workspaces_from_env()?;
+    let mut injector = Injector::new(init::broker_from_env().await?, limits)?;
+    let served = init::allowed_workspaces_from_env()?;
     if let Some(served) = served.clone() {
         injector = injector.serve_only(served);
     }
@@ -28,7 +29,7 @@ async fn main() -> Result<(), Error> {
     // audit record instead of a runtime deserialization error.
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
-            // `{"op": ...}`: the read-only catalog (lambda/src/catalog.rs).
+            // `{"op": ...}`: the read-only catalog (lambda/src/inject/catalog.rs).
             if catalog::is_catalog_event(event.payload.get()) {
                 let (broker, id) = (injector.broker(), &event.context.request_id);
                 return Ok(catalog::handle(broker, served, event.payload.get(), id).await);

@@ -231,7 +231,7 @@ async fn ordinary_encoders_and_charsets_are_read_as_the_agent_would() {
     )
     .await;
     permit_all(&lambda, &ws).await;
-    let needles = keybroker_lambda::scrub::Needles::new(canary.as_bytes(), &[]);
+    let needles = keybroker_lambda::inject::scrub::Needles::new(canary.as_bytes(), &[]);
     let mut replies = Vec::new();
     for &attack in Attack::REFLECT {
         for secret in ["api", "redact"] {
@@ -396,7 +396,7 @@ async fn private_destinations_are_refused_before_any_connection() {
     let env = setup().await;
     let opts = RunOptions {
         env: vec![(
-            keybroker_lambda::destination::ALLOW_PRIVATE_ENV.to_owned(),
+            keybroker_lambda::edge::destination::ALLOW_PRIVATE_ENV.to_owned(),
             "0".to_owned(),
         )],
         ..RunOptions::default()

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use keybroker_lambda::audit::{ATTEMPT_SCHEMA, SCHEMA};
+use keybroker_lambda::inject::audit::{ATTEMPT_SCHEMA, SCHEMA};
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions, Upstream};
 use keybroker_tests::setup;
 use serde_json::Value;

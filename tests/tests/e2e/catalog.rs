@@ -67,7 +67,7 @@ fn catalog_audit(lambda: &LambdaEnv) -> Vec<Value> {
         .output()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["schema"] == keybroker_lambda::catalog::SCHEMA)
+        .filter(|v| v["schema"] == keybroker_lambda::inject::catalog::SCHEMA)
         .collect()
 }
 

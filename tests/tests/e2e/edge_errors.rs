@@ -4,8 +4,8 @@
 //! record that never holds a value or a policy's text, and the audit
 //! records carry their CloudWatch metrics (EMF).
 
-use keybroker_lambda::admin_audit::{sha256_hex, SCHEMA as ADMIN_SCHEMA};
-use keybroker_lambda::metrics::NAMESPACE;
+use keybroker_lambda::admin::audit::{sha256_hex, SCHEMA as ADMIN_SCHEMA};
+use keybroker_lambda::edge::metrics::NAMESPACE;
 use keybroker_tests::lambda_env::{LambdaEnv, Upstream};
 use keybroker_tests::{assert_no_canary, Customer};
 use serde_json::{json, Value};

@@ -472,7 +472,7 @@ async fn the_catalog_op_lists_metadata_only_and_keeps_the_tenant_pin() {
     }
     let out = lambda.output();
     assert!(
-        out.contains(keybroker_lambda::catalog::SCHEMA),
+        out.contains(keybroker_lambda::inject::catalog::SCHEMA),
         "catalog audit lines"
     );
     for c in [&canary, &their_canary] {

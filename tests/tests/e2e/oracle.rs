@@ -24,7 +24,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keybroker_lambda::scrub::Needles;
+use keybroker_lambda::inject::scrub::Needles;
 use keybroker_tests::echo::Echo;
 use keybroker_tests::lambda_env::{LambdaEnv, RunOptions};
 use keybroker_tests::{assert_no_canary, assert_no_fragment, error_type, setup, Env};

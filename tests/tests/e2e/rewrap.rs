@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use broker_core::{KeyMode, RevokedReason, WorkspaceId};
-use keybroker_lambda::admin_audit::SCHEMA as ADMIN_SCHEMA;
+use keybroker_lambda::admin::audit::SCHEMA as ADMIN_SCHEMA;
 use keybroker_tests::lambda_env::LambdaEnv;
 use keybroker_tests::{
     assert_no_canary, assert_revoked, error_type, plant_secret_item, secret_item, setup,

@@ -4,7 +4,7 @@
 //! argument; this is the inject function's half of it).
 //!
 //! * **The request scan.** After `kms:Decrypt` and before anything is sent,
-//!   the needles ([`crate::scrub`]) are built and run over what the agent
+//!   the needles ([`crate::inject::scrub`]) are built and run over what the agent
 //!   supplied: the URL as given and as it will be sent (path and query), every
 //!   header name and value, and the body. An honest agent never holds a
 //!   piece of the credential, so a hit is a *probe*: the request is not
@@ -23,8 +23,8 @@
 
 use broker_core::{Broker, BrokerError, Injection, Probation, ProbeKind, SecretValue};
 
-use crate::scrub::{charset, Needles};
-use crate::upstream;
+use crate::edge::upstream;
+use crate::inject::scrub::{charset, Needles};
 
 /// What the agent is told when its request carried credential material.
 /// Fixed text: never a value, never where it was found.

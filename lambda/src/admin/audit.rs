@@ -1,6 +1,6 @@
 //! One audit record per `admin` call (`keybroker.audit.admin.v1`), as a
 //! single JSON line on stdout with its CloudWatch metrics embedded
-//! ([`crate::metrics`]). The control plane changes what agents may do with
+//! ([`crate::edge::metrics`]). The control plane changes what agents may do with
 //! a credential (a policy, a binding, the key that protects it): an
 //! enterprise review asks who changed what, when. The record answers with
 //! names, ARNs, versions and hashes, never a value and never a policy's
@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::edge_error::ErrorType;
-use crate::metrics::{Function, Metrics};
+use crate::edge::error::ErrorType;
+use crate::edge::metrics::{Function, Metrics};
 
 /// Schema identifier; bump on incompatible change.
 pub const SCHEMA: &str = "keybroker.audit.admin.v1";
@@ -118,6 +118,21 @@ pub struct Changes {
     pub statuses_changed: Option<u64>,
 }
 
+impl Changes {
+    /// What a stored secret's metadata (as returned) says changed: the
+    /// version written (and, for a rotation, the one it replaced) and the
+    /// key it was sealed under.
+    pub fn secret_written(&mut self, meta: &serde_json::Value, rotated: bool) {
+        let to = meta["version"].as_u64();
+        self.version_to = to;
+        if rotated {
+            // A rotation writes exactly the next version (conditional write).
+            self.version_from = to.and_then(|v| v.checked_sub(1));
+        }
+        self.key_arn = meta["key_arn"].as_str().map(str::to_owned);
+    }
+}
+
 /// The record.
 #[derive(Debug, Serialize)]
 pub struct AdminRecord {
@@ -152,7 +167,7 @@ impl AdminRecord {
     pub fn start(request_id: &str, caller: Caller) -> Self {
         Self {
             schema: SCHEMA,
-            time_ms: crate::audit::now_ms(),
+            time_ms: crate::edge::record::now_ms(),
             request_id: request_id.to_owned(),
             operation: None,
             workspace: None,
@@ -172,7 +187,7 @@ impl AdminRecord {
 
     /// Serialize as one line, with its CloudWatch metrics (EMF).
     pub fn to_line(&self) -> String {
-        crate::metrics::line(
+        crate::edge::metrics::line(
             self,
             Metrics::of(Function::Admin, self.time_ms, self.error.as_ref()),
         )
@@ -191,6 +206,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+/// The binding's [`broker_core::context::BindingDigest`] in hex: the very
+/// digest the blob's v2 header seals, so an audit record matches a secret.
+pub fn binding_digest_hex(binding: &broker_core::Binding) -> String {
+    broker_core::context::BindingDigest::of(Some(binding))
+        .0
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::edge_error::ErrorType;
+use crate::edge::error::ErrorType;
 
 /// The CloudWatch namespace of every keybroker metric (infra/monitoring.tf
 /// alarms on it).
@@ -33,7 +33,7 @@ pub mod names {
     /// Calls that found the secret's key revoked.
     pub const REVOCATIONS: &str = "Revocations";
     /// Failures of the broker, AWS, the stored data or the upstream (not
-    /// refusals, not revocations): [`crate::edge_error::ErrorType::is_error`].
+    /// refusals, not revocations): [`crate::edge::error::ErrorType::is_error`].
     pub const ERRORS: &str = "Errors";
     /// `inject` calls refused by a keybroker injection limit (outcome
     /// `throttled`, audit `limit` set). Not counted in `Errors`, so an

@@ -7,8 +7,6 @@
 
 use keybroker_contract as wire;
 
-pub use wire::{AdminRequest, OPERATIONS};
-
 /// A binding as broker-core stores and checks it.
 pub fn binding(b: wire::Binding) -> broker_core::Binding {
     let wire::Binding {

@@ -1,6 +1,6 @@
 //! The one upstream request: built with the credential in its bound place,
 //! sent without following redirects, bounded in time and response size, to
-//! an address the deployment allows ([`crate::destination`]), asking for the
+//! an address the deployment allows ([`crate::edge::destination`]), asking for the
 //! response unencoded (`Accept-Encoding: identity`: the broker owns content
 //! negotiation, so what it scans is what the agent gets).
 
@@ -13,7 +13,12 @@ use broker_core::{Injection, SecretValue};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING};
 use zeroize::Zeroizing;
 
-use crate::destination::{self, Blocked, Destinations, GuardedResolver};
+use crate::edge::destination::{self, Blocked, Destinations, GuardedResolver};
+
+/// Time kept back from the invocation deadline for what follows the
+/// upstream call: scrubbing, the outcome audit record and the response.
+/// The upstream timeout is capped so that it always fits.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1000);
 
 /// Limits applied to every upstream call.
 #[derive(Debug, Clone, Copy)]

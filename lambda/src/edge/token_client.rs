@@ -2,11 +2,11 @@
 //! [`broker_core::TokenTransport`]): the one place the broker sends a
 //! refresh token, authorization code or client secret anywhere.
 //!
-//! It goes through the upstream HTTP client ([`crate::upstream::client`]),
+//! It goes through the upstream HTTP client ([`crate::edge::upstream::client`]),
 //! so the token endpoint is host-checked exactly like an upstream: TLS
 //! (plain `http` only to a loopback literal where the deployment allows
 //! it), the deployment's destination rules on every DNS answer
-//! ([`crate::destination`]), no redirects (a 3xx is a failure, never
+//! ([`crate::edge::destination`]), no redirects (a 3xx is a failure, never
 //! followed with the refresh token), no proxy. The endpoint itself comes
 //! from the secret's authenticated binding, never from the agent. Errors are
 //! fixed text: never the URL, the body or reqwest's message.
@@ -17,8 +17,8 @@ use broker_core::oauth2::TokenAnswer;
 use broker_core::SecretValue;
 use zeroize::Zeroizing;
 
-use crate::destination;
-use crate::upstream::Limits;
+use crate::edge::destination;
+use crate::edge::upstream::Limits;
 
 /// Largest token response read (tokens and an ID token fit many times).
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
@@ -55,7 +55,7 @@ impl<'a> TokenClient<'a> {
         self.deadline
             .and_then(|d| d.duration_since(SystemTime::now()).ok())
             .map_or(TOKEN_TIMEOUT, |left| {
-                left.saturating_sub(crate::inject::DEADLINE_MARGIN)
+                left.saturating_sub(crate::edge::upstream::DEADLINE_MARGIN)
                     .min(TOKEN_TIMEOUT)
             })
     }
@@ -158,7 +158,7 @@ mod tests {
     #[tokio::test]
     async fn refuses_plain_http_and_private_literals_before_connecting() {
         let limits = Limits::default();
-        let http = crate::upstream::client(&limits).unwrap();
+        let http = crate::edge::upstream::client(&limits).unwrap();
         let t = TokenClient::new(&http, &limits, None, false);
         let e = t
             .post_form(&"http://idp.example/token".parse().unwrap(), body())

@@ -12,7 +12,7 @@
 //!   neither ASCII-based nor UTF-16/UTF-32 (which the scan decodes) is
 //!   refused (`scrub::charset`: UTF-7, EBCDIC, ISO-2022).
 //! * **Withhold, don't redact** (by default): if any form of the credential
-//!   ([`crate::scrub`]) appears in any header name or value or in the body,
+//!   ([`crate::inject::scrub`]) appears in any header name or value or in the body,
 //!   the agent gets only the status and the `echo_withheld` marker. A binding
 //!   may opt into [`OnEcho::Redact`], which returns the response with each
 //!   occurrence replaced, and is documented as weaker (a guessing oracle).
@@ -22,9 +22,9 @@ use std::collections::BTreeMap;
 use broker_core::OnEcho;
 use serde::Serialize;
 
-use crate::scrub::charset::{self, Text};
-use crate::scrub::Needles;
-use crate::upstream::Answer;
+use crate::edge::upstream::Answer;
+use crate::inject::scrub::charset::{self, Text};
+use crate::inject::scrub::Needles;
 
 /// What the broker did about an echoed credential (audit field `echo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

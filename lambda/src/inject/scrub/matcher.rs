@@ -27,7 +27,7 @@
 //! secret's own length for the raw form), and near-misses can only crowd
 //! together for a credential that repeats itself (`aaaa…`); aho-corasick
 //! was linear even then. The body is capped at 1 MiB
-//! ([`crate::upstream::Limits`]).
+//! ([`crate::edge::upstream::Limits`]).
 //!
 //! The keys and the filter are derived from the credential too: both are
 //! wiped on drop (the automaton used before kept unwiped copies of every

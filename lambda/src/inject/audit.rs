@@ -11,12 +11,12 @@
 //! credential is never used without a record, even if the function is then
 //! killed before it can write the outcome.
 
-use std::io::Write;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::metrics::{Function, Metrics};
+use crate::edge::metrics::{Function, Metrics};
+use crate::edge::record::now_ms;
 
 /// Schema identifier of the outcome record; bump on incompatible change.
 pub const SCHEMA: &str = "keybroker.audit.inject.v1";
@@ -47,23 +47,6 @@ pub struct AttemptRecord<'a> {
     pub path: Option<&'a str>,
     /// The KMS key `Decrypt` is about to use.
     pub key_arn: Option<&'a str>,
-}
-
-/// Unix time in milliseconds (audit `time_ms`, EMF `Timestamp`).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// Write one record line to stdout and flush it, reporting failure (unlike
-/// `println!`, which panics): the caller decides what a lost record means.
-pub fn write_line(line: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(line.as_bytes())?;
-    out.write_all(b"\n")?;
-    out.flush()
 }
 
 /// Outcome of the call.
@@ -115,14 +98,14 @@ pub struct AuditRecord {
     /// What was done about them: `withheld` (nothing but the status reached
     /// the agent) or `redacted`; `null` when there was no echo. Never the
     /// value or where it was found.
-    pub echo: Option<crate::response::EchoAction>,
+    pub echo: Option<crate::inject::response::EchoAction>,
     /// AWS calls this invocation made (one sandbox runs one invocation at a
     /// time, so the difference of the broker's counters is exact).
     pub aws_calls: broker_core::AwsCalls,
     /// Which keybroker injection limit refused the call (`workspace` or
     /// `agent`); absent otherwise. Such a call is `throttled` with the
     /// limit's wait, decision `deny`, and counts as `RateLimited`, not as
-    /// an error ([`crate::metrics`]): AWS throttling has no `limit`.
+    /// an error ([`crate::edge::metrics`]): AWS throttling has no `limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<broker_core::LimitScope>,
     /// Where a form of the credential was found, making this call a probe
@@ -138,10 +121,10 @@ pub struct AuditRecord {
     /// Wall time of the whole call.
     pub latency_ms: f64,
     /// The error type, `None` on success: written as the record's EMF
-    /// `Outcome` dimension and metrics ([`crate::metrics`]); `reason`
+    /// `Outcome` dimension and metrics ([`crate::edge::metrics`]); `reason`
     /// holds the same name.
     #[serde(skip)]
-    pub outcome: Option<crate::edge_error::ErrorType>,
+    pub outcome: Option<crate::edge::error::ErrorType>,
 }
 
 impl AuditRecord {
@@ -203,7 +186,7 @@ impl AuditRecord {
         if let Some(kind) = self.probe {
             metrics = metrics.probe(kind);
         }
-        crate::metrics::line(self, metrics)
+        crate::edge::metrics::line(self, metrics)
             .unwrap_or_else(|_| format!("{{\"schema\":\"{SCHEMA}\",\"error\":\"unserializable\"}}"))
     }
 }

@@ -1,5 +1,5 @@
 //! Recognising the credential in an upstream response (and in what the
-//! agent sends: `crate::probe`).
+//! agent sends: `crate::inject::probe`).
 //!
 //! A bound upstream may reflect the request (debug endpoints, error pages,
 //! "echo" APIs) and so hand the credential back to the agent. This module
@@ -8,7 +8,7 @@
 //! bytes however many forms there are (`scrub/matcher.rs`, built per
 //! injection in microseconds). What the response layer does with a match
 //! (withhold the response, or redact the match) is decided in
-//! [`crate::response`].
+//! [`crate::inject::response`].
 //!
 //! Forms, for the secret and for each extra value (the injected header value,
 //! the Basic-auth `user:secret` pair):

@@ -1,7 +1,7 @@
 //! The one upstream exchange of an injection, between `kms:Decrypt` and
 //! the breaker's decision: the request scan (a hit is a `probe` and nothing
-//! is sent, [`crate::probe`]), the request as the HTTP client's types, the
-//! send, and the response's checks and shape ([`crate::response`]). It
+//! is sent, [`crate::inject::probe`]), the request as the HTTP client's types, the
+//! send, and the response's checks and shape ([`crate::inject::response`]). It
 //! owns the plaintext and drops it before returning.
 
 use std::time::{Duration, SystemTime};
@@ -11,12 +11,12 @@ use base64::Engine;
 use broker_core::{ApprovedRequest, Broker, Probation, ProbeKind, SecretValue};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::audit::AuditRecord;
-use crate::contract::{ErrorType, InjectReply, Withheld};
-use crate::inject::{broker_refusal, refuse, upstream_budget, Refusal};
-use crate::probe;
-use crate::response;
-use crate::upstream::{self, Limits, SendError};
+use crate::edge::upstream::{self, Limits, SendError};
+use crate::inject::audit::AuditRecord;
+use crate::inject::probe;
+use crate::inject::refusal::{broker_refusal, refuse, upstream_budget, Refusal};
+use crate::inject::response;
+use keybroker_contract::{ErrorType, InjectReply, Withheld};
 
 /// Headers dropped from upstream responses: framing belongs to the
 /// upstream hop ([`broker_core::binding::FRAMING_HEADERS`] plus hop state).
@@ -48,7 +48,7 @@ pub(crate) struct Exchange<'a> {
 
 impl Exchange<'_> {
     /// The exchange and its answer, decided against the breaker
-    /// ([`crate::probe`], "The decision points"): once right after the
+    /// ([`crate::inject::probe`], "The decision points"): once right after the
     /// request scan (a probe is counted; a clean request confirms the
     /// breaker before anything is sent) and once after the response scan.
     pub async fn run(

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use broker_core::{Broker, BrokerError, Injection, LimitScope, SecretStatus, WorkspaceId};
 
-use crate::contract::{ErrorBody, ErrorType, InjectReply};
+use keybroker_contract::{ErrorBody, ErrorType, InjectReply};
 
 /// Schema identifier of the catalog audit record.
 pub const SCHEMA: &str = "keybroker.audit.catalog.v1";
@@ -134,7 +134,7 @@ pub async fn handle(
         limit,
     };
     if let Ok(line) = serde_json::to_string(&audit) {
-        if let Err(e) = crate::audit::write_line(&line) {
+        if let Err(e) = crate::edge::record::write_line(&line) {
             tracing::error!(request_id, error = %e, "could not write the catalog audit record");
         }
     }
@@ -162,7 +162,7 @@ fn broker_refusal(e: &BrokerError) -> Refused {
         BrokerError::LimitExceeded { scope, .. } => Some(*scope),
         _ => None,
     };
-    (crate::edge_error::body_of(e), limit)
+    (crate::edge::error::body_of(e), limit)
 }
 
 async fn list(

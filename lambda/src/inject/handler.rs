@@ -1,44 +1,18 @@
-//! The `inject` handler: check, decrypt, send, scrub, audit, forget.
-//!
-//! Order matters. Everything that can refuse a request (event shape, names,
-//! then broker-core's one access check: agent, method, URL, headers,
-//! policy) runs after one DynamoDB read and *before* `kms:Decrypt`, so a
-//! denied request never touches the customer's key and never shows up as
-//! key usage in their CloudTrail. The injection limits come next
-//! (`Broker::admit`: a request over a limit is `throttled` with the
-//! window's wait, and decrypts nothing). Only the check's `Authorized`
-//! value, admitted by the limits, can be decrypted for injection, and what
-//! is sent is the request it approved (normalised URL, method, vetted
-//! headers), not the event's text. The
-//! plaintext lives only between decrypt and send, inside this function, and
-//! is wiped on drop.
-//! A quarantined secret is refused in `admit`, before `kms:Decrypt`. After
-//! it, what the agent supplied is scanned for the credential before
-//! anything is sent (a hit is a `probe`: not sent), and what comes back is
-//! checked and shaped by [`crate::response`]: encoded or partial answers
-//! are refused, and an echoed credential withholds (or, if the binding opts
-//! in, redacts) the response. Every answer after the request scan is then
-//! decided against the secret's probe breaker ([`crate::probe`]).
+//! [`Injector`]: one invocation from the event's text to the agent's
+//! answer and its audit record, in the order [`crate::inject`] explains.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use broker_core::{AccessError, AccessRequest, Broker, SecretName, WorkspaceId};
 
-use crate::audit::{AuditRecord, Decision};
-use crate::contract::{ErrorType, InjectEvent, InjectReply, UpstreamRequest};
-use crate::destination;
-use crate::exchange::{AgentRequest, Exchange};
-use crate::upstream::{self, Limits};
-
-/// Time kept back from the invocation deadline for what follows the
-/// upstream call: scrubbing, the outcome audit record and the response.
-/// The upstream timeout is capped so that it always fits.
-pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1000);
-/// Below this much upstream time left, the request is refused before
-/// `kms:Decrypt` rather than started without a chance to finish.
-const MIN_UPSTREAM_TIME: Duration = Duration::from_millis(100);
+use crate::edge::destination;
+use crate::edge::upstream::{self, Limits};
+use crate::inject::audit::{AuditRecord, Decision};
+use crate::inject::exchange::{AgentRequest, Exchange};
+use crate::inject::refusal::{broker_refusal, refuse, upstream_budget, Refusal};
+use keybroker_contract::{ErrorType, InjectEvent, InjectReply, UpstreamRequest};
 
 /// Shared state of the `inject` function, built once per sandbox.
 pub struct Injector {
@@ -46,34 +20,6 @@ pub struct Injector {
     http: reqwest::Client,
     limits: Limits,
     workspaces: Option<Vec<String>>,
-}
-
-/// A refusal or failure on its way to the agent.
-pub(crate) struct Refusal {
-    pub(crate) kind: ErrorType,
-    pub(crate) message: String,
-    /// Set when a keybroker injection limit refused: which one, and the
-    /// wait until its window ends.
-    pub(crate) limit: Option<(broker_core::LimitScope, u64)>,
-    /// Set when the probe breaker refused: the count it refused at.
-    pub(crate) probes: Option<u64>,
-    /// Whether the upstream was called before this refusal, so may have
-    /// acted on the request: retry only if it is idempotent.
-    pub(crate) sent: bool,
-    /// Whether this refusal was already decided against the probe breaker
-    /// (at the first decision point), so the second must not run.
-    pub(crate) decided: bool,
-}
-
-pub(crate) fn refuse(kind: ErrorType, message: impl Into<String>) -> Refusal {
-    Refusal {
-        kind,
-        message: message.into(),
-        limit: None,
-        probes: None,
-        sent: false,
-        decided: false,
-    }
 }
 
 impl Injector {
@@ -136,10 +82,10 @@ impl Injector {
                 audit.detail = Some(r.message.clone());
                 let mut response = InjectReply::error(request_id, r.kind, r.message);
                 response.error = response.error.map(|mut e| {
-                    if r.sent && e.retry != crate::edge_error::Retry::Never {
+                    if r.sent && e.retry != crate::edge::error::Retry::Never {
                         // The upstream was called: repeating it is only
                         // safe if the request is idempotent.
-                        e.retry = crate::edge_error::Retry::IfIdempotent;
+                        e.retry = crate::edge::error::Retry::IfIdempotent;
                     }
                     e.retry_after(r.limit.map(|(_, ms)| ms))
                 });
@@ -148,7 +94,7 @@ impl Injector {
         };
         audit.aws_calls = self.broker.aws_calls() - calls_before;
         audit.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if let Err(e) = crate::audit::write_line(&audit.to_line()) {
+        if let Err(e) = crate::edge::record::write_line(&audit.to_line()) {
             // Too late to refuse: the attempt record (if any) stands.
             tracing::error!(request_id, error = %e, "could not write the audit record");
         }
@@ -240,9 +186,9 @@ impl Injector {
         let agent_headers = agent_headers(req);
         let probation = admitted.probation().clone();
         // Static secrets decrypt; `oauth2` secrets yield their current
-        // access token (crate::oauth2): either way `decrypted.value` is what
+        // access token (crate::edge::token_client): either way `decrypted.value` is what
         // is sent, so the scanner's needles are built from it.
-        let tokens = crate::oauth2::TokenClient::new(
+        let tokens = crate::edge::token_client::TokenClient::new(
             &self.http,
             &self.limits,
             deadline,
@@ -280,53 +226,13 @@ fn agent_headers(req: &UpstreamRequest) -> Vec<(&str, &str)> {
 /// Write the attempt record before `kms:Decrypt`; if it cannot be written,
 /// refuse: a credential is never used without a record.
 fn record_attempt(audit: &AuditRecord) -> Result<(), Refusal> {
-    crate::audit::write_line(&audit.attempt_line()).map_err(|e| {
+    crate::edge::record::write_line(&audit.attempt_line()).map_err(|e| {
         tracing::error!(request_id = %audit.request_id, error = %e, "could not write the audit attempt record; refusing before decrypt");
         refuse(
             ErrorType::Unavailable,
             "the audit log cannot be written: refusing to use the credential without a record",
         )
     })
-}
-
-/// Upstream time left before the invocation deadline, less
-/// [`DEADLINE_MARGIN`]; refuses when too little is left. `None`: no
-/// deadline (library use), only the limits apply.
-pub(crate) fn upstream_budget(deadline: Option<SystemTime>) -> Result<Duration, Refusal> {
-    let Some(deadline) = deadline else {
-        return Ok(Duration::MAX);
-    };
-    let left = deadline
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO)
-        .saturating_sub(DEADLINE_MARGIN);
-    if left < MIN_UPSTREAM_TIME {
-        return Err(refuse(
-            ErrorType::UpstreamError,
-            "too little time is left before the function's deadline to call the upstream",
-        ));
-    }
-    Ok(left)
-}
-
-pub(crate) fn broker_refusal(e: broker_core::BrokerError) -> Refusal {
-    let limit = match &e {
-        broker_core::BrokerError::LimitExceeded {
-            scope,
-            retry_after_ms,
-            ..
-        } => Some((*scope, *retry_after_ms)),
-        _ => None,
-    };
-    let probes = match &e {
-        broker_core::BrokerError::Quarantined { probes, .. } => Some(*probes),
-        _ => None,
-    };
-    Refusal {
-        limit,
-        probes,
-        ..refuse(crate::edge_error::type_of(&e), e.to_string())
-    }
 }
 
 fn access_refusal(e: AccessError) -> Refusal {

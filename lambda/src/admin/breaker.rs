@@ -1,0 +1,93 @@
+//! The admin side of the probe breaker (broker-core's `breaker` module):
+//! `clear_breaker`, `set_probe_budget`, and each secret's breaker in
+//! `list_secrets`. Results are JSON objects; what changed goes into the
+//! admin audit record (counts and budgets, never anything else).
+
+use broker_core::{Broker, BrokerError};
+use keybroker_contract::admin as wire;
+use serde_json::{json, Value};
+
+use crate::admin::audit::Changes;
+use crate::admin::error::AdminError;
+use crate::admin::op::{name, secret_target, to_json, ws, Handler};
+
+/// `list_secrets`: each secret's metadata, plus its breaker: `probes`
+/// (since the last clear), `probe_budget` (in force) and `quarantined`.
+/// One more Query than the metadata alone (the workspace's breaker items),
+/// and one for the `oauth2` secrets' token states (`oauth2`: `state`
+/// fresh | expiring | refreshing | reauth_required) when there are any.
+impl Handler for wire::ListSecrets {
+    fn describe(&self, _: &mut Changes) -> Option<String> {
+        None
+    }
+
+    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Value, AdminError> {
+        let ws = &ws(&self.workspace)?;
+        let secrets = broker.list_secrets(ws).await?;
+        let breakers = broker.breakers(ws).await?;
+        let any_oauth2 = secrets
+            .iter()
+            .any(|m| m.binding.as_ref().is_some_and(|b| b.oauth2.is_some()));
+        let oauth2 = if any_oauth2 {
+            broker.oauth2_statuses(ws, &secrets).await?
+        } else {
+            Default::default()
+        };
+        let default = broker.probe_budget();
+        let mut out = Vec::with_capacity(secrets.len());
+        for meta in secrets {
+            let breaker = breakers
+                .get(meta.name.as_str())
+                .copied()
+                .unwrap_or_default();
+            let mut v = to_json(&meta)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("probes".into(), json!(breaker.probes));
+                o.insert("probe_budget".into(), json!(breaker.budget(default)));
+                o.insert("quarantined".into(), json!(breaker.tripped(default)));
+                if let Some(st) = oauth2.get(meta.name.as_str()) {
+                    o.insert("oauth2".into(), json!(st));
+                }
+            }
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+}
+
+/// `clear_breaker`: audited with the count it cleared.
+impl Handler for wire::ClearBreaker {
+    fn describe(&self, _: &mut Changes) -> Option<String> {
+        secret_target(&self.secret)
+    }
+
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+        let (ws, name) = (ws(&self.workspace)?, name(&self.secret)?);
+        let cleared = broker.clear_breaker(&ws, &name).await?;
+        changes.probes_cleared = Some(cleared.cleared);
+        changes.was_quarantined = Some(cleared.was_quarantined);
+        to_json(cleared)
+    }
+}
+
+/// `set_probe_budget`: audited old → new (`null`: the deployment's).
+impl Handler for wire::SetProbeBudget {
+    fn describe(&self, changes: &mut Changes) -> Option<String> {
+        changes.probe_budget_to = self.budget.map(|b| json!(b));
+        secret_target(&self.secret)
+    }
+
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+        let budget = self.budget.ok_or_else(|| BrokerError::InvalidInput {
+            field: "budget",
+            reason: "give a budget from 1 to 1000, or null for the deployment's".into(),
+        })?;
+        let (ws, name) = (ws(&self.workspace)?, name(&self.secret)?);
+        let change = broker.set_probe_budget(&ws, &name, budget).await?;
+        changes.probe_budget_from = Some(json!(change.previous));
+        changes.probe_budget_to = Some(json!(change.current));
+        let mut v = to_json(change)?;
+        v["quarantined"] = json!(change.probes >= u64::from(change.effective));
+        Ok(v)
+    }
+}
