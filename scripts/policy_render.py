@@ -9,8 +9,9 @@ against `terraform console` by the check scripts when terraform is installed.
 Standard library only.
 
 Command line: `policy_render.py render TEMPLATE < values.json` prints the
-rendered template; exit 1 (and a message on stderr) when a placeholder has no
-value.
+rendered template; exit 1 (and a message on stderr) when the template breaks
+the placeholder contract for these values: a placeholder without a value, a
+value no placeholder uses, or a directive or escape (`%{`, `$${`).
 """
 
 import json
@@ -64,11 +65,11 @@ def main(argv):
     with open(argv[2], encoding="utf-8") as f:
         text = f.read()
     values = json.load(sys.stdin)
-    try:
-        sys.stdout.write(render(text, values))
-    except KeyError as e:
-        print(f"{argv[2]}: no value for placeholder {e}", file=sys.stderr)
+    problems = contract_problems(argv[2], text, values.keys())
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
         return 1
+    sys.stdout.write(render(text, values))
     return 0
 
 

@@ -6,7 +6,7 @@
 #                                 # local AWS stack, installed on first use,
 #                                 # started and stopped by this script) and
 #                                 # the local broker check
-#   bash tests/run.sh --fast      # no stack: Terraform module and infra checks,
+#   bash tests/run.sh --fast      # no stack: structure, Terraform module and infra checks,
 #                                 # iam-front decision tests, unit, policy
 #                                 # (tests/tests/policies.rs) and property tests
 #   bash tests/run.sh [--fast] -- ARGS   # extra args go to `cargo test`
@@ -30,6 +30,9 @@ else
   # injection tests (tests/tests/e2e/faults.rs) must not skip.
   [[ "$stack_was_running" == 0 ]] && export KEYBROKER_FAULTS_REQUIRED=1
 fi
+
+echo "== structure (scripts/check_layout.py: file sizes, import cycles, layers)"
+python3 scripts/check_layout.py
 
 echo "== terraform module checks"
 bash terraform/check.sh

@@ -30,12 +30,12 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sdk_kms::config::Region;
-use serde::Serialize;
 
 use crate::aws_error::{classify, Service};
 use crate::error::{BrokerError, Result};
 use crate::kms_use::{KmsUseSink, RecordKmsUse, SessionLabel};
 use crate::names::WorkspaceId;
+pub use crate::session_purpose::SessionPurpose;
 
 mod denied;
 pub use denied::DENIED_TTL;
@@ -46,45 +46,6 @@ pub const SESSION_DURATION: Duration = Duration::from_secs(900);
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(120);
 /// Upper bound on reusing one session, whatever STS grants.
 pub const MAX_REUSE: Duration = Duration::from_secs(55 * 60);
-
-/// Why the broker assumes a customer's role: named in the session's
-/// `RoleSessionName`, so the customer's CloudTrail tells an agent's
-/// injection from a health check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionPurpose {
-    /// The `inject` function decrypting a secret for an agent's request.
-    Inject,
-    /// Operator work in the `admin` function: put, rotate, rewrap, reads
-    /// for operators.
-    Admin,
-    /// `check_workspace` / the scheduled `check_all_workspaces` probe.
-    Check,
-    /// The BYOK canary round trip (`enable_byok`, `verify_byok`).
-    Verify,
-}
-
-impl SessionPurpose {
-    /// The purpose as it appears in session names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Inject => "inject",
-            Self::Admin => "admin",
-            Self::Check => "check",
-            Self::Verify => "verify",
-        }
-    }
-
-    /// The session's `SourceIdentity`: the function that makes calls for
-    /// this purpose (`inject` decrypts for agents; everything else runs in
-    /// `admin`). The customer's trust policy requires `keybroker-*`.
-    pub fn source_identity(self) -> &'static str {
-        match self {
-            Self::Inject => "keybroker-inject",
-            Self::Admin | Self::Check | Self::Verify => "keybroker-admin",
-        }
-    }
-}
 
 /// The customer side of one workspace's BYOK link, and why it is used.
 #[derive(Debug, Clone, Copy)]

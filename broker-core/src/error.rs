@@ -141,7 +141,7 @@ pub enum BrokerError {
     #[error("{} injection limit reached ({limit} {}); retry after {retry_after_ms} ms", scope.as_str(), scope.per(*window_seconds))]
     LimitExceeded {
         /// Which limit.
-        scope: crate::limits::LimitScope,
+        scope: crate::limits::scope::LimitScope,
         /// Its count per window.
         limit: u64,
         /// Its window length.

@@ -29,7 +29,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde::Serialize;
 
-use crate::assume_role::SessionPurpose;
+use crate::session_purpose::SessionPurpose;
 
 /// Schema identifier of [`KmsUse`] records; bump on incompatible change.
 pub const KMS_USE_SCHEMA: &str = "keybroker.audit.kms.v1";

@@ -139,6 +139,7 @@ mod names;
 pub mod oauth2;
 mod sealing;
 mod secret;
+mod session_purpose;
 mod store;
 
 pub use access::{AccessError, AccessRequest, AccessSettings, ApprovedRequest, Authorized};

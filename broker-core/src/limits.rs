@@ -35,6 +35,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{BrokerError, Result};
 
 pub mod scale;
+pub(crate) mod scope;
+
+pub use scope::LimitScope;
 
 /// Longest window: one hour. Longer windows make a limit's retry advice
 /// useless to an agent ("come back tomorrow") and keep counters longer.
@@ -46,37 +49,6 @@ pub const MAX_WINDOW_SECONDS: u32 = 3600;
 /// also refuses before `kms:Decrypt`). The cap only keeps the arithmetic
 /// away from overflow and typos (an extra zero) from meaning "unlimited".
 pub const MAX_PER_WINDOW: u64 = 100_000_000;
-
-/// Which limit refused a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LimitScope {
-    /// The whole workspace's count for the window.
-    Workspace,
-    /// This agent name's count for the window.
-    Agent,
-    /// The workspace's injections in flight ([`scale`], "In flight").
-    InFlight,
-}
-
-impl LimitScope {
-    /// Stable name (error messages, audit records).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Workspace => "workspace",
-            Self::Agent => "agent",
-            Self::InFlight => "in_flight",
-        }
-    }
-
-    /// What the limit counts, for the refusal's message.
-    pub fn per(self, window_seconds: u32) -> String {
-        match self {
-            Self::Workspace | Self::Agent => format!("per {window_seconds} s"),
-            Self::InFlight => "in flight at once".to_owned(),
-        }
-    }
-}
 
 /// A workspace's injection limits, set by the operator (`set_limits`) or
 /// the deployment's default ([`crate::BrokerConfig::default_limits`]).

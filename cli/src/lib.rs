@@ -17,6 +17,7 @@ pub mod invoke;
 pub mod oauth2;
 pub mod ops;
 pub mod pages;
+pub mod plan;
 pub mod render;
 pub mod sweep;
 
@@ -25,7 +26,7 @@ use std::io::Write;
 use args::Cli;
 use error::CliError;
 use invoke::{Broker, Target};
-use ops::View;
+use plan::View;
 
 /// Run one parsed command line; returns the exit code. Output goes to
 /// stdout (tables or `--json`), diagnostics to stderr.

@@ -11,7 +11,7 @@ use crate::error::CliError;
 use crate::input::{read_value, Source};
 use keybroker_contract::{Binding, OAuth2Binding};
 
-use crate::ops::{binding, Plan, View};
+use crate::plan::{binding, Plan, View};
 
 #[derive(Serialize)]
 struct StartRequest<'a> {

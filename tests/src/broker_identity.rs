@@ -76,16 +76,17 @@ impl BrokerRole {
             "arn:aws:logs:us-east-1:{BROKER_ACCOUNT}:log-group:/aws/lambda/{}",
             self.name()
         );
-        render_template(
-            template,
-            &[
-                ("table_arn", &table_arn),
-                ("platform_key_arns_json", PLATFORM_KEY_ARNS),
-                ("active_platform_key_arn", ACTIVE_PLATFORM_KEY_ARN),
-                ("customer_role_arns_json", CUSTOMER_ROLE_ARNS),
-                ("log_group_arn", &log_group),
-            ],
-        )
+        let mut values = vec![
+            ("table_arn", table_arn.as_str()),
+            ("platform_key_arns_json", PLATFORM_KEY_ARNS),
+            ("customer_role_arns_json", CUSTOMER_ROLE_ARNS),
+            ("log_group_arn", log_group.as_str()),
+        ];
+        // Only admin generates data keys, under the active key alone.
+        if matches!(self, Self::Admin) {
+            values.push(("active_platform_key_arn", ACTIVE_PLATFORM_KEY_ARN));
+        }
+        render_template(template, &values)
     }
 }
 

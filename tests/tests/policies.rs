@@ -205,40 +205,11 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Terraform's `templatefile()` restricted to plain `${name}` placeholders:
-/// every placeholder must have a value and every value must be used.
+/// The template rendered by the repo's one renderer (scripts/policy_render.py,
+/// through the harness): every placeholder must have a value and every value
+/// must be used, as the check scripts require.
 fn render(rel: &str, values: &[(&str, &str)]) -> String {
-    let text = read(rel);
-    assert!(
-        !text.contains("%{") && !text.contains("$${"),
-        "{rel}: template directives and escapes are not allowed"
-    );
-    let mut out = String::new();
-    let mut used = BTreeSet::new();
-    let mut rest = text.as_str();
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .unwrap_or_else(|| panic!("{rel}: unclosed placeholder"));
-        let name = &rest[start + 2..start + end];
-        let value = values
-            .iter()
-            .find(|(k, _)| *k == name)
-            .unwrap_or_else(|| panic!("{rel}: no value for placeholder ${{{name}}}"))
-            .1;
-        out.push_str(value);
-        used.insert(name);
-        rest = &rest[start + end + 1..];
-    }
-    out.push_str(rest);
-    for (k, _) in values {
-        assert!(
-            used.contains(k),
-            "{rel}: value {k} is not used by the template"
-        );
-    }
-    out
+    keybroker_tests::render_template(rel, values)
 }
 
 fn parse(rel: &str, text: &str) -> Value {

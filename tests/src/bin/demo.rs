@@ -174,10 +174,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let got = env.broker.read_plaintext(&ws, &name).await?;
     println!("    decrypted {} bytes again", got.value.len());
     drop(got);
-    println!(
-        "    (status is what the broker last saw: github-api turns active again on its next use)"
-    );
-    show_list(&env.broker.list_secrets(&ws).await?);
+    refresh_statuses(&env, &ws).await?;
 
     step(
         8,
@@ -204,11 +201,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let got = env.broker.read_plaintext(&ws, &name).await?;
     println!("    decrypted {} bytes again", got.value.len());
     drop(got);
-    show_list(&env.broker.list_secrets(&ws).await?);
+    refresh_statuses(&env, &ws).await?;
 
     oauth2_steps(&env, &ws, &customer, &upstream).await?;
 
     println!("\ndemo complete");
+    Ok(())
+}
+
+/// After access is restored: the statuses are what the broker last saw
+/// (revoked), until the operator's check (`keybroker check-workspace`, the
+/// admin `check_workspace` op; the scheduled check does the same) probes the
+/// key again and writes what it finds.
+async fn refresh_statuses(
+    env: &keybroker_tests::Env,
+    ws: &WorkspaceId,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let report = env.broker.check_workspace(ws).await?;
+    println!(
+        "    operator runs check-workspace: {} active, {} revoked, {} status(es) changed",
+        report.active, report.revoked, report.changed
+    );
+    if report.revoked != 0 {
+        return Err("a secret is still revoked after access was restored".into());
+    }
+    show_list(&env.broker.list_secrets(ws).await?);
     Ok(())
 }
 
