@@ -6,7 +6,8 @@
 
 use broker_core::WorkspaceId;
 
-use crate::stack::{Env, TABLE};
+use crate::setup::Env;
+use crate::stack::TABLE;
 
 /// A raw DynamoDB item, for tests that inspect or tamper with storage.
 pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;

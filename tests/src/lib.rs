@@ -43,6 +43,7 @@ pub mod oauth;
 pub mod policy;
 pub mod readiness;
 pub mod reflect;
+pub mod setup;
 pub mod stack;
 pub mod tls;
 pub mod trail;
@@ -60,8 +61,9 @@ pub use policy::{
     trust_policy_without_source_identity, BrokerAccess,
 };
 pub use readiness::{readiness_check, readiness_codes, readiness_python};
+pub use setup::{setup, Env};
 pub use stack::{
     account_sdk_config, broker_sdk_config, ensure_table, front_denials, random_account, repo_root,
-    require_stack, setup, unique, Env, BROKER_ACCOUNT, TABLE,
+    require_stack, unique, BROKER_ACCOUNT, TABLE,
 };
 pub use trail::{kms_use_lines, reconcile, trail_events, trail_events_of, trail_path};

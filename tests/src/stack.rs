@@ -1,7 +1,6 @@
 //! The local AWS stack as the suite sees it: the broker's account, the
-//! shared table, SDK configs for the broker and for any account, and
-//! [`setup`], which gives every test its own platform key and a broker
-//! acting as the admin execution role.
+//! shared table, SDK configs for the broker and for any account, keys.
+//! [`crate::setup`] builds on it (and on the customer), never the reverse.
 //!
 //! It exists so no test builds an SDK client or a broker by hand: every one
 //! goes through the shipped identity (the iam-front evaluates the shipped
@@ -11,11 +10,8 @@ use std::path::PathBuf;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
-use broker_core::{Broker, BrokerConfig, WorkspaceId};
 
 use crate::broker_identity::{self, BrokerRole};
-use crate::customer::Customer;
-use crate::policy::platform_key_policy;
 
 /// The broker's account in the local stack (its access key id, as
 /// `localstack/env.sh` exports it: LocalStack maps a 12-digit key id to an
@@ -74,69 +70,6 @@ pub async fn account_sdk_config(account: &str) -> SdkConfig {
         .credentials_provider(Credentials::new(account, "test", None, None, "local-stack"))
         .load()
         .await
-}
-
-/// Everything a test needs on the broker's side.
-pub struct Env {
-    /// The broker under test.
-    pub broker: Broker,
-    /// A raw DynamoDB client, to inspect and tamper with stored items.
-    pub ddb: aws_sdk_dynamodb::Client,
-    /// The broker account's KMS client (platform key administration).
-    pub kms: aws_sdk_kms::Client,
-    /// The platform key this broker uses for non-BYOK workspaces.
-    pub platform_key_arn: String,
-}
-
-impl Env {
-    /// What every BYOK test starts from: prepare the workspace, let a new
-    /// customer apply the module with its external id, enable BYOK.
-    pub async fn onboard_customer(&self, ws: &WorkspaceId) -> Customer {
-        let ext = self.broker.prepare_byok(ws).await.unwrap().external_id;
-        self.enable(ws, Customer::create(ws, &ext).await).await
-    }
-
-    /// Like [`Env::onboard_customer`], with a multi-Region key.
-    pub async fn onboard_multi_region_customer(&self, ws: &WorkspaceId) -> Customer {
-        let ext = self.broker.prepare_byok(ws).await.unwrap().external_id;
-        self.enable(ws, Customer::create_multi_region(ws, &ext).await)
-            .await
-    }
-
-    async fn enable(&self, ws: &WorkspaceId, customer: Customer) -> Customer {
-        self.broker
-            .enable_byok(ws, &customer.role_arn, &customer.key_arn, None)
-            .await
-            .unwrap();
-        customer
-    }
-}
-
-/// Create (if needed) the table and a fresh platform key (with infra's key
-/// policy naming both execution roles), as the operator, and a broker acting
-/// as a session of the admin role.
-pub async fn setup() -> Env {
-    let operator = account_sdk_config(BROKER_ACCOUNT).await;
-    let ddb = aws_sdk_dynamodb::Client::new(&operator);
-    ensure_table(&ddb).await;
-    let kms = aws_sdk_kms::Client::new(&operator);
-    let platform_key_arn = create_key(
-        &kms,
-        Some(platform_key_policy()),
-        "keybroker platform key (test)",
-    )
-    .await;
-    let broker = Broker::new(
-        &broker_sdk_config().await,
-        BrokerConfig::new(TABLE, platform_key_arn.clone()),
-    )
-    .expect("broker config");
-    Env {
-        broker,
-        ddb,
-        kms,
-        platform_key_arn,
-    }
 }
 
 /// Create the shared table unless it exists.
