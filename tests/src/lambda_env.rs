@@ -15,6 +15,8 @@ use hyper::{Request, Response, StatusCode};
 use lambda_runner::{FunctionSpec, Runner};
 use serde_json::Value;
 
+use keybroker_contract::client::{Client, Function, Invoked, Transport, TransportError};
+
 use crate::broker_identity::{lambda_credentials_env, BrokerRole};
 use crate::{broker_sdk_config, repo_root, Env, TABLE};
 
@@ -326,6 +328,13 @@ impl LambdaEnv {
         r["result"].clone()
     }
 
+    /// The typed client every other caller uses (keybroker-contract's,
+    /// as the CLI and the MCP server do), over this runner: a reply that
+    /// does not have the contract's shape is an error, not a `null`.
+    pub fn client(&self) -> Client<&Self> {
+        Client::new(self)
+    }
+
     /// Everything the functions printed: stdout (audit) and stderr (logs).
     pub fn output(&self) -> String {
         let mut all = String::new();
@@ -372,6 +381,42 @@ impl LambdaEnv {
     pub async fn stop(mut self) {
         if let Some(r) = self.runner.take() {
             r.shutdown().await;
+        }
+    }
+}
+
+/// The runner as the contract client's transport: the same aws-sdk-lambda
+/// Invoke the CLI's transport makes, against the runner's endpoint.
+impl Transport for &LambdaEnv {
+    fn invoke(
+        &self,
+        function: Function,
+        payload: &[u8],
+    ) -> impl std::future::Future<Output = Result<Invoked, TransportError>> + Send {
+        let call = self
+            .lambda
+            .invoke()
+            .function_name(self.function_name(function))
+            .payload(Blob::new(payload.to_vec()));
+        async move {
+            use aws_sdk_lambda::error::ProvideErrorMetadata;
+            let out = call.send().await.map_err(|e| {
+                TransportError::invoke_failed(e.code(), e.message(), "the runner did not answer")
+            })?;
+            Ok(Invoked {
+                payload: out
+                    .payload()
+                    .map(|b| b.as_ref().to_vec())
+                    .unwrap_or_default(),
+                function_error: out.function_error().map(str::to_owned),
+            })
+        }
+    }
+
+    fn function_name(&self, function: Function) -> &str {
+        match function {
+            Function::Admin => "admin",
+            Function::Inject => "inject",
         }
     }
 }

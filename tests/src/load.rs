@@ -16,8 +16,9 @@
 
 use std::time::Instant;
 
-use aws_sdk_lambda::primitives::Blob;
 use futures::StreamExt;
+use keybroker_contract::client::ClientError;
+use keybroker_contract::{InjectEvent, UpstreamRequest};
 use serde_json::{json, Value};
 
 use crate::lambda_env::{LambdaEnv, RunOptions, Upstream};
@@ -149,7 +150,10 @@ fn trail_counts(from: usize) -> Value {
     let mut by_name = serde_json::Map::new();
     let mut errors = 0u64;
     for e in events.iter().skip(from) {
-        let name = e["eventName"].as_str().unwrap_or("?").to_owned();
+        let name = e["eventName"]
+            .as_str()
+            .unwrap_or("(no eventName)")
+            .to_owned();
         let n = by_name.entry(name).or_insert(json!(0));
         *n = json!(n.as_u64().unwrap_or(0) + 1);
         if e.get("errorCode").is_some() {
@@ -160,27 +164,16 @@ fn trail_counts(from: usize) -> Value {
     Value::Object(by_name)
 }
 
-/// One invocation that never panics: a runner refusal or a function error
-/// is an outcome to count (`invoke_error`, `function_error`), not a crash.
-async fn invoke(lambda: &LambdaEnv, ev: &Value) -> Value {
-    let sent = lambda
-        .lambda
-        .invoke()
-        .function_name("inject")
-        .payload(Blob::new(serde_json::to_vec(ev).unwrap_or_default()))
-        .send()
-        .await;
-    match sent {
-        Err(e) => {
-            json!({ "ok": false, "error": { "type": "invoke_error", "detail": e.to_string() } })
-        }
-        Ok(out) if out.function_error().is_some() => {
-            json!({ "ok": false, "error": { "type": "function_error" } })
-        }
-        Ok(out) => out
-            .payload()
-            .and_then(|b| serde_json::from_slice(b.as_ref()).ok())
-            .unwrap_or_else(|| json!({ "ok": false, "error": { "type": "not_json" } })),
+/// One injection through the contract's client; its outcome as the
+/// figures count it: `ok`, the broker's error type, or why there was no
+/// broker answer (`invoke_error`, `function_error`, `bad_reply`).
+async fn outcome(lambda: &LambdaEnv, ev: &InjectEvent) -> String {
+    match lambda.client().inject(ev).await {
+        Ok(_) => "ok".to_owned(),
+        Err(ClientError::Refused { body, .. }) => body.kind.as_str().to_owned(),
+        Err(ClientError::FunctionFailed { .. }) => "function_error".to_owned(),
+        Err(ClientError::BadReply { .. }) => "bad_reply".to_owned(),
+        Err(_) => "invoke_error".to_owned(),
     }
 }
 
@@ -204,12 +197,20 @@ pub async fn run(scale: Scale) -> Value {
     let picks: Vec<usize> = (0..scale.injections).map(|_| rng.below(ws.len())).collect();
     let url = format!("{}/data", up.base());
     let t0 = Instant::now();
-    let answers: Vec<Value> = futures::stream::iter(picks)
+    let answers: Vec<String> = futures::stream::iter(picks)
         .map(|i| {
-            let ev = json!({ "workspace": ws[i], "secret": "api", "agent": AGENT,
-                             "request": { "method": "GET", "url": url } });
+            let ev = InjectEvent {
+                workspace: ws[i].to_string(),
+                secret: "api".into(),
+                agent: AGENT.into(),
+                request: UpstreamRequest {
+                    method: "GET".into(),
+                    url: url.clone(),
+                    ..Default::default()
+                },
+            };
             let lambda = &lambda;
-            async move { invoke(lambda, &ev).await }
+            async move { outcome(lambda, &ev).await }
         })
         .buffer_unordered(scale.sandboxes)
         .collect()
@@ -228,12 +229,7 @@ pub async fn run(scale: Scale) -> Value {
             .sum()
     };
     let mut outcomes = serde_json::Map::new();
-    for a in &answers {
-        let key = if a["ok"] == true {
-            "ok".to_owned()
-        } else {
-            a["error"]["type"].as_str().unwrap_or("unknown").to_owned()
-        };
+    for key in answers {
         let n = outcomes.entry(key).or_insert(json!(0));
         *n = json!(n.as_u64().unwrap_or(0) + 1);
     }

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use broker_core::{SecretName, SecretValue, WorkspaceId};
+use keybroker_contract as wire;
 use keybroker_tests::lambda_env::{LambdaEnv, Upstream};
 use keybroker_tests::{setup, unique, BrokerAccess, Customer};
 use serde_json::json;
@@ -247,42 +248,52 @@ async fn oauth2_steps(
         10,
         "connect an OAuth 2.0 secret: admin start_oauth2 returns the URL (PKCE S256 + state)",
     );
-    let started = lambda
-        .admin(json!({
-            "op": "start_oauth2", "workspace": ws.as_str(), "secret": "calendar",
-            "binding": { "hosts": [upstream.addr.to_string()],
-                         "inject": { "type": "header", "name": "Authorization", "template": "Bearer {secret}" },
-                         "oauth2": { "token_endpoint": oauth.token_endpoint(), "client_id": oauth.client_id } },
-            "authorization_endpoint": format!("{}/auth", oauth.base),
-            "redirect_uri": oauth.redirect_uri, "scope": "openid api",
-            "client_secret": oauth.client_secret,
-        }))
-        .await;
-    let url = started["authorization_url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let client = lambda.client();
+    let mut binding = wire::Binding::new(
+        vec![upstream.addr.to_string()],
+        wire::Injection::Header {
+            name: "Authorization".into(),
+            template: "Bearer {secret}".into(),
+        },
+    );
+    binding.oauth2 = Some(wire::OAuth2Binding {
+        token_endpoint: oauth.token_endpoint(),
+        client_id: oauth.client_id.clone(),
+        scope: None,
+    });
+    let started = client
+        .admin(&wire::admin::StartOauth2 {
+            workspace: ws.to_string(),
+            secret: "calendar".into(),
+            binding,
+            authorization_endpoint: format!("{}/auth", oauth.base),
+            redirect_uri: oauth.redirect_uri.clone(),
+            scope: Some("openid api".into()),
+            client_secret: Some(wire::admin::SecretText::new(oauth.client_secret.clone())),
+        })
+        .await?
+        .value;
+    let url = started.authorization_url;
     println!("    send the user to: {}…", &url[..url.len().min(80)]);
     let back = oauth.follow(&format!("{url}&login_hint={account}")).await;
-    let code = back
-        .iter()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let state = back
-        .iter()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let meta = lambda
-        .admin(
-            json!({ "op": "complete_oauth2", "workspace": ws.as_str(), "secret": "calendar",
-                       "code": code, "state": state }),
-        )
-        .await;
+    let param = |name: &str| {
+        back.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .ok_or(format!("the provider's redirect has no {name}"))
+    };
+    let meta = client
+        .admin(&wire::admin::CompleteOauth2 {
+            workspace: ws.to_string(),
+            secret: "calendar".into(),
+            code: wire::admin::SecretText::new(param("code")?),
+            state: param("state")?,
+        })
+        .await?
+        .value;
     println!(
         "    complete_oauth2: the broker exchanged the code itself; stored v{} under {}",
-        meta["version"], meta["key_arn"]
+        meta.version, meta.key_arn
     );
     env.broker
         .set_policy(
@@ -290,8 +301,17 @@ async fn oauth2_steps(
             r#"permit(principal == Agent::"agent-7", action == Action::"inject", resource);"#,
         )
         .await?;
-    let event = json!({ "workspace": ws.as_str(), "secret": "calendar", "agent": "agent-7",
-        "request": { "method": "GET", "url": format!("{}/events", upstream.base()) } });
+    let event = wire::InjectEvent {
+        workspace: ws.to_string(),
+        secret: "calendar".into(),
+        agent: "agent-7".into(),
+        request: wire::UpstreamRequest {
+            method: "GET".into(),
+            url: format!("{}/events", upstream.base()),
+            ..Default::default()
+        },
+    };
+    let status = |r: wire::InjectReply| r.status.map_or("none".to_owned(), |s| s.to_string());
     let bearer = || {
         upstream
             .records()
@@ -307,22 +327,18 @@ async fn oauth2_steps(
         11,
         "the agent injects as before: the broker sends the cached access token",
     );
-    let r = lambda.invoke("inject", &event).await;
-    println!(
-        "    status {}; upstream got Bearer {}",
-        r["status"],
-        bearer()
-    );
+    let r = client.inject(&event).await?.value;
+    println!("    status {}; upstream got Bearer {}", status(r), bearer());
 
     step(
         12,
         "the access token expires: the broker refreshes it once, rotating the refresh token",
     );
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let r = lambda.invoke("inject", &event).await;
+    let r = client.inject(&event).await?.value;
     println!(
         "    status {}; upstream got Bearer {}; the provider saw {} refresh(es)",
-        r["status"],
+        status(r),
         bearer(),
         oauth.refreshes(&account).await
     );
@@ -333,10 +349,15 @@ async fn oauth2_steps(
     );
     customer.set_broker_access(BrokerAccess::Revoked).await;
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let r = lambda.invoke("inject", &event).await;
+    let refused = match client.inject(&event).await {
+        Ok(_) => return Err("the injection succeeded after the revocation".into()),
+        Err(e) => e
+            .error_type()
+            .map_or("no answer", |t| t.as_str())
+            .to_owned(),
+    };
     println!(
-        "    {}; the provider still saw {} refresh(es)",
-        r["error"]["type"],
+        "    {refused}; the provider still saw {} refresh(es)",
         oauth.refreshes(&account).await
     );
     customer.set_broker_access(BrokerAccess::Enabled).await;
