@@ -12,8 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::headers::is_token;
 use crate::error::{BrokerError, Result};
+use crate::header_names::{is_denied, is_token, MAX_HEADERS};
 
 /// Hosts per binding; credentials belong to one API, a few hosts at most.
 pub const MAX_HOSTS: usize = 16;
@@ -36,7 +36,7 @@ pub struct Binding {
     #[serde(default)]
     pub allow_insecure_http: bool,
     /// If set, the only headers (case-insensitive) an agent may send with
-    /// this secret; the fixed deny-list of [`crate::access::headers`]
+    /// this secret; the fixed deny-list of [`crate::header_names`]
     /// applies either way. `None`: any header not denied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_headers: Option<Vec<String>>,
@@ -160,15 +160,15 @@ impl Binding {
             o.validate()?;
         }
         if let Some(allow) = &self.agent_headers {
-            if allow.len() > crate::access::headers::MAX_HEADERS {
+            if allow.len() > MAX_HEADERS {
                 return Err(bad(format!(
                     "agent_headers lists more than {} headers",
-                    crate::access::headers::MAX_HEADERS
+                    MAX_HEADERS
                 )));
             }
             for h in allow {
                 let lower = h.to_ascii_lowercase();
-                if !is_token(h) || crate::access::headers::is_denied(&lower) {
+                if !is_token(h) || is_denied(&lower) {
                     return Err(bad(format!(
                         "agent header {h:?} is not a header agents may ever send"
                     )));
@@ -183,9 +183,7 @@ impl Binding {
         match &self.inject {
             Injection::Header { name, template } => {
                 let lower = name.to_ascii_lowercase();
-                if !is_token(name)
-                    || FRAMING_HEADERS.contains(&lower.as_str())
-                    || crate::access::headers::is_denied(&lower)
+                if !is_token(name) || FRAMING_HEADERS.contains(&lower.as_str()) || is_denied(&lower)
                 {
                     return Err(bad(format!(
                         "header name {name:?} is not an injectable header"

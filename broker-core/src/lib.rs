@@ -91,7 +91,8 @@
 //!   broker out, and why): [`aws_error`], into [`RevokedReason`]; the
 //!   revoked mark `list` shows is recorded by [`broker::read`].
 //! - **Access check** (binding, agent headers, Cedar policy):
-//!   [`access`], reached only through [`Broker::authorize`].
+//!   [`access`], reached only through [`Broker::authorize`]; the header
+//!   rules it and the binding share are [`header_names`].
 //! - **Injection limits** (fixed windows per workspace and per agent, the
 //!   arithmetic, the default): [`limits`]; the counters and the limits item
 //!   are `store::counters`, the step on the read path [`broker::admit`].
@@ -130,6 +131,7 @@ pub mod deployment;
 pub mod envelope;
 mod error;
 pub mod external_id;
+pub mod header_names;
 mod keyring;
 pub mod kms_use;
 pub mod limits;

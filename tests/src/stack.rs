@@ -114,14 +114,25 @@ pub fn repo_root() -> PathBuf {
 /// something was *not* denied (e.g. a warm-up call AWS would log as
 /// AccessDenied in CloudTrail).
 pub async fn front_denials() -> Vec<serde_json::Value> {
+    let body = front_get("/_front/denials").await;
+    body["denials"].as_array().cloned().expect("denials array")
+}
+
+/// The iam-front's health check (`GET /_keybroker_front/health`): where it
+/// forwards, and `dynamodb_most_in_flight`, the most DynamoDB requests it
+/// ever had in flight to moto at once (1: serialized, as it must be).
+pub async fn front_health() -> serde_json::Value {
+    front_get("/_keybroker_front/health").await
+}
+
+async fn front_get(path: &str) -> serde_json::Value {
     require_stack();
     let base = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let text = reqwest::get(format!("{base}/_front/denials"))
+    let text = reqwest::get(format!("{base}{path}"))
         .await
-        .expect("GET /_front/denials")
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
         .text()
         .await
-        .expect("denials body");
-    let body: serde_json::Value = serde_json::from_str(&text).expect("denials JSON");
-    body["denials"].as_array().cloned().expect("denials array")
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
 }

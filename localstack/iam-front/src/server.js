@@ -14,7 +14,9 @@
 // to moto on 127.0.0.1:${KEYBROKER_MOTO_PORT:-4569}, so that clients keep
 // their connections alive as they do with DynamoDB: moto's server closes
 // every connection, which made each DynamoDB call pay a new (TLS) connection
-// that it does not pay on AWS (docs/BENCHMARKS.md, "Issue 17").
+// that it does not pay on AWS (docs/BENCHMARKS.md, "Issue 17"). They are
+// relayed one at a time, because moto's conditional writes are not atomic
+// under concurrency and DynamoDB's are (src/serial.js).
 //
 // Every KMS and STS call it decides also gets a CloudTrail-shaped record in
 // the trail file (KEYBROKER_FRONT_TRAIL, src/trail.js). HTTP plumbing and
@@ -42,6 +44,7 @@ import {
   trustDecision,
 } from './decide.js';
 import { Faults, controlAnswer } from './faults.js';
+import { Serial } from './serial.js';
 import { kmsAccessDenied, kmsError, stsAccessDenied, stsError } from './responses.js';
 import { Trail, trailRecords } from './trail.js';
 import {
@@ -77,6 +80,25 @@ const faults = new Faults();
 const SHAPES = loadShapes();
 
 const sessions = new Sessions();
+// DynamoDB to moto one request at a time (src/serial.js). The most requests
+// ever in flight to moto is measured around the relay itself and reported
+// by the health check, so that a queue that stopped serializing fails the
+// e2e check (tests/tests/e2e/stack_semantics.rs), not a breaker test now
+// and then.
+const dynamodbQueue = new Serial();
+const dynamodbLoad = { inFlight: 0, most: 0 };
+
+function relayToMoto(req, body) {
+  return dynamodbQueue.run(async () => {
+    dynamodbLoad.inFlight += 1;
+    dynamodbLoad.most = Math.max(dynamodbLoad.most, dynamodbLoad.inFlight);
+    try {
+      return await forward(req, body, MOTO);
+    } finally {
+      dynamodbLoad.inFlight -= 1;
+    }
+  });
+}
 // The stack's CloudTrail (src/trail.js): no file, no trail.
 const trail = new Trail(process.env.KEYBROKER_FRONT_TRAIL || null);
 const DYNAMODB_TARGET = 'DynamoDB_20120810.';
@@ -356,13 +378,19 @@ async function handle(req, res) {
     return respond(res, {
       status: 200,
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ status: 'ok', upstream: `http://${HOST}:${LS_PORT}`, dynamodb: `http://${HOST}:${MOTO_PORT}` }),
+      body: JSON.stringify({
+        status: 'ok',
+        upstream: `http://${HOST}:${LS_PORT}`,
+        dynamodb: `http://${HOST}:${MOTO_PORT}`,
+        dynamodb_most_in_flight: dynamodbLoad.most,
+      }),
     });
   }
   const body = await readBody(req);
   const target = String(req.headers['x-amz-target'] || '');
-  // DynamoDB: not IAM-checked here (see ../README.md), only kept alive.
-  if (target.startsWith(DYNAMODB_TARGET)) return relay(res, await forward(req, body, MOTO));
+  // DynamoDB: not IAM-checked here (see ../README.md), only kept alive and
+  // serialized.
+  if (target.startsWith(DYNAMODB_TARGET)) return relay(res, await relayToMoto(req, body));
   const cred = credentialOf(req.headers.authorization, req.url);
   const kmsOp = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : null;
   if (kmsOp) {

@@ -40,6 +40,7 @@ mod rewrap;
 mod rotation;
 mod session_name;
 mod source_identity;
+mod stack_semantics;
 mod table_writer;
 mod tenants;
 mod tls;
