@@ -19,6 +19,7 @@ locals {
     KEYBROKER_MIN_BLOB_VERSION = tostring(var.min_blob_version)
     KEYBROKER_DEFAULT_LIMITS   = var.default_limits
     KEYBROKER_PROBE_BUDGET     = tostring(var.probe_budget)
+    KEYBROKER_AWS_TIMEOUTS     = "attempt_ms=${var.aws_timeouts.attempt_ms},operation_ms=${var.aws_timeouts.operation_ms}"
   }
   # inject's own settings (the in-flight bound and counter shards decide
   # nothing in admin).
@@ -60,6 +61,13 @@ resource "aws_lambda_function" "broker" {
   # The first invocation must find its permissions and log group in place.
   # (depends_on names whole resources: each function waits for both.)
   depends_on = [aws_iam_role_policy.broker, aws_cloudwatch_log_group.broker]
+
+  lifecycle {
+    precondition {
+      condition     = var.aws_timeouts.operation_ms < each.value.timeout_seconds * 1000
+      error_message = "aws_timeouts.operation_ms must be under the ${each.key} function's timeout (${each.value.timeout_seconds} s): a call the SDK is still retrying when Lambda stops the function is a Sandbox.Timedout, not an unavailable error naming the service."
+    }
+  }
 }
 
 # The addresses before for_each: an existing deployment moves its objects

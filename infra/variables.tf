@@ -154,6 +154,27 @@ variable "probe_budget" {
   }
 }
 
+variable "aws_timeouts" {
+  description = "KEYBROKER_AWS_TIMEOUTS of both functions: the bound of one attempt of an AWS call and of the whole call with the SDK's retries, in milliseconds; a call past it fails unavailable. Each 1 to 60000, the attempt at most the operation, and the operation under each function's timeout, so that a silent endpoint is reported as unavailable rather than cut off as Sandbox.Timedout (docs/OPERATIONS.md, \"Deployment\")."
+  type = object({
+    attempt_ms   = number
+    operation_ms = number
+  })
+  default  = { attempt_ms = 3000, operation_ms = 8000 }
+  nullable = false
+
+  validation {
+    condition = (
+      floor(var.aws_timeouts.attempt_ms) == var.aws_timeouts.attempt_ms
+      && floor(var.aws_timeouts.operation_ms) == var.aws_timeouts.operation_ms
+      && var.aws_timeouts.attempt_ms >= 1
+      && var.aws_timeouts.attempt_ms <= var.aws_timeouts.operation_ms
+      && var.aws_timeouts.operation_ms <= 60000
+    )
+    error_message = "aws_timeouts must be whole milliseconds, 1 <= attempt_ms <= operation_ms <= 60000 (the functions refuse to start on anything else)."
+  }
+}
+
 variable "admin_reserved_concurrency" {
   description = "Reserved concurrency of the admin function, which also runs the scheduled status check: executions no other function (inject above all) can take, so the emergency stop (set-limits --workspace-limit 0) and the check still run when agents saturate the region (docs/OPERATIONS.md, \"Concurrency\"). At least 1; it is also admin's cap."
   type        = number

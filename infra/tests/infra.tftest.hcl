@@ -96,10 +96,11 @@ run "defaults" {
       KEYBROKER_MIN_BLOB_VERSION = "1"
       KEYBROKER_DEFAULT_LIMITS   = var.default_limits
       KEYBROKER_PROBE_BUDGET     = "3"
+      KEYBROKER_AWS_TIMEOUTS     = "attempt_ms=3000,operation_ms=8000"
       KEYBROKER_IN_FLIGHT_LIMIT  = "50"
       KEYBROKER_COUNTER_SHARDS   = "1"
     })
-    error_message = "inject environment must name the table, the active platform key, RUST_LOG, the minimum blob version, the default limits, the probe budget, the in-flight bound and the counter shards"
+    error_message = "inject environment must name the table, the active platform key, RUST_LOG, the minimum blob version, the default limits, the probe budget, the AWS call bounds, the in-flight bound and the counter shards"
   }
 
   assert {
@@ -489,4 +490,37 @@ run "concurrency_rejects_bad_settings" {
     var.in_flight_limit,
     var.counter_shards,
   ]
+}
+
+run "aws_timeouts_setting" {
+  command = apply
+
+  variables {
+    aws_timeouts = { attempt_ms = 500, operation_ms = 2000 }
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.broker : f.environment[0].variables.KEYBROKER_AWS_TIMEOUTS == "attempt_ms=500,operation_ms=2000"])
+    error_message = "both functions must get aws_timeouts in the format they parse"
+  }
+}
+
+run "aws_timeouts_rejects_bad_settings" {
+  command = plan
+
+  variables {
+    aws_timeouts = { attempt_ms = 9000, operation_ms = 8000 }
+  }
+
+  expect_failures = [var.aws_timeouts]
+}
+
+run "aws_timeouts_must_fit_in_each_function_timeout" {
+  command = plan
+
+  variables {
+    admin_timeout_seconds = 5
+  }
+
+  expect_failures = [aws_lambda_function.broker]
 }
