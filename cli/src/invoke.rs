@@ -212,13 +212,10 @@ impl Transport for LambdaTransport {
             .send()
             .await
             .map_err(|e| TransportError::invoke_failed(e.code(), e.message(), no_answer(&e)))?;
-        Ok(Invoked {
-            payload: out
-                .payload()
-                .map(|b| b.as_ref().to_vec())
-                .unwrap_or_default(),
-            function_error: out.function_error().map(str::to_owned),
-        })
+        Ok(Invoked::from_output(
+            out.payload().map(|b| b.as_ref()),
+            out.function_error(),
+        ))
     }
 }
 

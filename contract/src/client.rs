@@ -33,6 +33,19 @@ pub struct Invoked {
     pub function_error: Option<String>,
 }
 
+impl Invoked {
+    /// From the two fields of an SDK `InvokeOutput` (`payload()`,
+    /// `function_error()`), so each transport maps a reply in one line and
+    /// the contract stays free of the AWS SDK. No payload is an empty one
+    /// (the client then reports it as unreadable).
+    pub fn from_output(payload: Option<&[u8]>, function_error: Option<&str>) -> Self {
+        Self {
+            payload: payload.map(<[u8]>::to_vec).unwrap_or_default(),
+            function_error: function_error.map(str::to_owned),
+        }
+    }
+}
+
 /// Why a transport could not invoke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -311,7 +324,17 @@ fn to_vec<T: Serialize>(v: &T) -> Result<Vec<u8>, ClientError> {
 
 #[cfg(test)]
 mod tests {
-    use super::TransportError;
+    use super::{Invoked, TransportError};
+
+    #[test]
+    fn an_sdk_output_maps_field_for_field_and_no_payload_is_empty() {
+        let crashed = Invoked::from_output(None, Some("Unhandled"));
+        assert!(crashed.payload.is_empty());
+        assert_eq!(crashed.function_error.as_deref(), Some("Unhandled"));
+        let ok = Invoked::from_output(Some(br#"{"ok":true}"#), None);
+        assert_eq!(ok.payload, br#"{"ok":true}"#);
+        assert_eq!(ok.function_error, None);
+    }
 
     #[test]
     fn an_invoke_failure_names_the_aws_code_or_the_kind_and_sorts_by_whether_retry_helps() {

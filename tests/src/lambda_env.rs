@@ -18,6 +18,7 @@ use serde_json::Value;
 use keybroker_contract::client::{Client, Function, Invoked, Transport, TransportError};
 
 use crate::broker_identity::{lambda_credentials_env, BrokerRole};
+use crate::contract_check;
 use crate::{broker_sdk_config, repo_root, Env, TABLE};
 
 /// A compiled workspace binary of `profile` (`debug` or `release`): build
@@ -299,7 +300,9 @@ impl LambdaEnv {
     }
 
     /// Invoke `function` with `payload`; returns the decoded response, and
-    /// panics on a function error (the handlers must never raise one).
+    /// panics on a function error (the handlers must never raise one) or on
+    /// an admin result that is not exactly the contract's reply
+    /// ([`crate::contract_check`]).
     pub async fn invoke(&self, function: &str, payload: &Value) -> Value {
         let out = self
             .lambda
@@ -318,7 +321,11 @@ impl LambdaEnv {
             "function error: {}",
             String::from_utf8_lossy(&body)
         );
-        serde_json::from_slice(&body).expect("response is JSON")
+        let reply: Value = serde_json::from_slice(&body).expect("response is JSON");
+        if function == "admin" {
+            contract_check::assert_admin_reply(payload, &reply);
+        }
+        reply
     }
 
     /// An admin call that must succeed; returns its `result`.
@@ -398,18 +405,22 @@ impl Transport for &LambdaEnv {
             .invoke()
             .function_name(self.function_name(function))
             .payload(Blob::new(payload.to_vec()));
+        let request = payload.to_vec();
         async move {
             use aws_sdk_lambda::error::ProvideErrorMetadata;
             let out = call.send().await.map_err(|e| {
                 TransportError::invoke_failed(e.code(), e.message(), "the runner did not answer")
             })?;
-            Ok(Invoked {
-                payload: out
-                    .payload()
-                    .map(|b| b.as_ref().to_vec())
-                    .unwrap_or_default(),
-                function_error: out.function_error().map(str::to_owned),
-            })
+            let invoked =
+                Invoked::from_output(out.payload().map(|b| b.as_ref()), out.function_error());
+            if let (Function::Admin, Ok(request), Ok(reply)) = (
+                function,
+                serde_json::from_slice::<Value>(&request),
+                serde_json::from_slice::<Value>(&invoked.payload),
+            ) {
+                contract_check::assert_admin_reply(&request, &reply);
+            }
+            Ok(invoked)
         }
     }
 

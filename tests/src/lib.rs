@@ -33,6 +33,7 @@ pub mod bench_report;
 pub mod bench_steps;
 pub mod broker_identity;
 pub mod canary;
+pub mod contract_check;
 pub mod customer;
 pub mod echo;
 pub mod hostile;

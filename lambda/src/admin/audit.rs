@@ -119,17 +119,16 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// What a stored secret's metadata (as returned) says changed: the
-    /// version written (and, for a rotation, the one it replaced) and the
-    /// key it was sealed under.
-    pub fn secret_written(&mut self, meta: &serde_json::Value, rotated: bool) {
-        let to = meta["version"].as_u64();
-        self.version_to = to;
+    /// What a stored secret's metadata says changed: the version written
+    /// (and, for a rotation, the one it replaced) and the key it was
+    /// sealed under.
+    pub fn secret_written(&mut self, meta: &broker_core::SecretMetadata, rotated: bool) {
+        self.version_to = Some(meta.version);
         if rotated {
             // A rotation writes exactly the next version (conditional write).
-            self.version_from = to.and_then(|v| v.checked_sub(1));
+            self.version_from = meta.version.checked_sub(1);
         }
-        self.key_arn = meta["key_arn"].as_str().map(str::to_owned);
+        self.key_arn = Some(meta.key_arn.as_str().to_owned());
     }
 }
 

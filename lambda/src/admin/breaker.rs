@@ -1,15 +1,15 @@
 //! The admin side of the probe breaker (broker-core's `breaker` module):
 //! `clear_breaker`, `set_probe_budget`, and each secret's breaker in
-//! `list_secrets`. Results are JSON objects; what changed goes into the
-//! admin audit record (counts and budgets, never anything else).
+//! `list_secrets`. What changed goes into the admin audit record (counts
+//! and budgets, never anything else).
 
 use broker_core::{Broker, BrokerError};
-use keybroker_contract::admin as wire;
-use serde_json::{json, Value};
+use keybroker_contract::{admin as wire, reply};
+use serde_json::json;
 
 use crate::admin::audit::Changes;
 use crate::admin::error::AdminError;
-use crate::admin::op::{name, secret_target, to_json, ws, Handler};
+use crate::admin::op::{as_reply, name, secret_target, ws, Handler};
 
 /// `list_secrets`: each secret's metadata, plus its breaker: `probes`
 /// (since the last clear), `probe_budget` (in force) and `quarantined`.
@@ -21,7 +21,7 @@ impl Handler for wire::ListSecrets {
         None
     }
 
-    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Self::Reply, AdminError> {
         let ws = &ws(&self.workspace)?;
         let secrets = broker.list_secrets(ws).await?;
         let breakers = broker.breakers(ws).await?;
@@ -34,24 +34,22 @@ impl Handler for wire::ListSecrets {
             Default::default()
         };
         let default = broker.probe_budget();
-        let mut out = Vec::with_capacity(secrets.len());
-        for meta in secrets {
-            let breaker = breakers
-                .get(meta.name.as_str())
-                .copied()
-                .unwrap_or_default();
-            let mut v = to_json(&meta)?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("probes".into(), json!(breaker.probes));
-                o.insert("probe_budget".into(), json!(breaker.budget(default)));
-                o.insert("quarantined".into(), json!(breaker.tripped(default)));
-                if let Some(st) = oauth2.get(meta.name.as_str()) {
-                    o.insert("oauth2".into(), json!(st));
-                }
-            }
-            out.push(v);
-        }
-        Ok(Value::Array(out))
+        secrets
+            .iter()
+            .map(|meta| {
+                let breaker = breakers
+                    .get(meta.name.as_str())
+                    .copied()
+                    .unwrap_or_default();
+                Ok(reply::ListedSecret {
+                    meta: as_reply(meta)?,
+                    probes: breaker.probes,
+                    probe_budget: breaker.budget(default),
+                    quarantined: breaker.tripped(default),
+                    oauth2: oauth2.get(meta.name.as_str()).map(as_reply).transpose()?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -61,12 +59,12 @@ impl Handler for wire::ClearBreaker {
         secret_target(&self.secret)
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         let (ws, name) = (ws(&self.workspace)?, name(&self.secret)?);
         let cleared = broker.clear_breaker(&ws, &name).await?;
         changes.probes_cleared = Some(cleared.cleared);
         changes.was_quarantined = Some(cleared.was_quarantined);
-        to_json(cleared)
+        as_reply(cleared)
     }
 }
 
@@ -77,7 +75,7 @@ impl Handler for wire::SetProbeBudget {
         secret_target(&self.secret)
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         let budget = self.budget.ok_or_else(|| BrokerError::InvalidInput {
             field: "budget",
             reason: "give a budget from 1 to 1000, or null for the deployment's".into(),
@@ -86,8 +84,12 @@ impl Handler for wire::SetProbeBudget {
         let change = broker.set_probe_budget(&ws, &name, budget).await?;
         changes.probe_budget_from = Some(json!(change.previous));
         changes.probe_budget_to = Some(json!(change.current));
-        let mut v = to_json(change)?;
-        v["quarantined"] = json!(change.probes >= u64::from(change.effective));
-        Ok(v)
+        Ok(reply::BudgetChange {
+            previous: change.previous,
+            current: change.current,
+            effective: change.effective,
+            probes: change.probes,
+            quarantined: change.probes >= u64::from(change.effective),
+        })
     }
 }

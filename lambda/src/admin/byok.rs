@@ -5,11 +5,10 @@
 
 use broker_core::Broker;
 use keybroker_contract::admin as wire;
-use serde_json::Value;
 
 use crate::admin::audit::Changes;
 use crate::admin::error::AdminError;
-use crate::admin::op::{to_json, ws, Handler};
+use crate::admin::op::{as_reply, ws, Handler};
 
 /// Every BYOK operation's audit target.
 fn byok() -> Option<String> {
@@ -21,8 +20,8 @@ impl Handler for wire::PrepareByok {
         byok()
     }
 
-    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Value, AdminError> {
-        to_json(broker.prepare_byok(&ws(&self.workspace)?).await?)
+    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Self::Reply, AdminError> {
+        as_reply(broker.prepare_byok(&ws(&self.workspace)?).await?)
     }
 }
 
@@ -34,12 +33,12 @@ impl Handler for wire::EnableByok {
         byok()
     }
 
-    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Self::Reply, AdminError> {
         let ws = ws(&self.workspace)?;
         let settings = broker
             .enable_byok(&ws, &self.role_arn, &self.key_arn, self.region.as_deref())
             .await?;
-        to_json(settings)
+        as_reply(settings)
     }
 }
 
@@ -48,8 +47,8 @@ impl Handler for wire::VerifyByok {
         byok()
     }
 
-    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Value, AdminError> {
-        to_json(broker.verify_byok(&ws(&self.workspace)?).await?)
+    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Self::Reply, AdminError> {
+        as_reply(broker.verify_byok(&ws(&self.workspace)?).await?)
     }
 }
 
@@ -58,7 +57,7 @@ impl Handler for wire::DisableByok {
         byok()
     }
 
-    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Value, AdminError> {
-        to_json(broker.disable_byok(&ws(&self.workspace)?).await?)
+    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Self::Reply, AdminError> {
+        as_reply(broker.disable_byok(&ws(&self.workspace)?).await?)
     }
 }

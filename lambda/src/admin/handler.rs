@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::admin::audit::{AdminRecord, Caller, Changes};
 use crate::admin::error::AdminError;
-use crate::admin::op::Handler;
+use crate::admin::op::{to_json, Handler};
 
 /// Handle one admin invocation: `{"ok": true, "result": ...}` or
 /// `{"ok": false, "error": {"type", "message", "retry", ...}}` (the same
@@ -57,7 +57,7 @@ macro_rules! dispatch {
             changes: &mut Changes,
         ) -> Result<Value, AdminError> {
             match req {
-                $(AdminRequest::$Variant(r) => r.run(broker, changes).await,)*
+                $(AdminRequest::$Variant(r) => r.run(broker, changes).await.and_then(to_json),)*
             }
         }
     };

@@ -10,11 +10,10 @@ use std::sync::OnceLock;
 
 use broker_core::{Broker, SecretValue, StartOAuth2};
 use keybroker_contract::{admin as wire, reply};
-use serde_json::Value;
 
 use crate::admin::audit::{binding_digest_hex, Changes};
 use crate::admin::error::AdminError;
-use crate::admin::op::{name, secret_target, to_json, ws, Handler};
+use crate::admin::op::{as_reply, name, secret_target, ws, Handler};
 use crate::admin::request;
 use crate::edge::destination::Destinations;
 use crate::edge::token_client::TokenClient;
@@ -26,7 +25,7 @@ impl Handler for wire::StartOauth2 {
         secret_target(&self.secret)
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         let (ws, name) = (ws(&self.workspace)?, name(&self.secret)?);
         let client_secret = self
             .client_secret
@@ -47,7 +46,7 @@ impl Handler for wire::StartOauth2 {
                 },
             )
             .await?;
-        to_json(reply::OAuth2Started {
+        Ok(reply::OAuth2Started {
             authorization_url: started.authorization_url,
             state: started.state,
             expires_at: started.expires_at,
@@ -61,7 +60,7 @@ impl Handler for wire::CompleteOauth2 {
         secret_target(&self.secret)
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         let (ws, name) = (ws(&self.workspace)?, name(&self.secret)?);
         let (http, limits) = token_http()?;
         let tokens = TokenClient::new(
@@ -73,9 +72,8 @@ impl Handler for wire::CompleteOauth2 {
         let meta = broker
             .complete_oauth2(&ws, &name, self.code.expose(), &self.state, &tokens)
             .await?;
-        let meta = to_json(meta)?;
         changes.secret_written(&meta, false);
-        Ok(meta)
+        as_reply(meta)
     }
 }
 

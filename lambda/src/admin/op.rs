@@ -5,6 +5,8 @@
 //! validated once, by [`ws`] and [`name`], into broker-core's types.
 
 use broker_core::{Broker, BrokerError, SecretName, WorkspaceId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::admin::audit::Changes;
@@ -13,14 +15,16 @@ use crate::admin::error::AdminError;
 /// One admin operation. `keybroker_contract::with_admin_ops!` dispatches
 /// every variant of the contract's `AdminRequest` to its impl, so an
 /// operation added to the contract does not compile until it has one.
-pub(crate) trait Handler: keybroker_contract::AdminOp + Sized {
+pub(crate) trait Handler: keybroker_contract::AdminOp<Reply: Serialize> + Sized {
     /// The audit record's target (a valid secret name, or what kind of
     /// thing changes), filling `changes` with what the call asks to change:
     /// names, ARNs, hashes and counts, never a value or a policy's text.
     fn describe(&self, changes: &mut Changes) -> Option<String>;
 
-    /// Run the operation; `changes` gets what did change.
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError>;
+    /// Run the operation; `changes` gets what did change. The result is
+    /// the contract's reply type for the operation, so a reply field the
+    /// handler builds and the contract renames does not compile.
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError>;
 }
 
 /// The workspace id, validated.
@@ -39,7 +43,17 @@ pub(crate) fn secret_target(s: &str) -> Option<String> {
     SecretName::new(s).ok().map(|n| n.to_string())
 }
 
-/// A result as the reply's `result`.
-pub(crate) fn to_json<T: serde::Serialize>(v: T) -> Result<Value, AdminError> {
+/// A reply as the reply's `result`.
+pub(crate) fn to_json<T: Serialize>(v: T) -> Result<Value, AdminError> {
     serde_json::to_value(v).map_err(|_| AdminError::Unserialisable)
+}
+
+/// A library result as the contract's reply type, where the two have the
+/// same JSON (the library's types serialise the stored model, the
+/// contract's are what clients read). The suite holds every admin result
+/// to the contract exactly (tests/src/contract_check.rs), so a field one
+/// side renames fails there; here it would be `Unserialisable`, never a
+/// silently dropped field.
+pub(crate) fn as_reply<T: Serialize, R: DeserializeOwned>(v: T) -> Result<R, AdminError> {
+    serde_json::from_value(to_json(v)?).map_err(|_| AdminError::Unserialisable)
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::admin::audit::{binding_digest_hex, sha256_hex, Changes};
 use crate::admin::error::AdminError;
-use crate::admin::op::{name, secret_target, to_json, ws, Handler};
+use crate::admin::op::{as_reply, name, secret_target, ws, Handler};
 use crate::admin::request;
 
 impl Handler for wire::PutSecret {
@@ -19,7 +19,7 @@ impl Handler for wire::PutSecret {
         secret_target(&self.secret)
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         let (ws, name) = (ws(&self.workspace)?, name(&self.secret)?);
         let binding = request::binding(self.binding);
         let value = SecretValue::from_string(self.value.into_inner())?;
@@ -29,9 +29,8 @@ impl Handler for wire::PutSecret {
         // The digest sealed in the blob's header, so the audit record and
         // the stored secret can be matched.
         changes.binding_sha256 = Some(binding_digest_hex(&binding));
-        let meta = to_json(meta)?;
         changes.secret_written(&meta, false);
-        Ok(meta)
+        as_reply(meta)
     }
 }
 
@@ -41,7 +40,7 @@ impl Handler for wire::RotateSecret {
         secret_target(&self.secret)
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         let (ws, name) = (ws(&self.workspace)?, name(&self.secret)?);
         let value = self
             .value
@@ -50,9 +49,8 @@ impl Handler for wire::RotateSecret {
         let meta = broker
             .rotate_secret(&ws, &name, value.as_ref(), self.expected_version)
             .await?;
-        let meta = to_json(meta)?;
         changes.secret_written(&meta, true);
-        Ok(meta)
+        as_reply(meta)
     }
 }
 
@@ -61,12 +59,12 @@ impl Handler for wire::DeleteSecret {
         secret_target(&self.secret)
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         broker
             .delete_secret(&ws(&self.workspace)?, &name(&self.secret)?)
             .await?;
         changes.deleted = Some(true);
-        to_json(reply::Deleted {
+        Ok(reply::Deleted {
             deleted: self.secret,
         })
     }
@@ -79,11 +77,11 @@ impl Handler for wire::SetPolicy {
         Some("policy".to_owned())
     }
 
-    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, _: &mut Changes) -> Result<Self::Reply, AdminError> {
         broker
             .set_policy(&ws(&self.workspace)?, &self.policy)
             .await?;
-        to_json(reply::PolicySet {
+        Ok(reply::PolicySet {
             policy_set: self.workspace,
         })
     }
@@ -95,7 +93,7 @@ impl Handler for wire::SetLimits {
         Some("limits".to_owned())
     }
 
-    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Value, AdminError> {
+    async fn run(self, broker: &Broker, changes: &mut Changes) -> Result<Self::Reply, AdminError> {
         if self.limits.is_some() == self.clear {
             return Err(BrokerError::InvalidInput {
                 field: "limits",
@@ -108,7 +106,7 @@ impl Handler for wire::SetLimits {
             .await?;
         changes.limits_from = Some(limits_json(change.previous));
         changes.limits_to = Some(limits_json(change.current));
-        to_json(change)
+        as_reply(change)
     }
 }
 
