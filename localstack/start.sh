@@ -83,7 +83,9 @@ except Exception:
 PY
 }
 
-# True if the IAM front answers its health check and forwards to our LocalStack.
+# True if the IAM front answers its health check, forwards to our LocalStack
+# and queues DynamoDB (a front from before the queue reports no
+# dynamodb_most_in_flight: it is restarted, not reused).
 front_healthy() {
   "$LS_PY" - "$SCHEME://$STACK_HOST:$FRONT_PORT/_keybroker_front/health" "http://$STACK_HOST:$LS_PORT" "$(ca_arg)" <<PY 2>/dev/null
 $PY_OPENER
@@ -93,7 +95,8 @@ try:
         health = json.load(r)
 except Exception:
     sys.exit(1)
-sys.exit(0 if health.get("status") == "ok" and health.get("upstream") == sys.argv[2] else 1)
+ok = health.get("status") == "ok" and health.get("upstream") == sys.argv[2]
+sys.exit(0 if ok and "dynamodb_most_in_flight" in health else 1)
 PY
 }
 
