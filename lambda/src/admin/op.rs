@@ -50,10 +50,11 @@ pub(crate) fn to_json<T: Serialize>(v: T) -> Result<Value, AdminError> {
 
 /// A library result as the contract's reply type, where the two have the
 /// same JSON (the library's types serialise the stored model, the
-/// contract's are what clients read). The suite holds every admin result
-/// to the contract exactly (tests/src/contract_check.rs), so a field one
-/// side renames fails there; here it would be `Unserialisable`, never a
-/// silently dropped field.
+/// contract's are what clients read). Read as a client reads it: a field
+/// the contract lacks is dropped, an optional one missing is defaulted, a
+/// required one missing is `Unserialisable`. What keeps the two the same
+/// is the suite, which holds every admin result it sees to the contract
+/// exactly (tests/src/contract_check.rs).
 pub(crate) fn as_reply<T: Serialize, R: DeserializeOwned>(v: T) -> Result<R, AdminError> {
     serde_json::from_value(to_json(v)?).map_err(|_| AdminError::Unserialisable)
 }
