@@ -91,23 +91,107 @@ pub fn assert_no_canary_bytes(what: &str, bytes: &[u8], canary: &str) {
     assert_no_canary(what, &String::from_utf8_lossy(bytes), canary);
 }
 
-/// Panic if `text` holds a piece of `canary` the broker would recognise: a
-/// fragment window of its random part (after the public prefix, as long as
-/// the broker's windows: keybroker_lambda::inject::scrub), raw and case-folded; or
-/// any form of it the broker's scan finds, read as an agent would (decoded
-/// charsets and escapes). [`assert_no_canary`] checks the whole value in
-/// forms enumerated independently of the broker.
+/// Panic if `text` (JSON lines, read as a JSON reader reads them:
+/// [`json_unescaped`]) holds a piece of `canary` the broker would
+/// recognise: a fragment window of its random part (after the public
+/// prefix, as long as the broker's windows: keybroker_lambda::inject::scrub),
+/// case-folded; or any form of it the broker's scan finds, read as an
+/// agent would (decoded charsets and escapes). [`assert_no_canary`] checks
+/// the whole value in forms enumerated independently of the broker, on the
+/// raw text.
 pub fn assert_no_fragment(what: &str, text: &str, canary: &str) {
     let needles = keybroker_lambda::inject::scrub::Needles::new(canary.as_bytes(), &[]);
-    let lower = text.to_ascii_lowercase();
+    let read = json_unescaped(text);
+    let lower = read.to_ascii_lowercase();
     let random = &canary.as_bytes()[needles.public_prefix_len()..];
     for w in random.windows(needles.fragment_len()) {
         let w = String::from_utf8_lossy(w).to_ascii_lowercase();
-        assert!(!lower.contains(&w), "{what} contains a fragment {w:?}");
+        if let Some(at) = lower.find(&w) {
+            // Where it is, to tell which reply or line carried it.
+            let around = lower.get(at.saturating_sub(300)..(at + w.len() + 300).min(lower.len()));
+            panic!("{what} contains a fragment {w:?}, here: {around:?}");
+        }
     }
     assert_eq!(
-        needles.count(text.as_bytes()),
+        needles.count(read.as_bytes()),
         0,
         "{what} contains a decoded form of the canary"
     );
+}
+
+/// `text` with its JSON string escapes read, as a reader of the JSON sees
+/// it (`\n` a newline, `\\` a backslash, `\u0041` an `A`; a sequence
+/// that is not an escape is kept). Every output scanned here is JSON lines,
+/// and an escape's letter is the encoder's, not content: an agent's body of
+/// a newline and 13 known characters is `\n` and those characters in the
+/// reply, and that `n` with the 13 can spell a window of the credential
+/// (it did, once in nine runs) although no piece of it was sent back.
+fn json_unescaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let read = match chars.peek() {
+            Some('"') => Some('"'),
+            Some('\\') => Some('\\'),
+            Some('/') => Some('/'),
+            Some('b') => Some('\u{8}'),
+            Some('f') => Some('\u{c}'),
+            Some('n') => Some('\n'),
+            Some('r') => Some('\r'),
+            Some('t') => Some('\t'),
+            Some('u') => {
+                let hex: String = chars.clone().skip(1).take(4).collect();
+                let decoded = (hex.len() == 4)
+                    .then(|| u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32))
+                    .flatten();
+                if decoded.is_some() {
+                    // With the `next` below: the `u` and its four digits.
+                    chars.nth(3);
+                }
+                decoded
+            }
+            _ => None,
+        };
+        match read {
+            Some(r) => {
+                chars.next();
+                out.push(r);
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_read_as_a_reader_reads_them() {
+        assert_eq!(
+            json_unescaped(r#"a\nb\"c\\nd\u0041\u00zz\q"#),
+            "a\nb\"c\\ndA\\u00zz\\q"
+        );
+    }
+
+    #[test]
+    fn an_escape_letter_beside_known_text_is_not_a_fragment_but_content_is() {
+        let canary = "sk-ant-api03-Xn0123456789abcdefghijkl";
+        let len =
+            keybroker_lambda::inject::scrub::Needles::new(canary.as_bytes(), &[]).fragment_len();
+        // `\n` and the characters after the credential's `n`: the escape's
+        // `n` completes a window of the JSON text, not of the content.
+        let after_n = &canary[15..14 + len];
+        assert_no_fragment("json", &format!(r#"{{"body":"\n{after_n}!"}}"#), canary);
+        let leaked = &canary[14..14 + len];
+        let r = std::panic::catch_unwind(|| {
+            assert_no_fragment("json", &format!(r#"{{"body":"\n{leaked}"}}"#), canary)
+        });
+        assert!(r.is_err(), "a window after an escape is still found");
+    }
 }

@@ -39,13 +39,15 @@ pub(crate) const PREFIX: &str = "sk-ant-api03-";
 const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// A canary in the token's format: the prefix, then 24 random base62
-/// characters (37 in all, like the token the issue recovered).
+/// characters (37 in all, like the token the issue recovered). Drawn from
+/// the random bytes behind an external id, not from its hex digits: those
+/// are 16 symbols, which mapped into base62 gave 16 letters (4 bits a
+/// character where the broker, seeing letters only, counts 4.7).
 pub(crate) fn token() -> String {
     const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let random = broker_core::external_id::generate().unwrap();
-    let tail: String = random
-        .bytes()
-        .take(24)
+    let hex = broker_core::external_id::generate().unwrap();
+    let tail: String = (0..24)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .map(|b| char::from(B62[usize::from(b) % B62.len()]))
         .collect();
     format!("{PREFIX}{tail}")
