@@ -413,12 +413,14 @@ impl Transport for &LambdaEnv {
             })?;
             let invoked =
                 Invoked::from_output(out.payload().map(|b| b.as_ref()), out.function_error());
-            if let (Function::Admin, Ok(request), Ok(reply)) = (
-                function,
-                serde_json::from_slice::<Value>(&request),
-                serde_json::from_slice::<Value>(&invoked.payload),
-            ) {
-                contract_check::assert_admin_reply(&request, &reply);
+            // Only admin's: the load test's injections pay no parse here.
+            if function == Function::Admin {
+                if let (Ok(request), Ok(reply)) = (
+                    serde_json::from_slice::<Value>(&request),
+                    serde_json::from_slice::<Value>(&invoked.payload),
+                ) {
+                    contract_check::assert_admin_reply(&request, &reply);
+                }
             }
             Ok(invoked)
         }

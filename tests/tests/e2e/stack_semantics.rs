@@ -9,7 +9,7 @@
 //! no lock between a condition and its update, so under a burst two writers
 //! could both see `n = 2` and both write. The iam-front serializes
 //! DynamoDB requests to make the stack as strict as DynamoDB
-//! (localstack/README.md, "What differs from AWS").
+//! (localstack/README.md, "Where the stack still differs from AWS").
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keybroker_tests::stack::{
